@@ -1,0 +1,34 @@
+# The two commands of the README: `make demo` and `make test`.
+# Both create (or reuse) .venv and install the workspace into it.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The workspace: the core plus each integration's own distribution (one line each).
+WORKSPACE_PACKAGES := -e .[test]
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test install clean bench typecheck
+
+$(STAMP): pyproject.toml Makefile $(wildcard integrations/*/pyproject.toml)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "focus-middleware needs Python 3.11 or newer (set PYTHON=...)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(WORKSPACE_PACKAGES)
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/focus demo
+
+test: $(STAMP)
+	$(BIN)/python -m mypy
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV)
