@@ -1,0 +1,232 @@
+"""One configuration object for the core, every adapter and the CLI.
+
+Every setting has one name: the field name here (Django's ``FOCUS = {...}`` keys), and
+``FOCUS_<FIELD>`` in the environment and in Flask's ``app.config``. A bad value fails at
+construction with a message that names the setting, not at the first request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from focus_middleware.clock import SYSTEM_CLOCK, Clock
+
+DEFAULT_API_URL = "https://account.thefocus.ai"
+_APP_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$")
+
+
+class ConfigError(ValueError):
+    """A setting has an invalid value; the message names the setting."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+
+
+def _origin_of(url: str, setting: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(setting, f"must be an absolute http(s) URL, got {url!r}")
+    if parts.username or parts.password:
+        raise ConfigError(setting, "must not carry credentials")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _strip_slash(url: str) -> str:
+    return url[:-1] if url.endswith("/") else url
+
+
+@dataclass(frozen=True, kw_only=True)
+class FocusConfig:
+    """Settings of a Focus-enabled app; see the README's configuration reference.
+
+    Derived settings (JWKS URL, authorized parties, sign-in and purchase URLs, cookie
+    name) are filled in at construction, so the rest of the code reads one resolved value.
+    """
+
+    # The service.
+    api_url: str = DEFAULT_API_URL
+    app: str | None = None
+
+    # Verifying session JWTs locally. Without an issuer, JWTs are checked remotely.
+    issuer: str | None = None
+    jwks_url: str | None = None
+    jwt_public_key: str | None = None
+    authorized_parties: tuple[str, ...] | None = None
+    leeway: float = 5.0
+    min_token_life: float = 30.0
+
+    # Where this app is reachable, for every URL it emits.
+    public_origin: str | None = None
+    trusted_proxies: tuple[str, ...] = ()
+
+    # Refusal targets (defaults derive from api_url).
+    signin_url: str | None = None
+    purchase_url: str | None = None
+
+    # Browser sessions.
+    session_cookie: str | None = None
+    clerk_cookie_suffix: str | None = None
+    session_max_age: int = 7 * 24 * 3600
+    state_cookie_max_age: int = 600
+    max_bounces: int = 3
+
+    # Network.
+    timeout: float = 5.0
+    settle_timeout: float = 10.0
+    max_retries: int = 2
+
+    # Caches.
+    cache_url: str | None = None
+    token_cache_size: int = 10_000
+    wallet_cache_size: int = 10_000
+    pat_ttl: float = 60.0
+    negative_ttl: float = 5.0
+    wallet_ttl: float = 30.0
+    stale_if_error: float = 60.0
+    jwks_ttl: float = 3600.0
+    jwks_refresh_cooldown: float = 30.0
+    jwks_stale_window: float = 6 * 3600.0
+    remote_checks_per_second: float = 50.0
+
+    clock: Clock = field(default=SYSTEM_CLOCK, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        api_url = _strip_slash(self.api_url)
+        _origin_of(api_url, "api_url")
+        set_(self, "api_url", api_url)
+        if self.app is not None and not _APP_SLUG.match(self.app):
+            raise ConfigError("app", "must be a slug of lowercase letters, digits, '-' and '_'")
+        if self.issuer is not None:
+            issuer = _strip_slash(self.issuer)
+            _origin_of(issuer, "issuer")
+            set_(self, "issuer", issuer)
+            if self.jwks_url is None and self.jwt_public_key is None:
+                set_(self, "jwks_url", issuer + "/.well-known/jwks.json")
+        if self.jwks_url is not None:
+            _origin_of(self.jwks_url, "jwks_url")
+        if self.jwt_public_key is not None and "PUBLIC KEY" not in self.jwt_public_key:
+            raise ConfigError("jwt_public_key", "must be a PEM-encoded public key")
+        if (self.jwks_url or self.jwt_public_key) and self.issuer is None:
+            raise ConfigError("issuer", "is required when jwks_url or jwt_public_key is set")
+        public_origin = None
+        if self.public_origin is not None:
+            public_origin = _origin_of(self.public_origin, "public_origin")
+            if urlsplit(self.public_origin).path not in ("", "/"):
+                raise ConfigError("public_origin", "is an origin (scheme://host[:port]), not a URL with a path")
+            set_(self, "public_origin", public_origin)
+        if self.authorized_parties is None:
+            set_(self, "authorized_parties", (public_origin,) if public_origin else ())
+        else:
+            parties = tuple(_origin_of(p, "authorized_parties") for p in self.authorized_parties)
+            set_(self, "authorized_parties", parties)
+        set_(self, "trusted_proxies", tuple(self.trusted_proxies))
+        set_(self, "signin_url", _strip_slash(self.signin_url or api_url + "/signin"))
+        set_(self, "purchase_url", _strip_slash(self.purchase_url or api_url + "/billing"))
+        _origin_of(self.signin_url or "", "signin_url")
+        _origin_of(self.purchase_url or "", "purchase_url")
+        if self.session_cookie is None:
+            secure = public_origin is not None and public_origin.startswith("https:")
+            set_(self, "session_cookie", "__Host-focus_session" if secure else "focus_session")
+        elif not _COOKIE_NAME.match(self.session_cookie) or self.session_cookie.startswith("__session"):
+            raise ConfigError("session_cookie", "must be a cookie token, and not Clerk's __session")
+        if self.clerk_cookie_suffix is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.clerk_cookie_suffix):
+            raise ConfigError("clerk_cookie_suffix", "must be letters, digits, '-' or '_'")
+        self._check_numbers()
+
+    def _check_numbers(self) -> None:
+        non_negative = ("leeway", "min_token_life", "negative_ttl", "stale_if_error", "jwks_refresh_cooldown", "jwks_stale_window")
+        positive = ("timeout", "settle_timeout", "pat_ttl", "wallet_ttl", "jwks_ttl", "remote_checks_per_second",
+                    "token_cache_size", "wallet_cache_size", "session_max_age", "state_cookie_max_age")
+        for name in non_negative:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(name, f"must be a number >= 0, got {value!r}")
+        for name in positive:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(name, f"must be a number > 0, got {value!r}")
+        for name in ("max_retries", "max_bounces"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(name, f"must be a whole number >= 0, got {value!r}")
+
+    # -- construction from strings (environment, Flask config) -------------------------
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], **overrides: Any) -> FocusConfig:
+        """Build from field names to values; strings are converted to each field's type.
+
+        Unknown names fail loudly: a misspelt setting is a bug, not something to ignore.
+        """
+        known = {f.name: f for f in dataclasses.fields(cls) if f.name != "clock"}
+        kwargs: dict[str, Any] = {}
+        for name, raw in {**values, **overrides}.items():
+            if name == "clock":
+                kwargs[name] = raw
+                continue
+            if name not in known:
+                raise ConfigError(name, "is not a Focus setting")
+            kwargs[name] = _coerce(name, known[name].type, raw)
+        return cls(**kwargs)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, prefix: str = "FOCUS_", **overrides: Any) -> FocusConfig:
+        """Read every ``FOCUS_<FIELD>`` variable (``FOCUS_API_URL``, ``FOCUS_APP``, ...)."""
+        env = os.environ if environ is None else environ
+        return cls.from_mapping(settings_from_prefixed(env, prefix, strict=False), **overrides)
+
+    def replace(self, **changes: Any) -> FocusConfig:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def verifies_locally(self) -> bool:
+        return self.issuer is not None
+
+
+def settings_from_prefixed(values: Mapping[str, Any], prefix: str = "FOCUS_", *, strict: bool = True) -> dict[str, Any]:
+    """``{"FOCUS_API_URL": ...}`` → ``{"api_url": ...}`` for every prefixed key.
+
+    Strict (Flask's app.config) refuses unknown ``FOCUS_`` keys; the process environment
+    is not strict, since other tools may own variables under the same prefix.
+    """
+    known = {f.name for f in dataclasses.fields(FocusConfig) if f.name != "clock"}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if not key.startswith(prefix):
+            continue
+        name = key[len(prefix):].lower()
+        if name in known:
+            out[name] = value
+        elif strict:
+            raise ConfigError(key, "is not a Focus setting")
+    return out
+
+
+def _coerce(name: str, annotation: Any, raw: Any) -> Any:
+    if not isinstance(raw, str):
+        if "tuple" in str(annotation) and isinstance(raw, (list, tuple)):
+            return tuple(raw)
+        return raw
+    text = str(annotation)
+    value = raw.strip()
+    try:
+        if "tuple" in text:
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        if text.startswith("float"):
+            return float(value)
+        if text.startswith("int"):
+            return int(value)
+        if "None" in text and value == "":
+            return None
+    except ValueError:
+        raise ConfigError(name, f"expected a number, got {raw!r}") from None
+    return value
