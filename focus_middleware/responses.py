@@ -1,0 +1,184 @@
+"""Which response a refused request gets, decided once for every framework.
+
+Adapters call these pure functions with the request's facts and the resolver's outcome,
+and copy the resulting :class:`ResponseSpec` into their framework's response type.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Literal
+from urllib.parse import quote, urlencode
+
+from focus_middleware.config import FocusConfig
+from focus_middleware.facts import RequestFacts
+from focus_middleware.outcome import Authenticated, Expired, Outcome, Rejected, Unavailable
+
+Protection = Literal["account", "credits", "paid"]
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+NO_STORE = ("cache-control", "no-store")
+PRIVATE_VARY = (("cache-control", "private"), ("vary", "Cookie, Authorization"))
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseSpec:
+    """A framework-neutral response: status, headers (lower-case names) and body."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    set_cookies: tuple[str, ...] = field(default=())
+
+    def with_headers(self, *extra: tuple[str, str]) -> ResponseSpec:
+        return ResponseSpec(self.status, self.headers + extra, self.body, self.set_cookies)
+
+    def with_cookies(self, *cookies: str) -> ResponseSpec:
+        return ResponseSpec(self.status, self.headers, self.body, self.set_cookies + cookies)
+
+
+# -- facts about the request ----------------------------------------------------------
+
+
+def is_navigation(facts: RequestFacts) -> bool:
+    """A top-level page load: redirect it; anything else gets JSON."""
+    mode = facts.headers.get("sec-fetch-mode")
+    if mode is not None:
+        return mode == "navigate"
+    return facts.method in ("GET", "HEAD") and "text/html" in facts.headers.get("accept", "")
+
+
+def public_origin(facts: RequestFacts, config: FocusConfig) -> str:
+    """The origin this app is reached at: configured, or read from a trusted proxy, or the
+    server's own address; never the client's ``Host`` header."""
+    if config.public_origin:
+        return config.public_origin
+    if facts.client_addr is not None and facts.client_addr in config.trusted_proxies:
+        proto = facts.headers.get("x-forwarded-proto", facts.scheme).split(",")[0].strip()
+        host = facts.headers.get("x-forwarded-host", "").split(",")[0].strip()
+        if proto in ("http", "https") and _plausible_host(host):
+            return f"{proto}://{host}".lower()
+    return f"{facts.scheme}://{facts.host or 'localhost'}".lower()
+
+
+def _plausible_host(host: str) -> bool:
+    return bool(host) and len(host) < 256 and all(c.isalnum() or c in ".-:[]" for c in host)
+
+
+def absolute_url(facts: RequestFacts, config: FocusConfig, path: str | None = None, query: str | None = None) -> str:
+    """This request's URL (or another path of this app), absolute, from the public origin."""
+    target = facts.root_path + (facts.path if path is None else path)
+    qs = facts.query_string if query is None else query
+    return public_origin(facts, config) + quote(target, safe="/:@!$&'()*+,;=-._~%") + (f"?{qs}" if qs else "")
+
+
+def is_same_origin(facts: RequestFacts, config: FocusConfig) -> bool:
+    site = facts.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = facts.headers.get("origin")
+    if origin is None:
+        # Neither header: not a browser that could be tricked into a cross-site request.
+        return True
+    return origin.lower() == public_origin(facts, config)
+
+
+def needs_same_origin(facts: RequestFacts, outcome: Outcome, protection: Protection | None) -> bool:
+    """Cookie-authenticated state changes, and cookie-authenticated paid calls of any method."""
+    if not isinstance(outcome, Authenticated) or outcome.credential.source == "bearer":
+        return False
+    return protection == "paid" or facts.method not in _SAFE_METHODS
+
+
+# -- the refusals -----------------------------------------------------------------------
+
+
+def _json(status: int, body: Mapping[str, object], *headers: tuple[str, str]) -> ResponseSpec:
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    return ResponseSpec(status, (("content-type", "application/json"), NO_STORE, *headers), payload)
+
+
+def signin_url(config: FocusConfig, redirect_to: str) -> str:
+    return f"{config.signin_url}?{urlencode({'redirect_to': redirect_to})}"
+
+
+def purchase_url(config: FocusConfig, redirect_to: str) -> str:
+    return f"{config.purchase_url}?{urlencode({'redirect_to': redirect_to})}"
+
+
+def redirect(location: str, status: int = 303) -> ResponseSpec:
+    return ResponseSpec(status, (("location", location), NO_STORE, ("referrer-policy", "no-referrer")))
+
+
+def unauthorized(facts: RequestFacts, config: FocusConfig, *, token_presented: bool) -> ResponseSpec:
+    challenge = 'Bearer error="invalid_token"' if token_presented else "Bearer"
+    body = {"error": "unauthorized", "signin_url": signin_url(config, absolute_url(facts, config))}
+    return _json(401, body, ("www-authenticate", challenge))
+
+
+def unavailable(retry_after: int) -> ResponseSpec:
+    body = {"error": "unavailable", "message": "The Focus account service is unavailable; try again shortly."}
+    return _json(503, body, ("retry-after", str(retry_after)))
+
+
+def forbidden_cross_origin() -> ResponseSpec:
+    body = {"error": "forbidden", "message": "Cross-origin requests authenticated by cookie are refused."}
+    return _json(403, body)
+
+
+@dataclass(frozen=True, slots=True)
+class InsufficientCredits:
+    """What a 402 says; apps that replace the HTML page receive this."""
+
+    required: int
+    available: int
+    action: str
+    purchase_url: str
+
+
+InsufficientCreditsPage = Callable[[InsufficientCredits], str]
+
+
+def _default_page(info: InsufficientCredits) -> str:
+    template = string.Template(resources.files("focus_middleware").joinpath("templates/insufficient_credits.html").read_text())
+    return template.substitute(
+        action=html.escape(info.action),
+        required=html.escape(str(info.required)),
+        available=html.escape(str(info.available)),
+        purchase_url=html.escape(info.purchase_url, quote=True),
+    )
+
+
+def insufficient_credits(
+    facts: RequestFacts,
+    config: FocusConfig,
+    *,
+    required: int,
+    available: int,
+    action: str,
+    page: InsufficientCreditsPage | None = None,
+) -> ResponseSpec:
+    info = InsufficientCredits(required, available, action, purchase_url(config, absolute_url(facts, config)))
+    if is_navigation(facts):
+        body = (page or _default_page)(info).encode()
+        return ResponseSpec(402, (("content-type", "text/html; charset=utf-8"), NO_STORE), body)
+    return _json(402, {"error": "insufficient_credits", "required": required, "available": available,
+                       "action": action, "purchase_url": info.purchase_url})
+
+
+def refusal(outcome: Outcome, facts: RequestFacts, config: FocusConfig) -> ResponseSpec | None:
+    """The response for a protected route whose request has no usable account, or None.
+
+    Navigations that need a (new) session are not decided here: the session rules add the
+    state nonce and bounce counter to the sign-in redirect (see ``sessions``).
+    """
+    if isinstance(outcome, Authenticated):
+        return None
+    if isinstance(outcome, Unavailable):
+        return unavailable(outcome.retry_after)
+    presented = isinstance(outcome, (Rejected, Expired))
+    return unauthorized(facts, config, token_presented=presented)
