@@ -1,0 +1,150 @@
+"""Call counters and fault knobs, applied by a pure ASGI middleware in front of the app.
+
+Clients are judged by how they behave when the service misbehaves (a 503, a 429 with
+``Retry-After``, a slow JWKS) and by how many upstream calls they make (caching, single
+flight). This module lets a test arrange the first and count the second, without the
+emulator's endpoints knowing anything about it.
+
+Endpoints are named ``"METHOD /route/template"`` (``"GET /api/wallet"``). Credentials are
+counted by their SHA-256 only: the raw token is never stored here. Every call is counted,
+including those answered by a fault.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+import anyio
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+CredentialOf = Callable[[Scope], str | None]
+EndpointOf = Callable[[Scope], str]
+
+
+def credential_hash(token: str | None) -> str | None:
+    return None if token is None else hashlib.sha256(token.encode()).hexdigest()
+
+
+def _default_error(status: int) -> str:
+    if status == 429:
+        return "rate_limited"
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "error"
+
+
+@dataclass(frozen=True)
+class InjectedFailure:
+    """One planned answer that replaces the endpoint's real one."""
+
+    status: int
+    body: dict[str, Any] | None = None
+    retry_after: int | None = None
+
+    def response(self) -> JSONResponse:
+        body = self.body
+        if body is None:
+            body = {"error": _default_error(self.status), "message": "injected by the emulator"}
+        headers = {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
+        return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+UNAVAILABLE = InjectedFailure(503, {"error": "unavailable", "message": "endpoint is down"})
+
+
+@dataclass
+class Faults:
+    """Thread-safe state: tests change it from their thread, the server reads it."""
+
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _calls: Counter[tuple[str, str | None]] = field(default_factory=Counter)
+    _planned: dict[str, deque[InjectedFailure]] = field(default_factory=dict)
+    _latency: dict[str | None, float] = field(default_factory=dict)
+    _down: set[str] = field(default_factory=set)
+
+    # -- counters ---------------------------------------------------------------------
+
+    def calls(self, endpoint: str, token: str | None = None) -> int:
+        """Calls of ``endpoint`` made with ``token`` (any credential, or none, if None)."""
+        with self._lock:
+            if token is not None:
+                return self._calls[(endpoint, credential_hash(token))]
+            return sum(n for (name, _), n in self._calls.items() if name == endpoint)
+
+    def reset_calls(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+    # -- knobs ------------------------------------------------------------------------
+
+    def fail_next(self, endpoint: str, failure: InjectedFailure, times: int = 1) -> None:
+        with self._lock:
+            self._planned.setdefault(endpoint, deque()).extend([failure] * times)
+
+    def set_latency(self, seconds: float, endpoint: str | None = None) -> None:
+        """Delay ``endpoint`` (every endpoint if None; a specific setting wins)."""
+        with self._lock:
+            if seconds > 0:
+                self._latency[endpoint] = seconds
+            else:
+                self._latency.pop(endpoint, None)
+
+    def set_down(self, endpoint: str, down: bool) -> None:
+        with self._lock:
+            if down:
+                self._down.add(endpoint)
+            else:
+                self._down.discard(endpoint)
+
+    def clear(self) -> None:
+        """Remove every fault and latency; counters are kept (see ``reset_calls``)."""
+        with self._lock:
+            self._planned.clear()
+            self._latency.clear()
+            self._down.clear()
+
+    # -- what the middleware asks -----------------------------------------------------
+
+    def arrive(self, endpoint: str, token: str | None) -> tuple[float, InjectedFailure | None]:
+        """Count a call and decide, at arrival, its delay and its injected answer."""
+        with self._lock:
+            self._calls[(endpoint, credential_hash(token))] += 1
+            delay = self._latency.get(endpoint, self._latency.get(None, 0.0))
+            failure: InjectedFailure | None = None
+            if endpoint in self._down:
+                failure = UNAVAILABLE
+            elif self._planned.get(endpoint):
+                failure = self._planned[endpoint].popleft()
+            return delay, failure
+
+
+class FaultMiddleware:
+    """Counts each HTTP call, then delays it and/or answers it as the knobs say."""
+
+    def __init__(
+        self, app: ASGIApp, faults: Faults, endpoint_of: EndpointOf, credential_of: CredentialOf
+    ) -> None:
+        self.app = app
+        self.faults = faults
+        self.endpoint_of = endpoint_of
+        self.credential_of = credential_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        delay, failure = self.faults.arrive(self.endpoint_of(scope), self.credential_of(scope))
+        if delay:
+            await anyio.sleep(delay)
+        if failure is not None:
+            await failure.response()(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
