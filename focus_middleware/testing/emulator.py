@@ -1,0 +1,357 @@
+"""``FocusEmulator``: the Python handle on a running emulator, for tests, demos, benchmarks.
+
+It wires the parts (store, issuer, API app, fault middleware), serves them with uvicorn in
+a daemon thread on a socket it binds itself (so the URL, and with it the ``iss`` claim, is
+known before the first request), and offers the operations a test needs that the HTTP
+contract does not: create users and apps, set balances, mint tokens of any shape, rotate
+keys, audit the books, count calls and inject faults.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import string
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from focus_middleware.clock import Clock, SystemClock
+from focus_middleware.testing.app import (
+    PAT_PREFIX,
+    build_app,
+    endpoint_namer,
+    endpoint_names,
+    presented_token,
+    slug_value,
+    token_hash,
+)
+from focus_middleware.testing.faults import FaultMiddleware, Faults, InjectedFailure
+from focus_middleware.testing.issuer import Issuer, KeyChoice
+from focus_middleware.testing.store import (
+    DEFAULT_STARTER_CREDITS,
+    MEMORY,
+    STATUSES,
+    Account,
+    Store,
+)
+
+JWKS_ENDPOINT = "GET /.well-known/jwks.json"
+_BASE62 = string.ascii_letters + string.digits
+
+
+def _clerk_like_id(prefix: str) -> str:
+    """An id shaped like Clerk's (``user_2...``, ``sess_2...``)."""
+    return f"{prefix}_2" + "".join(secrets.choice(_BASE62) for _ in range(26))
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=128)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+class _ServerThread:
+    """uvicorn serving one ASGI app on an already-bound socket, in a daemon thread.
+
+    uvicorn installs signal handlers only in the main thread, so Ctrl-C stays with the
+    host program; ``stop`` asks the server to exit and joins it.
+    """
+
+    def __init__(self, app: ASGIApp, sock: socket.socket) -> None:
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            log_config=None,  # leave the host program's logging alone
+            access_log=False,  # access lines would carry query strings
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._sock = sock
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="focus-emulator", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._server.run(sockets=[self._sock])
+        except BaseException as exc:  # uvicorn reports startup failures with SystemExit
+            self._error = exc
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the Focus emulator's server did not start") from self._error
+            time.sleep(0.002)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout)
+        self._sock.close()
+
+
+@dataclass(frozen=True)
+class EmulatedUser:
+    """A user of the emulator, with what a test does as or to them."""
+
+    clerk_id: str
+    account_id: str
+    email: str | None
+    session_id: str
+    """The user's sign-in session: the ``sid`` claim and the emulator's sign-in cookie."""
+    _emulator: FocusEmulator = field(repr=False, compare=False)
+
+    def session_jwt(
+        self,
+        lifetime: float | None = None,
+        azp: str | None = None,
+        headers: dict[str, Any] | None = None,
+        key: KeyChoice = "current",
+        **claims: Any,
+    ) -> str:
+        """A session JWT as Clerk would mint it, or bent: ``claims`` override or add
+        claims (None removes one), ``headers`` the JWT header, ``key="foreign"`` signs
+        with a key the JWKS does not hold (under the current ``kid``)."""
+        return self._emulator._mint(self, lifetime, azp, headers, key, claims)
+
+    def pat(self) -> str:
+        """A new personal access token (only its hash is stored), valid 90 days."""
+        return self._emulator._new_pat(self)
+
+    def revoke_pats(self) -> None:
+        self._emulator._store.revoke_pats(self.account_id)
+
+    @property
+    def credits(self) -> int:
+        return self._emulator._store.account(self.account_id).credits
+
+
+class FocusEmulator:
+    """A local Focus account service over real HTTP; see the module docstring."""
+
+    def __init__(
+        self,
+        db: str | Path = MEMORY,
+        clock: Clock | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token_lifetime: float = 60.0,
+    ) -> None:
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.token_lifetime = token_lifetime
+        self._host = host
+        self._port = port
+        self._store = Store(db, self.clock)
+        self._issuer = Issuer(self._store, self.clock)
+        self._faults = Faults()
+        app = build_app(self._store, self._issuer, token_lifetime)
+        self._endpoints = endpoint_names(app.routes)
+        self._app = FaultMiddleware(
+            app, self._faults, endpoint_namer(app.routes), presented_token
+        )
+        self._server: _ServerThread | None = None
+        self._url: str | None = None
+        self._stopped = False
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Serve in a background thread; returns once connections are accepted."""
+        if self._server is not None or self._stopped:
+            raise RuntimeError("an emulator starts once")
+        # "localhost" may resolve to two addresses; bind one, advertise the name.
+        bind_host = "127.0.0.1" if self._host == "localhost" else self._host
+        sock = _bind(bind_host, self._port)
+        port = sock.getsockname()[1]
+        self._url = f"http://{_url_host(self._host)}:{port}"
+        self._issuer.url = self._url
+        self._server = _ServerThread(self._app, sock)
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the store (an in-memory store is gone after this)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._server is not None:
+            self._server.stop()
+        self._store.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"FocusEmulator(url={self._url!r})"
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            raise RuntimeError("the emulator is not started")
+        return self._url
+
+    @property
+    def issuer(self) -> str:
+        return self.url
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.url}/.well-known/jwks.json"
+
+    @property
+    def endpoints(self) -> frozenset[str]:
+        """The endpoint names that ``calls``, ``fail_next`` and ``set_latency`` take."""
+        return self._endpoints
+
+    # -- users, apps, credits ---------------------------------------------------------
+
+    def create_app(self, slug: str, starter_credits: int = DEFAULT_STARTER_CREDITS) -> None:
+        """Create an app, or change its starter credits (later grants use the new value)."""
+        self._store.create_app(slug_value(slug), starter_credits)
+
+    def create_user(
+        self,
+        credits: int = 0,
+        clerk_id: str | None = None,
+        email: str | None = None,
+        plan: str = "free",
+    ) -> EmulatedUser:
+        clerk_id = clerk_id or _clerk_like_id("user")
+        email = email or f"{clerk_id.lower()}@example.test"
+        account = self._store.create_account(clerk_id, email, plan, credits)
+        session_id = _clerk_like_id("sess")
+        self._store.create_session(account.id, session_id)
+        return self._user(account, session_id)
+
+    def find_user(self, clerk_id: str) -> EmulatedUser | None:
+        """A user already in the store (a persistent one, or one a JWT created)."""
+        account = self._store.find_account(clerk_id)
+        if account is None:
+            return None
+        session_id = self._store.first_session(account.id)
+        if session_id is None:
+            session_id = _clerk_like_id("sess")
+            self._store.create_session(account.id, session_id)
+        return self._user(account, session_id)
+
+    def _user(self, account: Account, session_id: str) -> EmulatedUser:
+        return EmulatedUser(account.clerk_id, account.id, account.email, session_id, self)
+
+    def set_credits(self, user: EmulatedUser, credits: int) -> None:
+        self._store.set_credits(user.account_id, credits)
+
+    def add_credits(self, user: EmulatedUser, credits: int) -> None:
+        """Add (a ``purchase``) or, if negative, take away (an ``adjust``) credits."""
+        self._store.add_credits(user.account_id, credits, "purchase" if credits > 0 else "adjust")
+
+    def jobs(self, user: EmulatedUser, status: str | None = None) -> list[dict[str, Any]]:
+        """The user's jobs, newest first, as ``GET /api/jobs`` shows them."""
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}")
+        return self._store.jobs(user.account_id, None, status, limit=-1)
+
+    def ledger(self, user: EmulatedUser) -> list[dict[str, Any]]:
+        """The user's ledger rows, oldest first."""
+        return self._store.ledger(user.account_id)
+
+    def check_books(self) -> None:
+        """Raise AssertionError naming each account whose books do not balance."""
+        errors = self._store.book_errors()
+        if errors:
+            raise AssertionError("the emulator's books do not balance:\n" + "\n".join(errors))
+
+    def release_stale_jobs(self, max_age: float = 24 * 3600.0) -> int:
+        """Fail with refund the jobs started more than ``max_age`` seconds ago (by the
+        emulator's clock), as the service does after 24 h; returns how many."""
+        return self._store.release_stale(max_age)
+
+    # -- tokens -----------------------------------------------------------------------
+
+    def _mint(
+        self,
+        user: EmulatedUser,
+        lifetime: float | None,
+        azp: str | None,
+        headers: dict[str, Any] | None,
+        key: KeyChoice,
+        claims: dict[str, Any],
+    ) -> str:
+        if lifetime is None:
+            lifetime = self.token_lifetime
+        base = self._issuer.session_claims(user.clerk_id, user.session_id, lifetime, azp)
+        return self._issuer.mint({**base, **claims}, headers, key)
+
+    def _new_pat(self, user: EmulatedUser) -> str:
+        token = PAT_PREFIX + secrets.token_urlsafe(32)
+        self._store.add_pat(user.account_id, token_hash(token))
+        return token
+
+    def rotate_keys(self, grace: float = 3600.0) -> None:
+        """A new key signs from now; the old one stays in the JWKS ``grace`` seconds."""
+        self._issuer.rotate(grace)
+
+    # -- counters and faults ----------------------------------------------------------
+
+    def _known(self, endpoint: str) -> str:
+        if endpoint not in self._endpoints:
+            known = ", ".join(sorted(self._endpoints))
+            raise ValueError(f"unknown endpoint {endpoint!r}; known: {known}")
+        return endpoint
+
+    def calls(self, endpoint: str, credential: str | None = None) -> int:
+        """Calls of ``endpoint`` made with the raw token ``credential`` (hashed here),
+        or with any credential if None."""
+        return self._faults.calls(self._known(endpoint), credential)
+
+    def reset_calls(self) -> None:
+        self._faults.reset_calls()
+
+    def fail_next(
+        self,
+        endpoint: str,
+        status: int,
+        times: int = 1,
+        body: dict[str, Any] | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        """The next ``times`` calls of ``endpoint`` answer ``status`` (with ``body``, or a
+        default JSON error, and ``Retry-After`` when given) instead of the real answer."""
+        if not 100 <= status <= 599 or times < 1:
+            raise ValueError("status must be an HTTP status and times at least 1")
+        failure = InjectedFailure(status, body, retry_after)
+        self._faults.fail_next(self._known(endpoint), failure, times)
+
+    def set_latency(self, seconds: float, endpoint: str | None = None) -> None:
+        """Delay every call of ``endpoint`` (of all endpoints if None) by ``seconds``;
+        0 removes the delay."""
+        self._faults.set_latency(seconds, None if endpoint is None else self._known(endpoint))
+
+    def set_jwks_down(self, down: bool) -> None:
+        """While down, the JWKS endpoint answers 503."""
+        self._faults.set_down(JWKS_ENDPOINT, down)
+
+    def clear_faults(self) -> None:
+        """Remove planned failures, latencies and downtime (counters are kept)."""
+        self._faults.clear()
