@@ -1,0 +1,105 @@
+"""The ``focus`` command.
+
+For now it runs the local emulator: ``focus emulator`` serves it in the foreground on a
+persistent database, ``focus demo`` does the same with an app and a seeded user and prints
+everything needed to try it. Both stop on Ctrl-C. Later subcommands (login, wallet, jobs)
+plug into the same parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from focus_middleware.testing.emulator import FocusEmulator
+
+DEMO_APP = "demo"
+DEMO_CLERK_ID = "user_2demo"
+DEMO_CREDITS = 100
+DEFAULT_PORT = 8787
+
+
+def _emulator(args: argparse.Namespace) -> FocusEmulator:
+    # Imported here: the emulator needs the [emulator] extra, other commands do not.
+    from focus_middleware.testing.emulator import FocusEmulator
+    from focus_middleware.testing.store import default_db_path
+
+    args.db = args.db or default_db_path()
+    return FocusEmulator(db=args.db, host=args.host, port=args.port)
+
+
+def _serve_until_interrupted(emulator: FocusEmulator) -> int:
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("\nstopping the Focus emulator")
+    finally:
+        emulator.stop()
+    return 0
+
+
+def run_emulator(args: argparse.Namespace) -> int:
+    emulator = _emulator(args).start()
+    print(f"Focus emulator on {emulator.url} (database {args.db}); Ctrl-C stops it", flush=True)
+    return _serve_until_interrupted(emulator)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    emulator = _emulator(args).start()
+    emulator.create_app(DEMO_APP)
+    user = emulator.find_user(DEMO_CLERK_ID)
+    if user is None:
+        user = emulator.create_user(credits=DEMO_CREDITS, clerk_id=DEMO_CLERK_ID)
+    print(
+        f"Focus emulator:  {emulator.url}\n"
+        f"app:             {DEMO_APP}\n"
+        f"user (clerk id): {user.clerk_id}  ({user.credits} credits)\n"
+        f"PAT:             {user.pat()}\n"
+        f"try:             curl -H 'Authorization: Bearer <PAT>' "
+        f"'{emulator.url}/api/wallet?app={DEMO_APP}'\n"
+        "stop:            Ctrl-C",
+        flush=True,
+    )
+    return _serve_until_interrupted(emulator)
+
+
+def _add_server_options(parser: argparse.ArgumentParser, host: str) -> None:
+    parser.add_argument("--host", default=host, help=f"address to serve on (default {host})")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)"
+    )
+    parser.add_argument(
+        "--db",
+        help="SQLite file, or :memory: (default $FOCUS_EMULATOR_DB or .focus-emulator/emulator.db)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="focus", description="Focus account platform tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+    emulator = commands.add_parser("emulator", help="run the local Focus emulator")
+    _add_server_options(emulator, "127.0.0.1")
+    emulator.set_defaults(run=run_emulator)
+    demo = commands.add_parser("demo", help="run the emulator with a demo app and user")
+    # localhost, not 127.0.0.1: apps run on 127.0.0.1, and cookies ignore ports.
+    _add_server_options(demo, "localhost")
+    demo.set_defaults(run=run_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except OSError as exc:  # typically: the port is taken
+        print(f"focus {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
