@@ -9,6 +9,7 @@ keys, audit the books, count calls and inject faults.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
 import string
@@ -52,12 +53,40 @@ def _clerk_like_id(prefix: str) -> str:
 
 
 def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket, bound before the server runs so the URL is known up front.
+
+    The protocol is spelled out: asyncio only sets TCP_NODELAY on accepted sockets whose
+    ``proto`` is IPPROTO_TCP, and ``socket.create_server`` leaves it 0, which costs every
+    response a 40 ms Nagle/delayed-ACK stall.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=128)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+class _PromptServer(uvicorn.Server):
+    """uvicorn, noticing a stop request within 10 ms instead of 100 ms.
+
+    A test suite starts and stops an emulator per test; uvicorn's own loop (the same
+    ticks, slower) would add most of a tenth of a second to every teardown.
+    """
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            await asyncio.sleep(0.01)
 
 
 class _ServerThread:
@@ -76,7 +105,7 @@ class _ServerThread:
             lifespan="off",
             timeout_graceful_shutdown=2,
         )
-        self._server = uvicorn.Server(config)
+        self._server = _PromptServer(config)
         self._sock = sock
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="focus-emulator", daemon=True)
