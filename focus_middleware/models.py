@@ -474,12 +474,14 @@ class DeviceStart:
     @classmethod
     def from_json(cls, data: Any) -> DeviceStart:
         obj = _obj(data, "device start")
+        expires_in = _opt_int(obj, "expires_in")
+        interval = _opt_int(obj, "interval")  # RFC 8628: 5 s when absent; never below 1 s
         return cls(
             device_code=_req_str(obj, "device_code", "device start"),
             user_code=_req_str(obj, "user_code", "device start"),
             verification_uri=_req_str(obj, "verification_uri", "device start"),
-            expires_in=_opt_int(obj, "expires_in") or 900,
-            interval=max(1, _opt_int(obj, "interval") or 5),
+            expires_in=900 if expires_in is None else expires_in,
+            interval=5 if interval is None else max(1, interval),
             verification_uri_complete=_opt_str(obj, "verification_uri_complete"),
         )
 
