@@ -17,6 +17,7 @@ configured them itself.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -94,16 +95,8 @@ class _ClientBase:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._token = token
-        policy = retry_policy or RetryPolicy()
-        if retry_policy is None or retry_policy.max_retries != max_retries:
-            policy = RetryPolicy(
-                max_retries,
-                policy.backoff_base,
-                policy.backoff_cap,
-                policy.retry_after_cap,
-                policy.grace_cap,
-                policy.lookup_limit,
-            )
+        # The policy tunes pauses and caps; how many retries is always ``max_retries``.
+        policy = dataclasses.replace(retry_policy or RetryPolicy(), max_retries=max_retries)
         self.policy = policy
         self.clock = clock or SYSTEM_CLOCK
         self._ctx = Context(self.base_url, policy, self.clock, timeout, random.Random())
