@@ -293,7 +293,7 @@ class FocusClient(_ClientBase):
         """Twitter's ``users/me`` via Focus, authenticated with the X access token."""
         return self._run(self._simple(endpoints.x_me(), x_token))
 
-    def get_json_document(self, url: str) -> Any:
+    def get_json_document(self, url: str) -> object:
         """A JSON document by absolute URL (the issuer's JWKS), without credentials."""
         return self._run(self._simple(endpoints.json_document(url), None))
 
@@ -423,7 +423,7 @@ class AsyncFocusClient(_ClientBase):
     async def x_me(self, x_token: str) -> dict[str, Any]:
         return await self._run(self._simple(endpoints.x_me(), x_token))
 
-    async def get_json_document(self, url: str) -> Any:
+    async def get_json_document(self, url: str) -> object:
         return await self._run(self._simple(endpoints.json_document(url), None))
 
     # -- lifecycle ------------------------------------------------------------------------------------

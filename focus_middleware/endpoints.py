@@ -370,7 +370,7 @@ def x_me() -> Call[dict[str, Any]]:
     return Call("GET /api/xMe", "GET", "/api/xMe", parse, retry_safe=True)
 
 
-def json_document(url: str) -> Call[Any]:
+def json_document(url: str) -> Call[object]:
     """Any JSON document by absolute URL (the issuer's JWKS); sent without credentials."""
     return Call(
         "GET <document>", "GET", "", lambda reply: reply.json(), retry_safe=True, authenticated=False, url=url
