@@ -425,12 +425,15 @@ def test_settlement_with_unknown_outcome_is_reported_ambiguous(make_client: Clie
 def test_no_token_in_logs(make_client: ClientFactory, emu: FocusEmulator, user: EmulatedUser, caplog: pytest.LogCaptureFixture) -> None:
     pat = user.pat()
     emu.fail_next("GET /api/wallet", 503)
-    with caplog.at_level(logging.DEBUG, logger="focus_middleware"):
+    with caplog.at_level(logging.DEBUG), caplog.at_level(logging.DEBUG, logger="focus_middleware"):
         make_client(token=pat).wallet()
+        make_client(token=pat).list_jobs(app="video", status="started")  # a query string
         with pytest.raises(UnauthorizedError):
-            make_client(token=pat + "x").wallet()
+            make_client(token="focus_pat_" + "y" * 40).wallet()
     assert "GET /api/wallet" in caplog.text and fingerprint(pat) in caplog.text
-    assert pat not in caplog.text
+    assert pat not in caplog.text and "y" * 40 not in caplog.text
+    # httpx would log every URL (the device poll's carries its code) at INFO: kept quiet.
+    assert "HTTP Request" not in caplog.text and "status=started" not in caplog.text
     assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING
 
 
