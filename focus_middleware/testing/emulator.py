@@ -140,8 +140,9 @@ class EmulatedUser:
     clerk_id: str
     account_id: str
     email: str | None
-    session_id: str
-    """The user's sign-in session: the ``sid`` claim and the emulator's sign-in cookie."""
+    session_id: str = field(repr=False)
+    """The user's sign-in session: the ``sid`` claim, and the value of the emulator's
+    sign-in cookie (so it is kept out of the repr, like any credential)."""
     _emulator: FocusEmulator = field(repr=False, compare=False)
 
     def session_jwt(
