@@ -8,6 +8,7 @@ construction with a message that names the setting, not at the first request.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -127,6 +128,9 @@ class FocusConfig:
             set_(self, "authorized_parties", (public_origin,) if public_origin else ())
         else:
             parties = tuple(_origin_of(p, "authorized_parties") for p in self.authorized_parties)
+            if not parties and public_origin:
+                # An empty list would silently stop checking azp; say so instead.
+                raise ConfigError("authorized_parties", "is empty; leave it unset to default to public_origin")
             set_(self, "authorized_parties", parties)
         set_(self, "trusted_proxies", tuple(self.trusted_proxies))
         set_(self, "signin_url", _strip_slash(self.signin_url or api_url + "/signin"))
@@ -144,20 +148,20 @@ class FocusConfig:
 
     def _check_numbers(self) -> None:
         non_negative = ("leeway", "min_token_life", "negative_ttl", "stale_if_error", "jwks_refresh_cooldown", "jwks_stale_window")
-        positive = ("timeout", "settle_timeout", "pat_ttl", "wallet_ttl", "jwks_ttl", "remote_checks_per_second",
-                    "token_cache_size", "wallet_cache_size", "session_max_age", "state_cookie_max_age")
-        for name in non_negative:
+        positive = ("timeout", "settle_timeout", "pat_ttl", "wallet_ttl", "jwks_ttl", "remote_checks_per_second")
+        for name in non_negative + positive:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(name, f"must be a number >= 0, got {value!r}")
-        for name in positive:
+            # NaN passes every comparison and infinity makes tokens or entries immortal.
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ConfigError(name, f"must be a finite number, got {value!r}")
+            if value < 0 or (name in positive and value == 0):
+                raise ConfigError(name, f"must be a number {'> 0' if name in positive else '>= 0'}, got {value!r}")
+        whole = {"max_retries": 0, "max_bounces": 0, "token_cache_size": 1, "wallet_cache_size": 1,
+                 "session_max_age": 1, "state_cookie_max_age": 1}
+        for name, minimum in whole.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigError(name, f"must be a number > 0, got {value!r}")
-        for name in ("max_retries", "max_bounces"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(name, f"must be a whole number >= 0, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ConfigError(name, f"must be a whole number >= {minimum}, got {value!r}")
 
     # -- construction from strings (environment, Flask config) -------------------------
 

@@ -108,14 +108,12 @@ def test_zero_is_allowed_where_it_means_off() -> None:
     assert config.max_retries == 0 and config.stale_if_error == 0
 
 
-@pytest.mark.xfail(strict=True, reason="config.py: NaN passes `value <= 0` checks (reported to the lead)")
 @pytest.mark.parametrize("setting", ["timeout", "leeway", "pat_ttl"])
 def test_nan_is_refused(setting: str) -> None:
     with pytest.raises(ConfigError):
         FocusConfig(**{setting: math.nan})
 
 
-@pytest.mark.xfail(strict=True, reason="config.py: an infinite leeway makes every token live forever (reported)")
 def test_infinite_leeway_is_refused() -> None:
     with pytest.raises(ConfigError):
         FocusConfig(leeway=math.inf)
@@ -210,3 +208,14 @@ def test_settings_from_prefixed_strict_and_lenient() -> None:
         settings_from_prefixed(values)
     assert info.value.setting == "FOCUS_TYPO"
     assert settings_from_prefixed({"FOCUS_CLOCK": "x"}, strict=False) == {}
+
+
+@pytest.mark.parametrize("setting", ["token_cache_size", "session_max_age"])
+def test_sizes_and_ages_are_whole_numbers(setting: str) -> None:
+    with pytest.raises(ConfigError, match=setting):
+        FocusConfig(**{setting: 1.5})
+
+
+def test_empty_authorized_parties_with_a_public_origin_is_refused() -> None:
+    with pytest.raises(ConfigError, match="authorized_parties"):
+        FocusConfig.from_env({"FOCUS_PUBLIC_ORIGIN": "https://app.example", "FOCUS_AUTHORIZED_PARTIES": ""})
