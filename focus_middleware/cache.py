@@ -13,7 +13,7 @@ namespace every key and hash secrets with SHA-256.
 
 from __future__ import annotations
 
-import hashlib
+
 import threading
 import time
 import uuid
@@ -26,6 +26,7 @@ import anyio
 from cachetools import TLRUCache
 
 from focus_middleware.clock import SYSTEM_CLOCK, Clock
+from focus_middleware.outcome import token_hash
 
 JSONValue: TypeAlias = Any
 """A JSON-compatible value (dict/list/str/int/float/bool/None). Typed loosely on purpose:
@@ -39,7 +40,7 @@ KEY_PREFIX = "focus:v1"
 
 def hash_secret(secret: str) -> str:
     """SHA-256 hex of a secret: the only form in which a token may be a key or be logged."""
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+    return token_hash(secret)
 
 
 def cache_key(namespace: str, kind: str, *parts: str) -> str:

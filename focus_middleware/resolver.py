@@ -13,12 +13,16 @@ refusal; an expired but genuine session token falls through to the next source.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
+from urllib.parse import quote
 
-from focus_middleware.cache import CacheBackend, MemoryCache, cache_key
+from cachetools import LRUCache
+
+from focus_middleware.cache import CacheBackend, MemoryCache, cache_key, namespace_for
 from focus_middleware.client import AsyncFocusClient, FocusClient
 from focus_middleware.config import FocusConfig
 from focus_middleware.errors import FocusError, UnauthorizedError
@@ -122,16 +126,21 @@ class ResolverCore:
         )
         self.verifier = JWTVerifier(config) if config.verifies_locally else None
         self._remote_checks = _RateLimit(config.remote_checks_per_second, config)
-        namespace = f"{config.api_url}|{config.issuer or ''}|{config.app or ''}"
-        self._ns = token_hash(namespace)[:16]
+        namespace = namespace_for(config.api_url, config.issuer, config.app)
+        # Key prefixes are built once: the hot path only appends a hex digest.
+        self._prefix = {kind: cache_key(namespace, kind, "") for kind in ("jwt", "remote", "wallet")}
+        # Parsed accounts by (token hash, wallet version): a cached request re-parses nothing.
+        self._accounts: LRUCache[tuple[str, str], FocusAccount] = LRUCache(maxsize=1024)
+        self._wallets: LRUCache[str, tuple[str, Wallet]] = LRUCache(maxsize=1024)
+        self._accounts_lock = threading.Lock()
 
     # -- keys: namespaced by configuration, hashes only -----------------------------------
 
-    def _key(self, kind: str, secret_or_id: str, *, hashed: bool = True) -> str:
-        return cache_key(self._ns, kind, token_hash(secret_or_id) if hashed else secret_or_id)
+    def _key(self, kind: str, secret: str) -> str:
+        return self._prefix[kind] + token_hash(secret)
 
     def wallet_key(self, clerk_id: str) -> str:
-        return self._key("wallet", clerk_id, hashed=False)
+        return self._prefix["wallet"] + quote(clerk_id, safe="")
 
     # -- the plan --------------------------------------------------------------------------
 
@@ -242,9 +251,9 @@ class ResolverCore:
             raise RemoteChecksExhausted()
 
     def account_for(self, identity: _Identity) -> Plan:
-        wallet = identity.wallet
+        wallet, version, stale = identity.wallet, "", False
         if wallet is None:
-            wallet, fresh = self.cached_wallet(identity.clerk_id)
+            wallet, version, fresh = self.cached_wallet(identity.clerk_id)
             if wallet is None or not fresh:
                 result = yield FetchWallet(identity.credential.token, self.wallet_key(identity.clerk_id))
                 if isinstance(result, UnauthorizedError):
@@ -254,17 +263,21 @@ class ResolverCore:
                         return Unavailable("upstream")
                     stale = True
                 else:
-                    wallet = result
-                    self.store_wallet(wallet)
-                    stale = False
-            else:
-                stale = False
-        else:
-            stale = False
-        account = FocusAccount.from_wallet(
-            wallet, credential_kind=identity.credential.kind, claims=identity.claims, stale=stale
-        )
-        return Authenticated(account, identity.credential)
+                    wallet, version = result, self.store_wallet(result)
+        return Authenticated(self._account(identity, wallet, version, stale), identity.credential)
+
+    def _account(self, identity: _Identity, wallet: Wallet, version: str, stale: bool) -> FocusAccount:
+        memo_key = (identity.credential.hash, version)
+        if version and not stale:
+            with self._accounts_lock:
+                account = self._accounts.get(memo_key)
+            if account is not None:
+                return account
+        account = FocusAccount.from_wallet(wallet, credential_kind=identity.credential.kind, claims=identity.claims, stale=stale)
+        if version and not stale:
+            with self._accounts_lock:
+                self._accounts[memo_key] = account
+        return account
 
     def _refused_upstream(self, credential: Credential) -> Outcome:
         """The service refused a credential we verified: inside our leeway past ``exp`` that
@@ -275,16 +288,28 @@ class ResolverCore:
 
     # -- the wallet cache ---------------------------------------------------------------------
 
-    def cached_wallet(self, clerk_id: str) -> tuple[Wallet | None, bool]:
+    def cached_wallet(self, clerk_id: str) -> tuple[Wallet | None, str, bool]:
+        """``(wallet, version, fresh)``; the version (unique per fetch) keys the memo."""
         entry = self.cache.get(self.wallet_key(clerk_id))
         if not isinstance(entry, dict):
-            return None, False
-        age = self.config.clock.monotonic() - entry["at"]
-        return Wallet.from_json(entry["wallet"]), age < self.config.wallet_ttl
+            return None, "", False
+        version = str(entry["v"])
+        fresh = self.config.clock.time() - float(entry["at"]) < self.config.wallet_ttl
+        with self._accounts_lock:
+            parsed = self._wallets.get(clerk_id)
+        if parsed is not None and parsed[0] == version:
+            return parsed[1], version, fresh
+        wallet = Wallet.from_json(entry["wallet"])
+        with self._accounts_lock:
+            self._wallets[clerk_id] = (version, wallet)
+        return wallet, version, fresh
 
-    def store_wallet(self, wallet: Wallet) -> None:
-        entry = {"wallet": wallet.to_json(), "at": self.config.clock.monotonic()}
+    def store_wallet(self, wallet: Wallet) -> str:
+        version = secrets.token_hex(8)
+        # Wall-clock age: the entry may be shared by processes on several hosts.
+        entry = {"wallet": wallet.to_json(), "at": self.config.clock.time(), "v": version}
         self.cache.set(self.wallet_key(wallet.account.clerk_id), entry, self.config.wallet_ttl + self.config.stale_if_error)
+        return version
 
     def forget_wallet(self, clerk_id: str) -> None:
         """After a job moved credits: the next request reads the balance afresh."""
