@@ -1,0 +1,352 @@
+"""The paid-job lifecycle: reserve, run, settle the actual cost, refund on any failure.
+
+This module owns every decision of design.md's "The paid-job lifecycle"; adapters only
+report what happened (the handler's status, whether the whole body went out, an exception
+or a cancellation) and call :meth:`PaidJobs.settle` / :meth:`AsyncPaidJobs.settle` once,
+from their outermost wrapper.
+
+A settlement is never dropped: when it cannot be delivered (the service is down, or the
+user's session token expired while a stream ran) it is kept, reported through a hook and
+a log line with the job id, retried with the user's next valid credential, and drained at
+shutdown. The service itself releases what is left after 24 hours.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import anyio
+
+from focus_middleware.client import AsyncFocusClient, FocusClient
+from focus_middleware.config import FocusConfig
+from focus_middleware.errors import ConflictError, FocusError, NotFoundError
+from focus_middleware.outcome import Authenticated, Credential, Expired, Outcome
+
+logger = logging.getLogger("focus_middleware.jobs")
+
+Settlement = Literal["complete", "fail"]
+_MAX_PENDING = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class PaidRoute:
+    """What a ``paid(...)`` decorator declares about an endpoint."""
+
+    action: str
+    cost_estimate: int
+    app: str | None = None
+    description: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.action or not isinstance(self.action, str):
+            raise ValueError("paid(): action must be a non-empty string")
+        if isinstance(self.cost_estimate, bool) or not isinstance(self.cost_estimate, int) or self.cost_estimate < 0:
+            raise ValueError("paid(): cost_estimate must be a whole number >= 0")
+
+
+@dataclass(slots=True)
+class PaidJob:
+    """The handle a paid handler sees (``request.focus_job`` or its framework's spelling).
+
+    The handler may set ``actual_cost`` (default: the estimate) and add ``metadata``
+    (``previewUrl``, ...); both are sent when the job is completed.
+    """
+
+    job_id: str
+    app: str
+    action: str
+    cost_estimate: int
+    request_id: str
+    clerk_id: str
+    actual_cost: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    # "refused": the service answered 409/404 to the settlement, so it can never land.
+    state: Literal["started", "completed", "failed", "pending", "refused"] = "started"
+
+    def cost_to_charge(self) -> int:
+        cost = self.cost_estimate if self.actual_cost is None else self.actual_cost
+        if isinstance(cost, bool) or not isinstance(cost, int) or cost < 0:
+            raise ValueError("focus_job.actual_cost must be a whole number >= 0")
+        return cost
+
+
+@dataclass(slots=True)
+class UndeliveredSettlement:
+    """A settlement the service has not confirmed yet; kept until it is."""
+
+    job_id: str
+    clerk_id: str
+    settlement: Settlement
+    actual_cost: int
+    metadata: Mapping[str, Any]
+    credential: Credential = field(repr=False)
+    attempts: int = 0
+
+
+UndeliveredHook = Callable[[UndeliveredSettlement], None]
+
+
+def settlement_for(*, status: int | None, body_complete: bool, error: BaseException | None) -> Settlement:
+    """Complete only when the handler succeeded and the whole response went out."""
+    if error is not None or status is None or status >= 400 or not body_complete:
+        return "fail"
+    return "complete"
+
+
+def too_short_lived(outcome: Outcome, config: FocusConfig) -> bool:
+    """A session token must outlive the work by ``min_token_life`` so it can settle it."""
+    if not isinstance(outcome, Authenticated):
+        return False
+    expires = outcome.credential.expires_at
+    return expires is not None and expires - config.clock.time() < config.min_token_life
+
+
+def reservation_outcome(outcome: Outcome, config: FocusConfig) -> Outcome:
+    """The outcome a paid route acts on: a nearly expired session counts as expired."""
+    if too_short_lived(outcome, config):
+        assert isinstance(outcome, Authenticated)
+        return Expired(outcome.credential.source)
+    return outcome
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def reservation_metadata(route: PaidRoute, request_id: str) -> dict[str, Any]:
+    return {"description": route.description or route.action, "request_id": request_id}
+
+
+def _usable(credential: Credential, config: FocusConfig) -> bool:
+    return credential.expires_at is None or credential.expires_at - config.leeway > config.clock.time()
+
+
+class WalletSink(Protocol):
+    def forget_wallet(self, clerk_id: str) -> None: ...
+
+
+class PendingSettlements:
+    """Undelivered settlements by user; bounded so a long outage cannot exhaust memory."""
+
+    def __init__(self) -> None:
+        self._by_user: dict[str, dict[str, UndeliveredSettlement]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(jobs) for jobs in self._by_user.values())
+
+    def has(self, clerk_id: str) -> bool:
+        return clerk_id in self._by_user  # a dict lookup: cheap enough for every request
+
+    def add(self, item: UndeliveredSettlement) -> None:
+        with self._lock:
+            if sum(len(v) for v in self._by_user.values()) >= _MAX_PENDING:
+                logger.error("focus: too many undelivered settlements; job %s left to the service's release", item.job_id)
+                return
+            self._by_user.setdefault(item.clerk_id, {})[item.job_id] = item
+
+    def take(self, clerk_id: str | None = None) -> list[UndeliveredSettlement]:
+        with self._lock:
+            if clerk_id is None:
+                items = [i for jobs in self._by_user.values() for i in jobs.values()]
+                self._by_user.clear()
+                return items
+            return list(self._by_user.pop(clerk_id, {}).values())
+
+
+Plan = Generator[UndeliveredSettlement, "BaseException | None", int]
+
+
+class _PaidJobsBase:
+    """The settlement decisions, written once as plans that yield each settlement to
+    deliver and receive the error (or None); the sync and async classes only deliver."""
+
+    def __init__(self, config: FocusConfig, wallets: WalletSink | None, on_undelivered: UndeliveredHook | None) -> None:
+        self.config = config
+        self.pending = PendingSettlements()
+        self._wallets = wallets
+        self._on_undelivered = on_undelivered
+
+    def _app(self, route: PaidRoute) -> str:
+        app = route.app or self.config.app
+        if not app:
+            raise ValueError("paid(): no app given and FocusConfig.app is not set")
+        return app
+
+    def _job(self, route: PaidRoute, app: str, job_id: str, request_id: str, clerk_id: str) -> PaidJob:
+        return PaidJob(job_id=job_id, app=app, action=route.action, cost_estimate=route.cost_estimate,
+                       request_id=request_id, clerk_id=clerk_id)
+
+    def _credits_moved(self, clerk_id: str) -> None:
+        if self._wallets is not None:
+            self._wallets.forget_wallet(clerk_id)
+
+    def _keep(self, item: UndeliveredSettlement, error: BaseException | None) -> None:
+        item.attempts += 1
+        self.pending.add(item)
+        reason = type(error).__name__ if error is not None else "credential expired"
+        logger.warning("focus: settlement of job %s (%s) not delivered (%s); kept for retry", item.job_id, item.settlement, reason)
+        if self._on_undelivered is not None:
+            try:
+                self._on_undelivered(item)
+            except Exception:  # a broken hook must not lose the settlement
+                logger.exception("focus: on_undelivered hook failed for job %s", item.job_id)
+
+    @staticmethod
+    def _retryable(error: BaseException | None) -> bool:
+        """A conflict or an unknown job can never be fixed by resending: logged, dropped."""
+        if isinstance(error, (ConflictError, NotFoundError)):
+            logger.error("focus: settlement refused for good (%s)", type(error).__name__)
+            return False
+        return error is not None
+
+    def _settle_plan(self, job: PaidJob, credential: Credential, settlement: Settlement) -> Plan:
+        if job.state != "started":
+            return 0
+        item = UndeliveredSettlement(job.job_id, job.clerk_id, settlement, job.cost_to_charge(), dict(job.metadata), credential)
+        if not _usable(credential, self.config):
+            self._keep(item, None)  # the stream outlived the token: the user's next credential settles it
+            job.state = "pending"
+            return 1
+        error = yield item
+        if self._retryable(error):
+            self._keep(item, error)
+            job.state = "pending"
+            return 1
+        if error is not None:
+            job.state = "refused"
+        else:
+            job.state = "completed" if settlement == "complete" else "failed"
+        return 0
+
+    def _retry_plan(self, clerk_id: str, credential: Credential) -> Plan:
+        if not self.pending.has(clerk_id):
+            return 0
+        kept = 0
+        for item in self.pending.take(clerk_id):
+            item.credential = credential
+            error = yield item
+            if self._retryable(error):
+                self._keep(item, error)
+                kept += 1
+        return kept
+
+    def _drain_plan(self) -> Plan:
+        left = 0
+        for item in self.pending.take():
+            error = (yield item) if _usable(item.credential, self.config) else TimeoutError()
+            if self._retryable(error):
+                left += 1
+                logger.error("focus: job %s still unsettled at shutdown; the service releases it after 24 h", item.job_id)
+        return left
+
+
+class PaidJobs(_PaidJobsBase):
+    """The lifecycle with blocking I/O (WSGI, Flask, Django sync views)."""
+
+    def __init__(self, config: FocusConfig, client: FocusClient, *, wallets: WalletSink | None = None,
+                 on_undelivered: UndeliveredHook | None = None) -> None:
+        super().__init__(config, wallets, on_undelivered)
+        self.client = client
+
+    def reserve(self, route: PaidRoute, auth: Authenticated, request_id: str | None = None) -> PaidJob:
+        """``POST /api/jobs``; raises the client's errors (402, 401, unavailable) unchanged."""
+        app, request_id = self._app(route), request_id or new_request_id()
+        try:
+            created = self.client.create_job(app, route.action, route.cost_estimate,
+                                             reservation_metadata(route, request_id), request_id,
+                                             token=auth.credential.token)
+        finally:
+            self._credits_moved(auth.account.clerk_id)
+        return self._job(route, app, created.job_id, request_id, auth.account.clerk_id)
+
+    def settle(self, job: PaidJob, credential: Credential, settlement: Settlement) -> None:
+        """Complete or fail ``job``. Never raises: what cannot be delivered is kept."""
+        self._drive(self._settle_plan(job, credential, settlement))
+
+    def retry_pending(self, clerk_id: str, credential: Credential) -> None:
+        """The user is back with a valid credential: deliver what was kept for them."""
+        self._drive(self._retry_plan(clerk_id, credential))
+
+    def drain(self) -> int:
+        """At shutdown: one more try for everything kept; returns how many remain."""
+        return self._drive(self._drain_plan())
+
+    def _drive(self, plan: Plan) -> int:
+        try:
+            item = next(plan)
+            while True:
+                item = plan.send(self._deliver(item))
+        except StopIteration as done:
+            return int(done.value)
+
+    def _deliver(self, item: UndeliveredSettlement) -> BaseException | None:
+        try:
+            if item.settlement == "complete":
+                self.client.complete_job(item.job_id, item.actual_cost, item.metadata or None, token=item.credential.token)
+            else:
+                self.client.fail_job(item.job_id, refund=True, token=item.credential.token)
+        except FocusError as error:
+            return error
+        finally:
+            self._credits_moved(item.clerk_id)
+        return None
+
+
+class AsyncPaidJobs(_PaidJobsBase):
+    """The lifecycle on asyncio (ASGI, Django async views). Reservation and settlement are
+    shielded from cancellation, settlement bounded by ``settle_timeout``: a client that
+    leaves must not take the refund with it."""
+
+    def __init__(self, config: FocusConfig, client: AsyncFocusClient, *, wallets: WalletSink | None = None,
+                 on_undelivered: UndeliveredHook | None = None) -> None:
+        super().__init__(config, wallets, on_undelivered)
+        self.client = client
+
+    async def reserve(self, route: PaidRoute, auth: Authenticated, request_id: str | None = None) -> PaidJob:
+        app, request_id = self._app(route), request_id or new_request_id()
+        try:
+            with anyio.CancelScope(shield=True):
+                created = await self.client.create_job(app, route.action, route.cost_estimate,
+                                                       reservation_metadata(route, request_id), request_id,
+                                                       token=auth.credential.token)
+        finally:
+            self._credits_moved(auth.account.clerk_id)
+        return self._job(route, app, created.job_id, request_id, auth.account.clerk_id)
+
+    async def settle(self, job: PaidJob, credential: Credential, settlement: Settlement) -> None:
+        await self._drive(self._settle_plan(job, credential, settlement))
+
+    async def retry_pending(self, clerk_id: str, credential: Credential) -> None:
+        await self._drive(self._retry_plan(clerk_id, credential))
+
+    async def drain(self) -> int:
+        return await self._drive(self._drain_plan())
+
+    async def _drive(self, plan: Plan) -> int:
+        try:
+            item = next(plan)
+            while True:
+                item = plan.send(await self._deliver(item))
+        except StopIteration as done:
+            return int(done.value)
+
+    async def _deliver(self, item: UndeliveredSettlement) -> BaseException | None:
+        try:
+            with anyio.CancelScope(shield=True), anyio.fail_after(self.config.settle_timeout):
+                if item.settlement == "complete":
+                    await self.client.complete_job(item.job_id, item.actual_cost, item.metadata or None,
+                                                   token=item.credential.token)
+                else:
+                    await self.client.fail_job(item.job_id, refund=True, token=item.credential.token)
+        except (FocusError, TimeoutError) as error:
+            return error
+        finally:
+            self._credits_moved(item.clerk_id)
+        return None
