@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import anyio
 import pytest
 
@@ -23,40 +21,9 @@ from focus_middleware.jobs import (
 from focus_middleware.outcome import Authenticated, Expired
 from focus_middleware.resolver import Resolver
 from focus_middleware.testing import EmulatedUser, FocusEmulator
+from tests.helpers import ORIGIN
 
-ORIGIN = "http://127.0.0.1:8000"
 RENDER = PaidRoute(action="render", cost_estimate=5)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def emu(clock: FakeClock) -> Iterator[FocusEmulator]:
-    with FocusEmulator(clock=clock) as emulator:
-        emulator.create_app("video", starter_credits=0)
-        yield emulator
-        emulator.check_books()
-
-
-@pytest.fixture
-def config(emu: FocusEmulator, clock: FakeClock) -> FocusConfig:
-    return FocusConfig(api_url=emu.url, issuer=emu.issuer, app="video", public_origin=ORIGIN, clock=clock,
-                       max_retries=0, settle_timeout=2.0)
-
-
-@pytest.fixture
-def resolver(config: FocusConfig) -> Iterator[Resolver]:
-    r = Resolver(config)
-    yield r
-    r.close()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from focus_middleware.outcome import Authenticated, Rejected, Unavailable
 from focus_middleware.resolver import Resolver
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 
-from .conftest import ORIGIN, facts
+from tests.helpers import ORIGIN, facts
 
 JWKS = "GET /.well-known/jwks.json"
 

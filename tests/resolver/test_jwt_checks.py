@@ -17,7 +17,7 @@ from focus_middleware.outcome import Authenticated, Expired, Rejected
 from focus_middleware.resolver import Resolver
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 
-from .conftest import ORIGIN, facts
+from tests.helpers import ORIGIN, facts
 
 
 def b64(data: bytes) -> str:

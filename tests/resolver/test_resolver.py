@@ -14,7 +14,7 @@ from focus_middleware.outcome import Anonymous, Authenticated, Expired, Rejected
 from focus_middleware.resolver import AsyncResolver, Resolver
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 
-from .conftest import ORIGIN, facts
+from tests.helpers import ORIGIN, facts
 
 WALLET = "GET /api/wallet"
 
