@@ -338,6 +338,11 @@ class Resolver:
             outcome: Outcome = done.value
             return outcome
 
+    def perform(self, effect: Effect) -> object:
+        """Carry out one effect of any plan of the core (the session rules' plans too):
+        the result, or the expected exception as a value."""
+        return self._perform(effect)
+
     def _perform(self, effect: Effect) -> object:
         try:
             if isinstance(effect, VerifyJWT):
@@ -385,6 +390,11 @@ class AsyncResolver:
         except StopIteration as done:
             outcome: Outcome = done.value
             return outcome
+
+    async def perform(self, effect: Effect) -> object:
+        """Carry out one effect of any plan of the core (the session rules' plans too):
+        the result, or the expected exception as a value."""
+        return await self._perform(effect)
 
     async def _perform(self, effect: Effect) -> object:
         try:

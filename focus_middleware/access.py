@@ -1,0 +1,106 @@
+"""Which response a protected route gets: the guards' one decision, for every adapter.
+
+A guard (``require_account``, ``require_credits``, later ``paid``) states a
+:class:`Requirement`; :func:`refusal` compares it with the resolver's outcome and the
+request's facts and returns the response to send instead of running the handler, or None.
+Adapters only translate that :class:`~focus_middleware.responses.ResponseSpec` into their
+framework's response.
+
+The order of the checks is the policy:
+
+1. An account, or no account:
+   - Focus unavailable: 503 with ``Retry-After`` (a page for navigations, JSON otherwise);
+     never "signed out" and never "signed in".
+   - no usable session: navigations go to sign-in (303, with the state nonce and the
+     bounce counter; the loop-cut 401 page after ``max_bounces`` rounds), everything else
+     gets 401 JSON with ``WWW-Authenticate``.
+2. Cookie-authenticated state changes, and cookie-authenticated paid calls of any method,
+   from another origin: 403. ``same-site`` is not enough (every ``*.thefocus.ai`` app is
+   same-site).
+3. Credits (a soft check: the job reservation stays the authority): a wallet read from the
+   stale-if-error window never approves a spend, since it only exists because Focus just
+   failed to answer: 503. Too few credits: 402, JSON or the (replaceable) HTML page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from focus_middleware import pages
+from focus_middleware.config import FocusConfig
+from focus_middleware.facts import RequestFacts
+from focus_middleware.outcome import Authenticated, Expired, Outcome, Rejected, Unavailable
+from focus_middleware.responses import (
+    InsufficientCreditsPage,
+    Protection,
+    ResponseSpec,
+    forbidden_cross_origin,
+    insufficient_credits,
+    is_navigation,
+    is_same_origin,
+    needs_same_origin,
+    unauthorized,
+    unavailable,
+)
+from focus_middleware.sessions import signin_redirect
+
+STALE_RETRY_AFTER = 5
+"""``Retry-After`` when only a stale wallet is at hand (Focus failed to answer just now)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    """What a protected route needs: an account (``"account"``), an account with at least
+    ``credits`` (``"credits"``), or a paid job (``"paid"``, same-origin for every method).
+    ``action`` names the work in a 402."""
+
+    protection: Protection = "account"
+    credits: int = 0
+    action: str = "This action"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.credits, bool) or not isinstance(self.credits, int) or self.credits < 0:
+            raise ValueError(f"credits must be a whole number >= 0, got {self.credits!r}")
+
+
+ACCOUNT = Requirement()
+
+
+def refusal(
+    facts: RequestFacts,
+    outcome: Outcome,
+    config: FocusConfig,
+    requirement: Requirement = ACCOUNT,
+    *,
+    page: InsufficientCreditsPage | None = None,
+    nonce: str | None = None,
+) -> ResponseSpec | None:
+    """The response a protected route sends instead of running, or None to run it."""
+    if not isinstance(outcome, Authenticated):
+        return no_account(facts, outcome, config, nonce=nonce)
+    if needs_same_origin(facts, outcome, requirement.protection) and not is_same_origin(facts, config):
+        return pages.forbidden() if is_navigation(facts) else forbidden_cross_origin()
+    if requirement.credits:
+        account = outcome.account
+        if account.stale:
+            return unavailable_response(facts, STALE_RETRY_AFTER)
+        if account.credits < requirement.credits:
+            return insufficient_credits(facts, config, required=requirement.credits, available=account.credits,
+                                        action=requirement.action, page=page)
+    return None
+
+
+def no_account(facts: RequestFacts, outcome: Outcome, config: FocusConfig, *, nonce: str | None = None) -> ResponseSpec:
+    """The refusal for a request without a usable account."""
+    if isinstance(outcome, Unavailable):
+        return unavailable_response(facts, outcome.retry_after)
+    if is_navigation(facts):
+        return signin_redirect(facts, config, nonce=nonce)
+    return unauthorized(facts, config, token_presented=isinstance(outcome, (Rejected, Expired)))
+
+
+def unavailable_response(facts: RequestFacts, retry_after: int) -> ResponseSpec:
+    return pages.unavailable(retry_after) if is_navigation(facts) else unavailable(retry_after)
+
+
+__all__ = ["ACCOUNT", "STALE_RETRY_AFTER", "Requirement", "no_account", "refusal", "unavailable_response"]

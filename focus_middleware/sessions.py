@@ -1,0 +1,617 @@
+"""Keeping a browser signed in: the session rules every adapter shares.
+
+``design.md``, "Keeping a browser signed in", is the spec. Everything here is framework
+free and performs no I/O: functions return :class:`~focus_middleware.responses.ResponseSpec`
+values, and the parts that must verify a token or read a request body are written as
+plans (generators, like :meth:`ResolverCore.plan`) that yield what they need. An adapter
+drives :func:`request_plan` once per request and either sends the response it ends with
+(:class:`Respond`) or attaches the outcome and calls the app (:class:`Proceed`).
+
+The pieces:
+
+- **Sign-in redirect.** A navigation that needs a session is sent (303) to the shared
+  sign-in with ``redirect_to`` = this URL plus a random state nonce (``focus_state``, also
+  put in a short-lived state cookie) and a bounce counter (``focus_bounce``, the number of
+  sign-in rounds so far, this one included). When the counter reaches
+  ``config.max_bounces`` the loop is cut with a 401 page carrying a sign-in link instead.
+- **Return trip.** A GET navigation with ``focus_state`` in its query is ours. With a
+  ``token`` and a nonce that matches the state cookie, the token is verified (a session
+  JWT only) and stored in the app's cookie, and the browser is sent (303) to the same URL
+  without ``token``, ``focus_state`` and ``focus_bounce``. A ``focus_state`` that does not
+  match (login CSRF, a stale tab, a browser that dropped the state cookie) gets a 303 to
+  the URL without ``token`` and ``focus_state``: the token is never used and leaves the
+  address bar, while the bounce counter stays, so a browser that cannot keep cookies ends
+  at the 401 page instead of looping.
+- **A ``?token=`` without ``focus_state``** is not ours: it is ignored and left alone. Apps
+  use ``token`` for their own links (password resets, invitations), so stripping it would
+  break them, and ignoring it is what defeats login CSRF.
+- **Refresh.** ``POST /_focus/session`` with ``{"token": ...}`` verifies a fresh session
+  token and re-sets the cookie. It answers only same-origin requests that carry
+  ``X-Focus-Refresh: 1``: a custom header cannot be sent cross-origin without a CORS
+  preflight, which this endpoint never grants. ``GET /_focus/refresh.js`` is the script
+  that calls it.
+- **Sign-out.** ``POST /_focus/signout`` (same-origin) clears the app's cookie and
+  redirects to a same-origin ``next`` or to the app's root.
+
+Paths are relative to the app's ``root_path`` (``RequestFacts.path`` excludes it).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Generator
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from urllib.parse import parse_qsl, quote, unquote_plus, urlsplit
+
+from focus_middleware import pages
+from focus_middleware.config import FocusConfig
+from focus_middleware.facts import RequestFacts
+from focus_middleware.models import FocusAccount
+from focus_middleware.outcome import (
+    ANONYMOUS,
+    Anonymous,
+    Authenticated,
+    Credential,
+    Expired,
+    Outcome,
+    Rejected,
+    Unavailable,
+)
+from focus_middleware.responses import (
+    NO_STORE,
+    ResponseSpec,
+    absolute_url,
+    is_navigation,
+    is_same_origin,
+    public_origin,
+    redirect,
+    signin_url,
+    unauthorized,
+)
+
+if TYPE_CHECKING:
+    from focus_middleware.resolver import Effect, ResolverCore
+
+FOCUS_PREFIX = "/_focus"
+REFRESH_PATH = FOCUS_PREFIX + "/session"
+SCRIPT_PATH = FOCUS_PREFIX + "/refresh.js"
+SIGNOUT_PATH = FOCUS_PREFIX + "/signout"
+
+TOKEN_PARAM = "token"
+STATE_PARAM = "focus_state"
+BOUNCE_PARAM = "focus_bounce"
+REFRESH_HEADER = "x-focus-refresh"
+
+MAX_BODY = 16 * 1024
+"""The most the refresh and sign-out endpoints read of a request body."""
+
+MAX_COOKIE_TOKEN = 3800
+"""A token longer than this would not fit a browser's 4 KiB cookie with its attributes:
+storing it would silently fail and loop, so it is refused instead."""
+
+_KEPT_NONCES = 3
+"""Nonces kept in the state cookie: sign-ins started in a few tabs at once all complete."""
+
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_OUR_PARAMS = frozenset({TOKEN_PARAM, STATE_PARAM, BOUNCE_PARAM})
+_TRIP_PARAMS = frozenset({TOKEN_PARAM, STATE_PARAM})
+_MAX_BOUNCE_PARAM = 1000
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+# -- what a plan yields and ends with -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBody:
+    """Ask the adapter for the request body: ``bytes``, or None if it exceeds ``limit``."""
+
+    limit: int = MAX_BODY
+
+
+@dataclass(frozen=True, slots=True)
+class Respond:
+    """Answer the request with this response; the app is not called."""
+
+    response: ResponseSpec
+
+
+Reason = Literal["authenticated", "anonymous", "expired", "rejected", "unavailable", "cross_origin"]
+
+
+@dataclass(frozen=True, slots=True)
+class Proceed:
+    """Call the app. ``outcome`` is the resolver's (guards decide from it); ``account`` and
+    ``reason`` are what unprotected code sees: on any refusal no account, and the reason
+    why, so an app can tell "Focus is down" from "signed out" without guessing.
+    ``credentialed`` says whether the request presented any credential, so its response
+    may depend on the account (see :func:`cache_control`)."""
+
+    outcome: Outcome
+    reason: Reason
+    credentialed: bool
+
+    @property
+    def account(self) -> FocusAccount | None:
+        """The account unprotected code sees, or None."""
+        if self.reason == "authenticated" and isinstance(self.outcome, Authenticated):
+            return self.outcome.account
+        return None
+
+
+RequestPlan: TypeAlias = Generator["Effect | ReadBody", Any, "Respond | Proceed"]
+
+PROCEED_ANONYMOUS = Proceed(ANONYMOUS, "anonymous", credentialed=False)
+
+
+# -- the request, from an adapter's point of view --------------------------------------------
+
+
+Endpoint = Literal["refresh", "script", "signout"]
+_ENDPOINTS: dict[str, Endpoint] = {REFRESH_PATH: "refresh", SCRIPT_PATH: "script", SIGNOUT_PATH: "signout"}
+
+
+def endpoint_for(facts: RequestFacts) -> Endpoint | None:
+    """Which of the middleware's own endpoints this request is for, if any."""
+    if not facts.path.startswith(FOCUS_PREFIX):
+        return None
+    return _ENDPOINTS.get(facts.path)
+
+
+def quick_proceed(facts: RequestFacts, *, websocket: bool = False) -> Proceed | None:
+    """The answer for the common request that needs no plan at all: no credentials, not
+    one of our endpoints, not a return trip. Lets adapters skip the generator machinery, so
+    a request without credentials costs almost nothing. None means: run :func:`request_plan`.
+    """
+    if facts.has_credentials:
+        return None
+    if not websocket and (facts.path.startswith(FOCUS_PREFIX) or STATE_PARAM in facts.query_string):
+        return None
+    return PROCEED_ANONYMOUS
+
+
+def request_plan(core: ResolverCore, facts: RequestFacts, *, websocket: bool = False) -> RequestPlan:
+    """Everything the middleware decides before the app runs, for one request.
+
+    WebSocket handshakes get their identity resolved but none of the endpoints, return
+    trips or refusals: a handshake cannot follow a redirect. A cookie-authenticated
+    handshake from another origin is treated like a cross-origin state change (it opens a
+    channel that acts as the user), so the socket sees no account.
+    """
+    config = core.config
+    if not websocket:
+        endpoint = endpoint_for(facts)
+        if endpoint == "script":
+            return Respond(refresh_script(facts, config))
+        if endpoint == "refresh":
+            return Respond((yield from _refresh_plan(core, facts)))
+        if endpoint == "signout":
+            return Respond((yield from _signout_plan(facts, config)))
+        trip = return_trip(facts, config)
+        if trip is not None:
+            return Respond((yield from _return_trip_plan(core, facts, trip)))
+    if not facts.has_credentials:
+        return PROCEED_ANONYMOUS
+    outcome = yield from core.plan(facts)
+    return proceed_with(facts, config, outcome, websocket=websocket)
+
+
+def proceed_with(facts: RequestFacts, config: FocusConfig, outcome: Outcome, *, websocket: bool = False) -> Proceed:
+    """What unprotected code sees for ``outcome``. A cookie-authenticated request that must
+    be same-origin (a state change, a WebSocket) but is not, is seen as anonymous: a page
+    from another site never acts as the user, even on a route that forgot a guard."""
+    if isinstance(outcome, Authenticated):
+        if outcome.credential.source != "bearer" and (websocket or facts.method not in _SAFE_METHODS):
+            if not is_same_origin(facts, config):
+                return Proceed(outcome, "cross_origin", credentialed=True)
+        return Proceed(outcome, "authenticated", credentialed=True)
+    if isinstance(outcome, Anonymous):
+        return Proceed(outcome, "anonymous", credentialed=True)
+    if isinstance(outcome, Expired):
+        return Proceed(outcome, "expired", credentialed=True)
+    if isinstance(outcome, Rejected):
+        return Proceed(outcome, "rejected", credentialed=True)
+    return Proceed(outcome, "unavailable", credentialed=True)
+
+
+# -- cookies ---------------------------------------------------------------------------------------
+
+
+def is_https(facts: RequestFacts, config: FocusConfig) -> bool:
+    return public_origin(facts, config).startswith("https:")
+
+
+def _secure(facts: RequestFacts, config: FocusConfig, name: str) -> bool:
+    # A prefixed name is refused by browsers without Secure, whatever the origin.
+    return is_https(facts, config) or name.startswith(("__Host-", "__Secure-"))
+
+
+def set_cookie(name: str, value: str, *, max_age: int, secure: bool) -> str:
+    """A ``Set-Cookie`` value with the attributes every Focus cookie has: host-only,
+    ``Path=/`` (required by ``__Host-``), ``HttpOnly`` (no script reads a token),
+    ``SameSite=Lax`` (sent on the top-level GET that ends a sign-in, never on a
+    cross-site POST). ``max_age=0`` deletes the cookie."""
+    parts = [f"{name}={value}", "Path=/", f"Max-Age={max_age}"]
+    if max_age == 0:
+        parts.append("Expires=Thu, 01 Jan 1970 00:00:00 GMT")
+    parts += ["HttpOnly", "SameSite=Lax"]
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts)
+
+
+def session_cookie_name(config: FocusConfig) -> str:
+    assert config.session_cookie is not None  # filled in by FocusConfig
+    return config.session_cookie
+
+
+def state_cookie_name(facts: RequestFacts, config: FocusConfig) -> str:
+    return "__Host-focus_state" if is_https(facts, config) else "focus_state"
+
+
+def session_cookie(facts: RequestFacts, config: FocusConfig, token: str) -> str:
+    """The app's session cookie holding ``token``; it outlives the token inside it (an
+    expired token in it means "refresh", not "signed out")."""
+    name = session_cookie_name(config)
+    return set_cookie(name, token, max_age=config.session_max_age, secure=_secure(facts, config, name))
+
+
+def clear_session_cookie(facts: RequestFacts, config: FocusConfig) -> str:
+    """The ``Set-Cookie`` value that signs this browser out of the app (not of Focus)."""
+    name = session_cookie_name(config)
+    return set_cookie(name, "", max_age=0, secure=_secure(facts, config, name))
+
+
+def clear_session_cookies(facts: RequestFacts, config: FocusConfig) -> tuple[str, ...]:
+    """Sign-out's ``Set-Cookie`` values: the session cookie and any pending sign-in state."""
+    return clear_session_cookie(facts, config), _state_cookie(facts, config, [])
+
+
+def _nonces(facts: RequestFacts, config: FocusConfig) -> list[str]:
+    raw = facts.cookies.get(state_cookie_name(facts, config), "")
+    return [n for n in raw.split(".") if _NONCE.match(n)][-_KEPT_NONCES:] if raw else []
+
+
+def _state_cookie(facts: RequestFacts, config: FocusConfig, nonces: list[str]) -> str:
+    name = state_cookie_name(facts, config)
+    secure = _secure(facts, config, name)
+    if not nonces:
+        return set_cookie(name, "", max_age=0, secure=secure)
+    return set_cookie(name, ".".join(nonces), max_age=config.state_cookie_max_age, secure=secure)
+
+
+def new_nonce() -> str:
+    return secrets.token_urlsafe(16)
+
+
+# -- URLs ------------------------------------------------------------------------------------
+
+
+def _query_without(query_string: str, names: frozenset[str]) -> str:
+    """The query with every ``names`` parameter removed and the others kept byte for byte."""
+    if not query_string:
+        return ""
+    kept = []
+    for part in query_string.split("&"):
+        if not part:
+            continue
+        name = unquote_plus(part.partition("=")[0])
+        if name not in names:
+            kept.append(part)
+    return "&".join(kept)
+
+
+def _join_query(query: str, *extra: str) -> str:
+    return "&".join(p for p in (query, *extra) if p)
+
+
+def bounce_count(facts: RequestFacts) -> int:
+    """Sign-in rounds this URL has been through (``focus_bounce``); junk counts as none."""
+    if BOUNCE_PARAM not in facts.query_string:
+        return 0
+    raw = facts.query.get(BOUNCE_PARAM, "")
+    if not raw.isdigit() or len(raw) > 4:
+        return 0
+    return min(int(raw), _MAX_BOUNCE_PARAM)
+
+
+def clean_url(facts: RequestFacts, config: FocusConfig) -> str:
+    """This request's URL without the return trip's parameters (token, nonce, counter)."""
+    return absolute_url(facts, config, query=_query_without(facts.query_string, _OUR_PARAMS))
+
+
+def _return_url(facts: RequestFacts, config: FocusConfig, nonce: str, rounds: int) -> str:
+    query = _join_query(_query_without(facts.query_string, _OUR_PARAMS), f"{STATE_PARAM}={nonce}", f"{BOUNCE_PARAM}={rounds}")
+    return absolute_url(facts, config, query=query)
+
+
+# -- the sign-in redirect ----------------------------------------------------------------------
+
+
+def signin_redirect(facts: RequestFacts, config: FocusConfig, *, nonce: str | None = None) -> ResponseSpec:
+    """Send a navigation that needs a session to sign in, bound to a fresh nonce.
+
+    The nonce joins those of sign-ins still pending in other tabs in the state cookie.
+    After ``max_bounces`` rounds the loop is cut: a 401 page explains and offers a
+    sign-in link (a deliberate click starts counting afresh).
+    """
+    nonce = nonce or new_nonce()
+    state = _state_cookie(facts, config, [*_nonces(facts, config), nonce][-_KEPT_NONCES:])
+    rounds = bounce_count(facts)
+    if rounds >= config.max_bounces:
+        link = signin_url(config, _return_url(facts, config, nonce, 1))
+        return pages.signin_required(link).with_cookies(state)
+    return redirect(signin_url(config, _return_url(facts, config, nonce, rounds + 1))).with_cookies(state)
+
+
+# -- the return trip ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnTrip:
+    """A navigation back from sign-in. ``token`` is None when the trip cannot be trusted
+    (no token, or no matching nonce): it is then only cleaned up, never used."""
+
+    token: str | None = None
+    nonce: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ReturnTrip(trusted={self.token is not None})"
+
+
+def return_trip(facts: RequestFacts, config: FocusConfig) -> ReturnTrip | None:
+    """Is this the end of a sign-in we started? Only a GET navigation carrying our
+    ``focus_state`` parameter is; its token counts only with a nonce from the state cookie."""
+    if facts.method != "GET" or STATE_PARAM not in facts.query_string or not is_navigation(facts):
+        return None
+    query = facts.query
+    state = query.get(STATE_PARAM)
+    if state is None:
+        return None
+    token = query.get(TOKEN_PARAM)
+    if not token or not _NONCE.match(state):
+        return ReturnTrip()
+    for nonce in _nonces(facts, config):
+        if hmac.compare_digest(nonce, state):
+            return ReturnTrip(token, nonce)
+    return ReturnTrip()
+
+
+def verify_session_token(core: ResolverCore, token: str) -> Generator[Effect, Any, Credential | Outcome]:
+    """A token handed over by the browser to be stored in the app's cookie: it must be a
+    genuine, unexpired session JWT for this app (never a PAT), and fit in a cookie."""
+    if len(token) > MAX_COOKIE_TOKEN:
+        return Rejected("oversized", "return_trip")
+    result = yield from core.identify("return_trip", token)
+    if isinstance(result, (Authenticated, Anonymous, Expired, Rejected, Unavailable)):
+        return result
+    if result.credential.kind != "session":
+        return Rejected("not_session", "return_trip")
+    return result.credential
+
+
+def _return_trip_plan(core: ResolverCore, facts: RequestFacts, trip: ReturnTrip) -> Generator[Effect, Any, ResponseSpec]:
+    config = core.config
+    if trip.token is None or trip.nonce is None:
+        return _cleanup_redirect(facts, config)
+    result = yield from verify_session_token(core, trip.token)
+    return return_trip_response(facts, config, trip, result)
+
+
+def return_trip_response(facts: RequestFacts, config: FocusConfig, trip: ReturnTrip, result: Credential | Outcome) -> ResponseSpec:
+    """The end of a trusted return trip, given what verifying its token gave."""
+    remaining = [n for n in _nonces(facts, config) if n != trip.nonce]
+    if isinstance(result, Credential):
+        return redirect(clean_url(facts, config)).with_cookies(
+            session_cookie(facts, config, result.token), _state_cookie(facts, config, remaining)
+        )
+    if isinstance(result, Unavailable):
+        # The token may be good; keep the nonce so a reload retries once Focus answers.
+        return pages.unavailable(result.retry_after).with_headers(("referrer-policy", "no-referrer"))
+    # Refused or expired: the nonce is spent, the token dropped; the counter stays, so a
+    # sign-in that keeps producing unusable tokens ends at the 401 page, not in a loop.
+    return _cleanup_redirect(facts, config).with_cookies(_state_cookie(facts, config, remaining))
+
+
+def _cleanup_redirect(facts: RequestFacts, config: FocusConfig) -> ResponseSpec:
+    return redirect(absolute_url(facts, config, query=_query_without(facts.query_string, _TRIP_PARAMS)))
+
+
+# -- the refresh endpoint and its script ------------------------------------------------------------
+
+
+def _method_not_allowed(allowed: str) -> ResponseSpec:
+    body = json.dumps({"error": "method_not_allowed"}).encode()
+    return ResponseSpec(405, (("content-type", "application/json"), NO_STORE, ("allow", allowed)), body)
+
+
+def _error(status: int, error: str, message: str) -> ResponseSpec:
+    body = json.dumps({"error": error, "message": message}, separators=(",", ":")).encode()
+    return ResponseSpec(status, (("content-type", "application/json"), NO_STORE), body)
+
+
+def _refresh_plan(core: ResolverCore, facts: RequestFacts) -> Generator[Effect | ReadBody, Any, ResponseSpec]:
+    config = core.config
+    if facts.method != "POST":
+        return _method_not_allowed("POST")
+    if facts.headers.get(REFRESH_HEADER) != "1" or not is_same_origin(facts, config):
+        return _error(403, "forbidden", "The session refresh endpoint answers same-origin requests with X-Focus-Refresh: 1.")
+    body = yield ReadBody(MAX_BODY)
+    if body is None:
+        return _error(413, "too_large", "The request body is too large.")
+    token = _token_from_json(body)
+    if token is None:
+        return _error(400, "bad_request", 'Send {"token": "<session JWT>"} as JSON.')
+    result = yield from verify_session_token(core, token)
+    return refresh_response(facts, config, result)
+
+
+def _token_from_json(body: bytes) -> str | None:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    token = data.get("token") if isinstance(data, dict) else None
+    return token if isinstance(token, str) and token else None
+
+
+def refresh_response(facts: RequestFacts, config: FocusConfig, result: Credential | Outcome) -> ResponseSpec:
+    """200 with the token's expiry (the script schedules its next refresh by it) and the
+    cookie re-set; 401 for a token that is not good; 503 when Focus cannot tell."""
+    if isinstance(result, Credential):
+        body = json.dumps({"expires_at": result.expires_at}).encode()
+        spec = ResponseSpec(200, (("content-type", "application/json"), NO_STORE), body)
+        return spec.with_cookies(session_cookie(facts, config, result.token))
+    if isinstance(result, Unavailable):
+        return _error(503, "unavailable", "The Focus account service is unavailable; try again shortly.").with_headers(
+            ("retry-after", str(result.retry_after))
+        )
+    return unauthorized(facts, config, token_presented=True)
+
+
+def refresh_script(facts: RequestFacts, config: FocusConfig) -> ResponseSpec:
+    """``/_focus/refresh.js``: plain JavaScript, no build step; the only setting it needs
+    (where Focus is) is written into it as a JSON string literal."""
+    if facts.method not in ("GET", "HEAD"):
+        return _method_not_allowed("GET, HEAD")
+    text = resources.files("focus_middleware").joinpath("static/refresh.js").read_text(encoding="utf-8")
+    body = text.replace("__FOCUS_API_URL__", json.dumps(config.api_url)).encode()
+    headers = (("content-type", "text/javascript; charset=utf-8"), ("cache-control", "public, max-age=300"),
+               ("x-content-type-options", "nosniff"))
+    return ResponseSpec(200, headers, body if facts.method == "GET" else b"")
+
+
+def refresh_script_path(root_path: str = "") -> str:
+    """Where to point ``<script src=... defer>`` from the app's pages."""
+    return root_path + SCRIPT_PATH
+
+
+# -- sign-out ------------------------------------------------------------------------------------
+
+
+def _signout_plan(facts: RequestFacts, config: FocusConfig) -> Generator[ReadBody, Any, ResponseSpec]:
+    if facts.method != "POST":
+        # A GET sign-out could be triggered by any <img> on any page.
+        return _method_not_allowed("POST")
+    if not is_same_origin(facts, config):
+        return _error(403, "forbidden", "Sign-out answers same-origin requests only.")
+    target = facts.query.get("next")
+    if facts.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        body = yield ReadBody(MAX_BODY)
+        if body:
+            form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            target = form.get("next", target)
+    return signout_response(facts, config, target)
+
+
+def signout_response(facts: RequestFacts, config: FocusConfig, next_url: str | None = None) -> ResponseSpec:
+    """Clear the app's cookies, then go to ``next_url`` if it is safe, else the app's root.
+    A script (``Sec-Fetch-Mode`` other than ``navigate``) gets 204 rather than a redirect."""
+    cookies = clear_session_cookies(facts, config)
+    mode = facts.headers.get("sec-fetch-mode")
+    if mode is not None and mode != "navigate":
+        return ResponseSpec(204, (NO_STORE,)).with_cookies(*cookies)
+    target = safe_next(next_url, facts, config) or absolute_url(facts, config, path="/", query="")
+    return redirect(target).with_cookies(*cookies)
+
+
+_UNSAFE_NEXT = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def safe_next(value: str | None, facts: RequestFacts, config: FocusConfig) -> str | None:
+    """``value`` as an absolute URL on this app's public origin, or None if it points
+    anywhere else (or could be read as pointing elsewhere: ``//host``, backslashes,
+    control characters, another scheme). Like Django's ``url_has_allowed_host_and_scheme``."""
+    if not value or len(value) > 2048 or _UNSAFE_NEXT.search(value):
+        return None
+    origin = public_origin(facts, config)
+    if value.startswith("/"):
+        if value.startswith("//"):
+            return None
+        target = origin + value
+    else:
+        parts = urlsplit(value)
+        if f"{parts.scheme}://{parts.netloc}".lower() != origin or parts.username or parts.password:
+            return None
+        target = value
+    return quote(target, safe="!#$%&'()*+,/:;=?@[]~-._")
+
+
+# -- caching of responses that may carry the account -------------------------------------------------
+
+
+VARY_CREDENTIALS = "Cookie, Authorization"
+
+
+def cache_control(existing: str | None) -> str:
+    """``Cache-Control`` for a response to a request that presented credentials: never
+    stored by a shared cache. ``no-store`` and ``private`` are kept as they are; ``public``
+    is dropped (the response may carry the account)."""
+    if existing is None or not existing.strip():
+        return "private"
+    directives = [d.strip() for d in existing.split(",") if d.strip()]
+    lowered = [d.lower() for d in directives]
+    if "no-store" in lowered or "private" in lowered:
+        return existing
+    kept = [d for d, low in zip(directives, lowered, strict=True) if low != "public" and not low.startswith("s-maxage")]
+    return ", ".join(["private", *kept])
+
+
+def vary(existing: str | None) -> str:
+    """``Vary`` with ``Cookie`` and ``Authorization`` added (every response behind the
+    middleware may depend on them)."""
+    if existing is None or not existing.strip():
+        return VARY_CREDENTIALS
+    names = [n.strip() for n in existing.split(",") if n.strip()]
+    lowered = {n.lower() for n in names}
+    if "*" in lowered:
+        return existing
+    names += [n for n in ("Cookie", "Authorization") if n.lower() not in lowered]
+    return ", ".join(names)
+
+
+__all__ = [
+    "BOUNCE_PARAM",
+    "FOCUS_PREFIX",
+    "MAX_BODY",
+    "PROCEED_ANONYMOUS",
+    "REFRESH_HEADER",
+    "REFRESH_PATH",
+    "SCRIPT_PATH",
+    "SIGNOUT_PATH",
+    "STATE_PARAM",
+    "TOKEN_PARAM",
+    "Endpoint",
+    "Proceed",
+    "ReadBody",
+    "Reason",
+    "Respond",
+    "ReturnTrip",
+    "bounce_count",
+    "cache_control",
+    "clean_url",
+    "clear_session_cookie",
+    "clear_session_cookies",
+    "endpoint_for",
+    "proceed_with",
+    "quick_proceed",
+    "refresh_response",
+    "refresh_script",
+    "refresh_script_path",
+    "request_plan",
+    "return_trip",
+    "return_trip_response",
+    "safe_next",
+    "session_cookie",
+    "set_cookie",
+    "signin_redirect",
+    "signout_response",
+    "state_cookie_name",
+    "vary",
+    "verify_session_token",
+]
