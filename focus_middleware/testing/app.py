@@ -1,235 +1,82 @@
-"""The emulator's HTTP API: wallet, jobs, session token and JWKS, as a Starlette app.
+"""The emulator's HTTP app: the contract's API, Clerk's pages, and how they are assembled.
 
-Handlers do three things in order: authenticate (401 before anything else), validate the
-input strictly (4xx with a JSON body, before the store is touched, so a bad request can
-never move a credit), then run one store operation in the thread pool (the store is
+API handlers do three things in order: authenticate (401 before anything else), validate
+the input strictly (4xx with a JSON body, before the store is touched, so a bad request
+can never move a credit), then run one store operation in the thread pool (the store is
 synchronous SQLite; the event loop stays free for other calls and injected latency).
 
-Bodies and statuses follow ``focus-api.md``. Every error, including Starlette's own 404
-and 405, is JSON ``{"error": ..., "message": ...}``.
+Bodies and statuses follow ``focus-api.md``; every API error, including Starlette's own
+404 and 405, is JSON ``{"error": ..., "message": ...}``. The pages (:mod:`browser`) answer
+in HTML. The device flow and the OAuth helpers have their own modules; this one holds the
+wallet, jobs, session token and JWKS handlers and wires everything into one Starlette app.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.requests import Request, cookie_parser
-from starlette.responses import JSONResponse, Response
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
-from focus_middleware.testing.issuer import InvalidToken, Issuer
-from focus_middleware.testing.store import (
-    STATUSES,
-    Account,
-    InsufficientCredits,
-    JobNotFound,
-    SettlementConflict,
-    Store,
+from focus_middleware.clock import Clock
+from focus_middleware.testing import openapi, pages
+from focus_middleware.testing.api_device import DeviceAPI
+from focus_middleware.testing.api_oauth import OAuthAPI
+from focus_middleware.testing.auth import SIGNIN_COOKIE, Authenticator, mint_session_token
+from focus_middleware.testing.browser import BrowserPages, PageError, html_page
+from focus_middleware.testing.cookies import Cookies
+from focus_middleware.testing.credentials import PAT_PREFIX, token_hash
+from focus_middleware.testing.device import DeviceFlow
+from focus_middleware.testing.inputs import (
+    ApiError,
+    cost_field,
+    limit_param,
+    metadata_field,
+    bool_field,
+    presented_token,
+    read_json_object,
+    required,
+    slug_value,
+    status_param,
+    text_field,
 )
+from focus_middleware.testing.issuer import Issuer
+from focus_middleware.testing.ratelimit import AttemptLimiter
+from focus_middleware.testing.settings import EmulatorSettings
+from focus_middleware.testing.store import Account, InsufficientCredits, JobNotFound, SettlementConflict, Store
 
-MAX_BODY = 64 * 1024
-MAX_METADATA = 16 * 1024
-MAX_COST = 1_000_000
-MAX_LIST = 1000
-DEFAULT_LIST = 50
-PAT_PREFIX = "focus_pat_"
-SESSION_COOKIE = "__session"
-SIGNIN_COOKIE = "focus_emulator_signin"
-SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-class ApiError(Exception):
-    """An error answer: status, machine-readable code, human message, extra fields."""
-
-    def __init__(
-        self,
-        status_code: int,
-        error: str,
-        message: str,
-        headers: Mapping[str, str] | None = None,
-        **extra: Any,
-    ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.body = {"error": error, "message": message, **extra}
-        self.headers = headers
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(self.body, status_code=self.status_code, headers=self.headers)
-
-
-def bad_request(message: str) -> ApiError:
-    return ApiError(400, "invalid_request", message)
-
-
-# -- credentials ----------------------------------------------------------------------
-
-
-def bearer_token(headers: Headers) -> str | None:
-    """The token of ``Authorization: Bearer``; other schemes count as no header."""
-    scheme, _, token = headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
-
-
-def session_cookie(headers: Headers) -> str | None:
-    return cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE) or None
-
-
-def presented_token(scope: Scope) -> str | None:
-    """The credential a request presents (bearer first, then ``__session``)."""
-    headers = Headers(scope=scope)
-    return bearer_token(headers) or session_cookie(headers)
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-# -- request bodies and fields --------------------------------------------------------
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-async def read_json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object, read no further than ``MAX_BODY`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        raise ApiError(413, "payload_too_large", f"bodies are limited to {MAX_BODY} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise ApiError(413, "payload_too_large", f"bodies are limited to {MAX_BODY} bytes")
-        chunks.append(chunk)
-    try:
-        data = json.loads(b"".join(chunks), parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object")
-    return data
-
-
-def _required(data: Mapping[str, Any], name: str) -> Any:
-    if data.get(name) is None:
-        raise bad_request(f"{name} is required")
-    return data[name]
-
-
-def cost_field(data: Mapping[str, Any], name: str) -> int:
-    """A credit amount: an integer (not a bool, not 5.0) from 0 to ``MAX_COST``."""
-    value = _required(data, name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise bad_request(f"{name} must be an integer")
-    if not 0 <= value <= MAX_COST:
-        raise bad_request(f"{name} must be between 0 and {MAX_COST}")
-    return value
-
-
-def text_field(data: Mapping[str, Any], name: str, max_length: int = 200) -> str:
-    value = _required(data, name)
-    if not isinstance(value, str) or not 0 < len(value) <= max_length:
-        raise bad_request(f"{name} must be a string of 1 to {max_length} characters")
-    return value
-
-
-def slug_value(value: Any, name: str = "app") -> str:
-    if not isinstance(value, str) or not SLUG.fullmatch(value):
-        raise bad_request(f"{name} must be a slug (letters, digits, '.', '_', '-')")
-    return value
-
-
-def metadata_field(data: Mapping[str, Any]) -> dict[str, Any]:
-    value = data.get("metadata")
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise bad_request("metadata must be a JSON object")
-    if len(json.dumps(value)) > MAX_METADATA:
-        raise ApiError(413, "payload_too_large", f"metadata is limited to {MAX_METADATA} bytes")
-    return value
-
-
-def bool_field(data: Mapping[str, Any], name: str, default: bool) -> bool:
-    value = data.get(name)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise bad_request(f"{name} must be true or false")
-    return value
-
-
-def limit_param(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_LIST
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST:
-        raise bad_request(f"limit must be an integer from 1 to {MAX_LIST}")
-    return int(raw)
-
-
-def status_param(raw: str | None) -> str | None:
-    if raw is not None and raw not in STATUSES:
-        raise bad_request(f"status must be one of {', '.join(STATUSES)}")
-    return raw
-
-
-# -- the endpoints --------------------------------------------------------------------
+__all__ = [
+    "PAT_PREFIX",
+    "SIGNIN_COOKIE",
+    "ApiError",
+    "EmulatorAPI",
+    "build_app",
+    "endpoint_namer",
+    "endpoint_names",
+    "presented_token",
+    "slug_value",
+    "token_hash",
+]
 
 
 class EmulatorAPI:
-    """The endpoint handlers, bound to one emulator's store and issuer."""
+    """The wallet, jobs, session-token and JWKS handlers of one emulator."""
 
-    def __init__(self, store: Store, issuer: Issuer, token_lifetime: float) -> None:
-        self.store = store
-        self.issuer = issuer
-        self.token_lifetime = token_lifetime
-
-    @property
-    def signin_url(self) -> str:
-        return f"{self.issuer.url}/signin"
-
-    def _unauthorized(self, token_presented: bool) -> ApiError:
-        challenge = 'Bearer error="invalid_token"' if token_presented else "Bearer"
-        return ApiError(
-            401,
-            "unauthorized",
-            "a valid session token or personal access token is required",
-            headers={"WWW-Authenticate": challenge},
-            signin_url=self.signin_url,
-        )
+    def __init__(self, auth: Authenticator) -> None:
+        self.auth = auth
+        self.store = auth.store
+        self.issuer = auth.issuer
+        self.settings = auth.settings
 
     async def authenticate(self, request: Request) -> Account:
-        """The caller's account from a bearer JWT or PAT, or the ``__session`` JWT."""
-        bearer = bearer_token(request.headers)
-        token = bearer or session_cookie(request.headers)
-        if token is None:
-            raise self._unauthorized(token_presented=False)
-        account = await run_in_threadpool(self._account_for, token, bearer is not None)
-        if account is None:
-            raise self._unauthorized(token_presented=True)
-        return account
-
-    def _account_for(self, token: str, is_bearer: bool) -> Account | None:
-        if is_bearer and token.startswith(PAT_PREFIX):
-            return self.store.pat_account(token_hash(token))
-        try:
-            claims = self.issuer.verify(token)
-        except InvalidToken:
-            return None
-        return self.store.upsert_account(claims["sub"])
+        return (await self.auth.api_caller(request)).account
 
     async def wallet(self, request: Request) -> Response:
         account = await self.authenticate(request)
@@ -242,7 +89,7 @@ class EmulatorAPI:
     async def create_job(self, request: Request) -> Response:
         account = await self.authenticate(request)
         data = await read_json_object(request)
-        app = slug_value(_required(data, "app"))
+        app = slug_value(required(data, "app"))
         action = text_field(data, "action")
         cost = cost_field(data, "cost_estimate")
         metadata = metadata_field(data)
@@ -303,15 +150,20 @@ class EmulatorAPI:
         return JSONResponse(body)
 
     async def session_token(self, request: Request) -> Response:
-        """A fresh session JWT for the browser signed in to the emulator (its cookie)."""
-        session_id = request.cookies.get(SIGNIN_COOKIE) or ""
-        account = await run_in_threadpool(self.store.session_account, session_id)
-        if account is None:
-            raise ApiError(401, "unauthorized", "not signed in", signin_url=self.signin_url)
-        claims = self.issuer.session_claims(
-            account.clerk_id, session_id, self.token_lifetime, request.headers.get("origin")
-        )
-        return JSONResponse({"token": self.issuer.mint(claims)})
+        """A fresh session JWT for the browser signed in to the emulator (its cookie).
+
+        ``azp`` is the calling page's origin when it is an allowed one (a script on the
+        app fetching with credentials), and absent otherwise."""
+        caller = await self.auth.signed_in(request)
+        if caller is None:
+            raise ApiError(401, "unauthorized", "not signed in", signin_url=self.auth.signin_url)
+        origin = request.headers.get("origin")
+        azp = origin if self.settings.origins.allows(origin) else None
+        token = mint_session_token(self.issuer, self.settings, caller, azp)
+        response = JSONResponse({"token": token}, headers={"Cache-Control": "no-store"})
+        secure = (self.issuer.url or "").startswith("https:")
+        Cookies(self.settings, secure).set_clerk_session(response, token)
+        return response
 
     async def jwks(self, request: Request) -> Response:
         return JSONResponse(self.issuer.jwks())
@@ -333,12 +185,40 @@ def _api_error(request: Request, exc: Exception) -> Response:
     return exc.response()
 
 
+def _page_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageError)
+    return exc.response()
+
+
 def _server_error(request: Request, exc: Exception) -> Response:
     return ApiError(500, "internal_error", "the emulator failed; see its log").response()
 
 
-def build_app(store: Store, issuer: Issuer, token_lifetime: float = 60.0) -> Starlette:
-    api = EmulatorAPI(store, issuer, token_lifetime)
+class Docs:
+    """``/api/openapi.json`` and ``/api/docs``, built for the emulator's own URL."""
+
+    def __init__(self, issuer: Issuer) -> None:
+        self.issuer = issuer
+
+    def _document(self) -> dict[str, Any]:
+        return openapi.document(self.issuer.url or "")
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(self._document())
+
+    async def docs(self, request: Request) -> Response:
+        return html_page(pages.docs(openapi.summaries(self._document())))
+
+
+def build_app(
+    store: Store, issuer: Issuer, settings: EmulatorSettings, clock: Clock
+) -> Starlette:
+    """The emulator's routes and error handling (middleware is added by the caller)."""
+    auth = Authenticator(store, issuer, settings)
+    limiter = AttemptLimiter(clock, settings.code_attempts, settings.code_window)
+    flow = DeviceFlow(store, settings.device_interval, settings.device_expires_in)
+    api, device, oauth = EmulatorAPI(auth), DeviceAPI(auth, flow, limiter), OAuthAPI(auth)
+    browser, docs = BrowserPages(auth, flow, limiter, settings.origins), Docs(issuer)
     routes = [
         Route("/api/wallet", api.wallet, methods=["GET"]),
         Route("/api/jobs", api.create_job, methods=["POST"]),
@@ -346,12 +226,29 @@ def build_app(store: Store, issuer: Issuer, token_lifetime: float = 60.0) -> Sta
         Route("/api/jobs/complete", api.complete_job, methods=["POST"]),
         Route("/api/jobs/fail", api.fail_job, methods=["POST"]),
         Route("/api/sessionToken", api.session_token, methods=["GET"]),
+        Route("/api/device/start", device.start, methods=["POST"]),
+        Route("/api/device/complete", device.complete, methods=["POST"]),
+        Route("/api/device/poll", device.poll, methods=["GET"]),
+        Route("/api/xToken", oauth.x_token, methods=["GET"]),
+        Route("/api/oauthToken/{provider}", oauth.oauth_token, methods=["GET"]),
+        Route("/api/xMe", oauth.x_me, methods=["GET"]),
+        Route("/api/openapi.json", docs.openapi, methods=["GET"]),
+        Route("/api/docs", docs.docs, methods=["GET"]),
         Route("/.well-known/jwks.json", api.jwks, methods=["GET"]),
+        Route("/signin", browser.signin_page, methods=["GET"]),
+        Route("/signin", browser.signin, methods=["POST"]),
+        Route("/signout", browser.signout_page, methods=["GET"]),
+        Route("/signout", browser.signout, methods=["POST"]),
+        Route("/device", browser.device_page, methods=["GET"]),
+        Route("/device", browser.device_decide, methods=["POST"]),
+        Route("/billing", browser.billing_page, methods=["GET"]),
+        Route("/billing", browser.buy, methods=["POST"]),
     ]
     return Starlette(
         routes=routes,
         exception_handlers={
             ApiError: _api_error,
+            PageError: _page_error,
             HTTPException: _http_error,
             Exception: _server_error,
         },

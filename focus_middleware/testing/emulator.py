@@ -10,11 +10,10 @@ keys, audit the books, count calls and inject faults.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import socket
-import string
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -24,17 +23,20 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from focus_middleware.clock import Clock, SystemClock
-from focus_middleware.testing.app import (
-    PAT_PREFIX,
-    build_app,
-    endpoint_namer,
-    endpoint_names,
-    presented_token,
-    slug_value,
+from focus_middleware.testing.app import build_app, endpoint_namer, endpoint_names
+from focus_middleware.testing.cors import CORSMiddleware
+from focus_middleware.testing.credentials import (
+    clerk_like_id,
+    new_pat,
+    new_secret,
     token_hash,
 )
 from focus_middleware.testing.faults import FaultMiddleware, Faults, InjectedFailure
+from focus_middleware.testing.inputs import presented_token, slug_value
 from focus_middleware.testing.issuer import Issuer, KeyChoice
+from focus_middleware.testing.origins import Origins
+from focus_middleware.testing.settings import SESSION_CATEGORY, EmulatorSettings
+from focus_middleware.testing.sweeper import StaleJobSweeper, SweepMiddleware
 from focus_middleware.testing.store import (
     DEFAULT_STARTER_CREDITS,
     MEMORY,
@@ -44,12 +46,7 @@ from focus_middleware.testing.store import (
 )
 
 JWKS_ENDPOINT = "GET /.well-known/jwks.json"
-_BASE62 = string.ascii_letters + string.digits
-
-
-def _clerk_like_id(prefix: str) -> str:
-    """An id shaped like Clerk's (``user_2...``, ``sess_2...``)."""
-    return f"{prefix}_2" + "".join(secrets.choice(_BASE62) for _ in range(26))
+DAY = 24 * 3600.0
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -141,8 +138,8 @@ class EmulatedUser:
     account_id: str
     email: str | None
     session_id: str = field(repr=False)
-    """The user's sign-in session: the ``sid`` claim, and the value of the emulator's
-    sign-in cookie (so it is kept out of the repr, like any credential)."""
+    """The user's sign-in session: the ``sid`` claim of the tokens minted here. It is not a
+    credential (the sign-in cookie holds a separate secret: see ``signin_cookie``)."""
     _emulator: FocusEmulator = field(repr=False, compare=False)
 
     def session_jwt(
@@ -165,8 +162,19 @@ class EmulatedUser:
     def revoke_pats(self) -> None:
         self._emulator._store.revoke_pats(self.account_id)
 
+    def signin_cookie(self) -> str:
+        """Sign this user in as a browser would: a new sign-in session, whose secret (the
+        value of the ``focus_emulator_signin`` cookie) is returned and stored only hashed."""
+        return self._emulator._sign_in(self)
+
+    def connect_oauth(self, provider: str, token: str | None = None) -> str:
+        """Connect an OAuth provider (``"x"`` for X) with ``token``, or a made-up one;
+        returns the token ``/api/oauthToken/{provider}`` will hand out."""
+        return self._emulator._connect_oauth(self, provider, token)
+
     @property
     def credits(self) -> int:
+        self._emulator._sweeper.sweep()
         return self._emulator._store.account(self.account_id).credits
 
 
@@ -180,19 +188,51 @@ class FocusEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         token_lifetime: float = 60.0,
+        *,
+        allowed_origins: Iterable[str] = (),
+        session_cookie_domain: str | None = None,
+        session_category: str | None = SESSION_CATEGORY,
+        clock_skew: float = 5.0,
+        stale_job_age: float = DAY,
+        device_interval: int = 5,
+        device_expires_in: int = 900,
+        code_attempts: int = 5,
+        code_window: float = 60.0,
     ) -> None:
+        """``allowed_origins`` are trusted besides loopback (any port) for ``redirect_to``
+        and CORS; ``session_cookie_domain`` makes sign-in also set Clerk's ``__session`` on
+        that parent domain; ``clock_skew`` is the leeway on JWT times; jobs still started
+        after ``stale_job_age`` seconds are failed with refund; device codes poll every
+        ``device_interval`` s and expire after ``device_expires_in`` s; ``code_attempts``
+        wrong codes per ``code_window`` s are allowed per session and per address."""
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.token_lifetime = token_lifetime
+        self.settings = EmulatorSettings(
+            token_lifetime=token_lifetime,
+            origins=Origins.of(allowed_origins),
+            session_category=session_category,
+            session_cookie_domain=session_cookie_domain,
+            stale_job_age=stale_job_age,
+            device_interval=device_interval,
+            device_expires_in=device_expires_in,
+            code_attempts=code_attempts,
+            code_window=code_window,
+        )
         self._host = host
         self._port = port
         self._store = Store(db, self.clock)
-        self._issuer = Issuer(self._store, self.clock)
+        self._issuer = Issuer(self._store, self.clock, leeway=clock_skew)
         self._faults = Faults()
-        app = build_app(self._store, self._issuer, token_lifetime)
+        self._sweeper = StaleJobSweeper(self._store, self.clock, stale_job_age)
+        app = build_app(self._store, self._issuer, self.settings, self.clock)
         self._endpoints = endpoint_names(app.routes)
-        self._app = FaultMiddleware(
-            app, self._faults, endpoint_namer(app.routes), presented_token
+        counted = FaultMiddleware(
+            SweepMiddleware(app, self._sweeper),
+            self._faults,
+            endpoint_namer(app.routes),
+            presented_token,
         )
+        self._app = CORSMiddleware(counted, self.settings.origins)
         self._server: _ServerThread | None = None
         self._url: str | None = None
         self._stopped = False
@@ -267,11 +307,12 @@ class FocusEmulator:
         clerk_id: str | None = None,
         email: str | None = None,
         plan: str = "free",
+        name: str | None = None,
     ) -> EmulatedUser:
-        clerk_id = clerk_id or _clerk_like_id("user")
+        clerk_id = clerk_id or clerk_like_id("user")
         email = email or f"{clerk_id.lower()}@example.test"
-        account = self._store.create_account(clerk_id, email, plan, credits)
-        session_id = _clerk_like_id("sess")
+        account = self._store.create_account(clerk_id, email, plan, credits, name)
+        session_id = clerk_like_id("sess")
         self._store.create_session(account.id, session_id)
         return self._user(account, session_id)
 
@@ -282,7 +323,7 @@ class FocusEmulator:
             return None
         session_id = self._store.first_session(account.id)
         if session_id is None:
-            session_id = _clerk_like_id("sess")
+            session_id = clerk_like_id("sess")
             self._store.create_session(account.id, session_id)
         return self._user(account, session_id)
 
@@ -300,10 +341,13 @@ class FocusEmulator:
         """The user's jobs, newest first, as ``GET /api/jobs`` shows them."""
         if status is not None and status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}")
+        self._sweeper.sweep()
         return self._store.jobs(user.account_id, None, status, limit=-1)
 
     def ledger(self, user: EmulatedUser) -> list[dict[str, Any]]:
-        """The user's ledger rows, oldest first."""
+        """The user's ledger rows, oldest first (stale reservations released first, as
+        the service would have by now)."""
+        self._sweeper.sweep()
         return self._store.ledger(user.account_id)
 
     def check_books(self) -> None:
@@ -312,10 +356,11 @@ class FocusEmulator:
         if errors:
             raise AssertionError("the emulator's books do not balance:\n" + "\n".join(errors))
 
-    def release_stale_jobs(self, max_age: float = 24 * 3600.0) -> int:
-        """Fail with refund the jobs started more than ``max_age`` seconds ago (by the
-        emulator's clock), as the service does after 24 h; returns how many."""
-        return self._store.release_stale(max_age)
+    def release_stale_jobs(self, max_age: float | None = None) -> int:
+        """Fail with refund the jobs started more than ``max_age`` seconds ago (default:
+        ``stale_job_age``) by the emulator's clock, now; returns how many. (This happens
+        by itself before each request; this is for a test that wants it at once.)"""
+        return self._store.release_stale(self.settings.stale_job_age if max_age is None else max_age)
 
     # -- tokens -----------------------------------------------------------------------
 
@@ -334,8 +379,19 @@ class FocusEmulator:
         return self._issuer.mint({**base, **claims}, headers, key)
 
     def _new_pat(self, user: EmulatedUser) -> str:
-        token = PAT_PREFIX + secrets.token_urlsafe(32)
+        token = new_pat()
         self._store.add_pat(user.account_id, token_hash(token))
+        return token
+
+    def _sign_in(self, user: EmulatedUser) -> str:
+        secret = new_secret()
+        self._store.create_session(user.account_id, clerk_like_id("sess"), token_hash(secret))
+        return secret
+
+    def _connect_oauth(self, user: EmulatedUser, provider: str, token: str | None) -> str:
+        provider = slug_value(provider, "provider").lower()
+        token = token or f"emu_{provider}_{new_secret()}"
+        self._store.connect_oauth(user.account_id, provider, token)
         return token
 
     def rotate_keys(self, grace: float = 3600.0) -> None:
@@ -378,10 +434,20 @@ class FocusEmulator:
         0 removes the delay."""
         self._faults.set_latency(seconds, None if endpoint is None else self._known(endpoint))
 
+    def set_response_delay(self, seconds: float, endpoint: str | None = None) -> None:
+        """Hold the answer of ``endpoint`` (of all endpoints if None) ``seconds`` after its
+        handler has run: the call takes effect upstream and its answer arrives late, or
+        never for a client whose timeout is shorter ("applied upstream, answer lost").
+        0 removes the delay."""
+        self._faults.set_response_delay(
+            seconds, None if endpoint is None else self._known(endpoint)
+        )
+
     def set_jwks_down(self, down: bool) -> None:
         """While down, the JWKS endpoint answers 503."""
         self._faults.set_down(JWKS_ENDPOINT, down)
 
     def clear_faults(self) -> None:
-        """Remove planned failures, latencies and downtime (counters are kept)."""
+        """Remove planned failures, latencies, response delays and downtime (counters
+        are kept)."""
         self._faults.clear()

@@ -1,7 +1,7 @@
 """Call counters and fault knobs, applied by a pure ASGI middleware in front of the app.
 
 Clients are judged by how they behave when the service misbehaves (a 503, a 429 with
-``Retry-After``, a slow JWKS) and by how many upstream calls they make (caching, single
+``Retry-After``, a slow JWKS, an answer lost after the call took effect) and by how many upstream calls they make (caching, single
 flight). This module lets a test arrange the first and count the second, without the
 emulator's endpoints knowing anything about it.
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import anyio
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CredentialOf = Callable[[Scope], str | None]
 EndpointOf = Callable[[Scope], str]
@@ -68,6 +68,7 @@ class Faults:
     _calls: Counter[tuple[str, str | None]] = field(default_factory=Counter)
     _planned: dict[str, deque[InjectedFailure]] = field(default_factory=dict)
     _latency: dict[str | None, float] = field(default_factory=dict)
+    _response_delay: dict[str | None, float] = field(default_factory=dict)
     _down: set[str] = field(default_factory=set)
 
     # -- counters ---------------------------------------------------------------------
@@ -97,6 +98,16 @@ class Faults:
             else:
                 self._latency.pop(endpoint, None)
 
+    def set_response_delay(self, seconds: float, endpoint: str | None = None) -> None:
+        """Hold ``endpoint``'s answer (every endpoint's if None) ``seconds`` after the
+        handler has run: the call takes effect, the answer comes late or, for a client
+        that gives up first, never. A specific setting wins over the global one."""
+        with self._lock:
+            if seconds > 0:
+                self._response_delay[endpoint] = seconds
+            else:
+                self._response_delay.pop(endpoint, None)
+
     def set_down(self, endpoint: str, down: bool) -> None:
         with self._lock:
             if down:
@@ -109,21 +120,32 @@ class Faults:
         with self._lock:
             self._planned.clear()
             self._latency.clear()
+            self._response_delay.clear()
             self._down.clear()
 
     # -- what the middleware asks -----------------------------------------------------
 
-    def arrive(self, endpoint: str, token: str | None) -> tuple[float, InjectedFailure | None]:
-        """Count a call and decide, at arrival, its delay and its injected answer."""
+    def arrive(self, endpoint: str, token: str | None) -> Arrival:
+        """Count a call and decide, at arrival, its delays and its injected answer."""
         with self._lock:
             self._calls[(endpoint, credential_hash(token))] += 1
             delay = self._latency.get(endpoint, self._latency.get(None, 0.0))
+            hold = self._response_delay.get(endpoint, self._response_delay.get(None, 0.0))
             failure: InjectedFailure | None = None
             if endpoint in self._down:
                 failure = UNAVAILABLE
             elif self._planned.get(endpoint):
                 failure = self._planned[endpoint].popleft()
-            return delay, failure
+            return Arrival(delay, hold, failure)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What the knobs say about one call: wait before it, hold its answer, replace it."""
+
+    delay: float
+    response_delay: float
+    failure: InjectedFailure | None
 
 
 class FaultMiddleware:
@@ -141,10 +163,24 @@ class FaultMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        delay, failure = self.faults.arrive(self.endpoint_of(scope), self.credential_of(scope))
-        if delay:
-            await anyio.sleep(delay)
-        if failure is not None:
-            await failure.response()(scope, receive, send)
+        arrival = self.faults.arrive(self.endpoint_of(scope), self.credential_of(scope))
+        if arrival.delay:
+            await anyio.sleep(arrival.delay)
+        if arrival.response_delay:
+            send = _holding(send, arrival.response_delay)
+        if arrival.failure is not None:
+            await arrival.failure.response()(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def _holding(send: Send, seconds: float) -> Send:
+    """``send``, with the start of the response held back ``seconds`` (the handler has
+    run by then: a response starts only once the endpoint has returned it)."""
+
+    async def held(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            await anyio.sleep(seconds)
+        await send(message)
+
+    return held

@@ -76,9 +76,14 @@ class Issuer:
     sets it at start; minting before that is an error.
     """
 
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, leeway: float = 5.0) -> None:
+        if leeway < 0:
+            raise ValueError("leeway must be >= 0")
         self._store = store
         self._clock = clock
+        self.leeway = leeway
+        """Seconds of clock skew tolerated on ``exp``, ``nbf`` and ``iat``, as Clerk's SDK
+        does (5 s): a token minted by a host whose clock runs ahead is not refused."""
         self._lock = threading.Lock()
         self._parsed: dict[str, rsa.RSAPrivateKey] = {}
         self._foreign: rsa.RSAPrivateKey | None = None
@@ -197,9 +202,20 @@ class Issuer:
         raise InvalidToken("unknown kid")
 
     def _check_times(self, claims: dict[str, Any]) -> None:
-        now = self._clock.time()
-        exp, nbf = claims.get("exp"), claims.get("nbf", claims.get("iat"))
-        if not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= now:
+        now, leeway = self._clock.time(), self.leeway
+        exp = _time(claims.get("exp"))
+        nbf = _time(claims.get("nbf", claims.get("iat")))
+        iat = _time(claims.get("iat"))
+        if exp is None or exp <= now - leeway:
             raise InvalidToken("expired")
-        if not isinstance(nbf, int | float) or isinstance(nbf, bool) or nbf > now:
+        if nbf is None or nbf > now + leeway:
             raise InvalidToken("not yet valid")
+        if iat is None or iat > now + leeway:
+            raise InvalidToken("issued in the future")
+
+
+def _time(value: Any) -> float | None:
+    """A NumericDate claim as a float; None when absent or not a number (bools neither)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)

@@ -20,109 +20,23 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from focus_middleware.clock import Clock
+from focus_middleware.testing.schema import create_or_migrate
 
 MEMORY = ":memory:"
 DEFAULT_DB = Path(".focus-emulator") / "emulator.db"
 DB_ENV = "FOCUS_EMULATOR_DB"
 DEFAULT_STARTER_CREDITS = 20
 PAT_LIFETIME = 90 * 24 * 3600.0
-SCHEMA_VERSION = 1
 STATUSES = ("started", "completed", "failed")
 LEDGER_KINDS = ("grant", "purchase", "reserve", "settle", "refund", "adjust")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS accounts (
-    id TEXT PRIMARY KEY,
-    clerk_id TEXT NOT NULL UNIQUE,
-    email TEXT,
-    plan TEXT NOT NULL DEFAULT 'free',
-    credits INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS apps (
-    slug TEXT PRIMARY KEY,
-    starter_credits INTEGER NOT NULL,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS grants (
-    account_id TEXT NOT NULL REFERENCES accounts(id),
-    app TEXT NOT NULL REFERENCES apps(slug),
-    granted_at REAL NOT NULL,
-    PRIMARY KEY (account_id, app)
-);
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL REFERENCES accounts(id),
-    app TEXT NOT NULL REFERENCES apps(slug),
-    action TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('started', 'completed', 'failed')),
-    cost_estimate INTEGER NOT NULL,
-    actual_cost INTEGER,
-    metadata TEXT NOT NULL DEFAULT '{}',
-    request_id TEXT,
-    settle_request TEXT,
-    settle_response TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_by_account ON jobs (account_id, created_at);
-CREATE TABLE IF NOT EXISTS ledger (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    account_id TEXT NOT NULL REFERENCES accounts(id),
-    amount INTEGER NOT NULL,
-    kind TEXT NOT NULL
-        CHECK (kind IN ('grant', 'purchase', 'reserve', 'settle', 'refund', 'adjust')),
-    job_id TEXT REFERENCES jobs(id),
-    app TEXT,
-    created_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS ledger_by_account ON ledger (account_id);
-CREATE INDEX IF NOT EXISTS ledger_by_job ON ledger (job_id);
-CREATE TABLE IF NOT EXISTS pats (
-    hash TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL REFERENCES accounts(id),
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    revoked INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL REFERENCES accounts(id),
-    created_at REAL NOT NULL,
-    ended_at REAL
-);
-CREATE TABLE IF NOT EXISTS device_codes (
-    device_code_hash TEXT PRIMARY KEY,
-    user_code TEXT NOT NULL UNIQUE,
-    status TEXT NOT NULL DEFAULT 'pending'
-        CHECK (status IN ('pending', 'approved', 'denied', 'redeemed')),
-    account_id TEXT REFERENCES accounts(id),
-    interval INTEGER NOT NULL DEFAULT 5,
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    last_poll_at REAL
-);
-CREATE TABLE IF NOT EXISTS oauth_connections (
-    account_id TEXT NOT NULL REFERENCES accounts(id),
-    provider TEXT NOT NULL,
-    token TEXT NOT NULL,
-    PRIMARY KEY (account_id, provider)
-);
-CREATE TABLE IF NOT EXISTS keys (
-    kid TEXT PRIMARY KEY,
-    private_pem TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    retired_at REAL,
-    published_until REAL
-);
-"""
 
 
 class InsufficientCredits(Exception):
@@ -153,6 +67,12 @@ class Account:
     email: str | None
     plan: str
     credits: int
+    name: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        """What a page calls this person: the name, else the email, else the Clerk id."""
+        return self.name or self.email or self.clerk_id
 
 
 @dataclass(frozen=True)
@@ -220,13 +140,20 @@ class Store:
 
     def _create_schema(self) -> None:
         with self._write() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
-                raise RuntimeError(f"emulator database has schema version {version}")
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            create_or_migrate(conn)
+
+    # Sibling modules (device codes, sign-in) keep their SQL next to their rules, and run
+    # it in the store's transactions so it shares the one lock and the one writer.
+
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction, committed on success."""
+        return self._write()
+
+    def read(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._read()
+
+    def now(self) -> float:
+        return self._clock.time()
 
     def _now(self) -> float:
         return self._clock.time()
@@ -268,15 +195,23 @@ class Store:
     # -- accounts ---------------------------------------------------------------------
 
     def create_account(
-        self, clerk_id: str, email: str | None, plan: str, credits: int
+        self, clerk_id: str, email: str | None, plan: str, credits: int, name: str | None = None
     ) -> Account:
         """A new account; its opening balance is an ``adjust`` ledger row."""
         with self._write() as conn:
             if self._account_row(conn, "clerk_id", clerk_id) is not None:
                 raise ValueError("an account with this clerk_id already exists")
-            account_id = self._insert_account(conn, clerk_id, email, plan)
+            account_id = self._insert_account(conn, clerk_id, email, plan, name)
             self._move(conn, account_id, credits, "adjust")
         return self.account(account_id)
+
+    def accounts(self, limit: int = 100) -> list[Account]:
+        """The newest accounts first: the people the sign-in page offers."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM accounts ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [_account(row) for row in rows]
 
     def upsert_account(self, clerk_id: str) -> Account:
         """The account of a Clerk user, created empty on first sight (as the service does)."""
@@ -292,13 +227,18 @@ class Store:
         return _account(row)
 
     def _insert_account(
-        self, conn: sqlite3.Connection, clerk_id: str, email: str | None, plan: str
+        self,
+        conn: sqlite3.Connection,
+        clerk_id: str,
+        email: str | None,
+        plan: str,
+        name: str | None = None,
     ) -> str:
         account_id = str(uuid.uuid4())
         conn.execute(
-            "INSERT INTO accounts (id, clerk_id, email, plan, credits, created_at)"
-            " VALUES (?, ?, ?, ?, 0, ?)",
-            (account_id, clerk_id, email, plan, self._now()),
+            "INSERT INTO accounts (id, clerk_id, email, plan, credits, created_at, name)"
+            " VALUES (?, ?, ?, ?, 0, ?, ?)",
+            (account_id, clerk_id, email, plan, self._now(), name),
         )
         return account_id
 
@@ -316,6 +256,16 @@ class Store:
         if row is None:
             raise KeyError(account_id)
         return _account(row)
+
+    def account_by_email(self, email: str) -> Account | None:
+        """The oldest account with this email (case-insensitive), if any."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT * FROM accounts WHERE lower(email) = lower(?)"
+                " ORDER BY created_at, rowid LIMIT 1",
+                (email,),
+            ).fetchone()
+        return None if row is None else _account(row)
 
     def find_account(self, clerk_id: str) -> Account | None:
         with self._read() as conn:
@@ -582,12 +532,17 @@ class Store:
     # -- credentials and sessions -----------------------------------------------------
 
     def add_pat(self, account_id: str, token_hash: str) -> None:
-        now = self._now()
         with self._write() as conn:
-            conn.execute(
-                "INSERT INTO pats (hash, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                (token_hash, account_id, now, now + PAT_LIFETIME),
-            )
+            self.insert_pat(conn, account_id, token_hash)
+
+    def insert_pat(self, conn: sqlite3.Connection, account_id: str, token_hash: str) -> None:
+        """Store a PAT's hash inside the caller's transaction (the device flow redeems a
+        code and creates its PAT in one)."""
+        now = self._now()
+        conn.execute(
+            "INSERT INTO pats (hash, account_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+            (token_hash, account_id, now, now + PAT_LIFETIME),
+        )
 
     def pat_account(self, token_hash: str) -> Account | None:
         """The account of a live PAT (not revoked, not expired), by its hash."""
@@ -603,22 +558,37 @@ class Store:
         with self._write() as conn:
             conn.execute("UPDATE pats SET revoked = 1 WHERE account_id = ?", (account_id,))
 
-    def create_session(self, account_id: str, session_id: str) -> None:
+    def create_session(
+        self, account_id: str, session_id: str, secret_hash: str | None = None
+    ) -> None:
+        """A sign-in session. With ``secret_hash`` a browser can use it through the
+        sign-in cookie (which holds the secret, never the session id: the id is the
+        ``sid`` claim of every token, and a token must not be a way to mint more)."""
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO sessions (id, account_id, created_at) VALUES (?, ?, ?)",
-                (session_id, account_id, self._now()),
+                "INSERT INTO sessions (id, account_id, created_at, secret_hash)"
+                " VALUES (?, ?, ?, ?)",
+                (session_id, account_id, self._now(), secret_hash),
             )
 
-    def session_account(self, session_id: str) -> Account | None:
-        """The account signed in by a live (not ended) sign-in session."""
+    def signin_session(self, secret_hash: str, max_age: float) -> tuple[str, Account] | None:
+        """The live session (not ended, not older than ``max_age``) whose cookie secret
+        hashes to ``secret_hash``, with its account."""
         with self._read() as conn:
             row = conn.execute(
-                "SELECT a.* FROM sessions s JOIN accounts a ON a.id = s.account_id"
-                " WHERE s.id = ? AND s.ended_at IS NULL",
-                (session_id,),
+                "SELECT s.id AS session_id, a.* FROM sessions s"
+                " JOIN accounts a ON a.id = s.account_id"
+                " WHERE s.secret_hash = ? AND s.ended_at IS NULL AND s.created_at > ?",
+                (secret_hash, self._now() - max_age),
             ).fetchone()
-        return None if row is None else _account(row)
+        return None if row is None else (str(row["session_id"]), _account(row))
+
+    def end_session(self, session_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
+                (self._now(), session_id),
+            )
 
     def first_session(self, account_id: str) -> str | None:
         with self._read() as conn:
@@ -628,6 +598,34 @@ class Store:
                 (account_id,),
             ).fetchone()
         return None if row is None else str(row[0])
+
+    # -- connected OAuth providers (emulated tokens, stored as given) ------------------
+
+    def connect_oauth(self, account_id: str, provider: str, token: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO oauth_connections (account_id, provider, token) VALUES (?, ?, ?)"
+                " ON CONFLICT (account_id, provider) DO UPDATE SET token = excluded.token",
+                (account_id, provider, token),
+            )
+
+    def oauth_token(self, account_id: str, provider: str) -> str | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT token FROM oauth_connections WHERE account_id = ? AND provider = ?",
+                (account_id, provider),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def oauth_account(self, provider: str, token: str) -> Account | None:
+        """Whose emulated provider token this is (the provider's own "who am I")."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT a.* FROM oauth_connections o JOIN accounts a ON a.id = o.account_id"
+                " WHERE o.provider = ? AND o.token = ?",
+                (provider, token),
+            ).fetchone()
+        return None if row is None else _account(row)
 
     # -- signing keys (the issuer's; crypto lives in issuer.py) -----------------------
 
@@ -665,7 +663,9 @@ def _balance(conn: sqlite3.Connection, account_id: str) -> int:
 
 
 def _account(row: sqlite3.Row) -> Account:
-    return Account(row["id"], row["clerk_id"], row["email"], row["plan"], row["credits"])
+    return Account(
+        row["id"], row["clerk_id"], row["email"], row["plan"], row["credits"], row["name"]
+    )
 
 
 def _account_body(row: sqlite3.Row | None) -> dict[str, Any]:

@@ -118,7 +118,7 @@ def test_create_job_generates_a_request_id_and_keeps_a_given_one(make_client: Cl
 
 def test_session_token_with_the_browsers_cookie(make_client: ClientFactory, emu: FocusEmulator, user: EmulatedUser) -> None:
     client = make_client()
-    token = client.session_token(cookies={SIGNIN_COOKIE: user.session_id})
+    token = client.session_token(cookies={SIGNIN_COOKIE: user.signin_cookie()})
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["sub"] == user.clerk_id and claims["iss"] == emu.issuer
     with pytest.raises(UnauthorizedError) as info:
@@ -162,6 +162,7 @@ def test_device_flow_denied(make_client: ClientFactory, emu: FocusEmulator, user
 
 def test_oauth_helpers(make_client: ClientFactory, emu: FocusEmulator, user: EmulatedUser) -> None:
     _requires(emu, "GET /api/xToken")
+    user.connect_oauth("x")
     client = make_client(token=user.pat())
     x_token = client.x_token()
     assert x_token

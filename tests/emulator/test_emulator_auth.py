@@ -63,30 +63,45 @@ def test_a_pat_is_not_accepted_as_the_session_cookie(
     assert_unauthorized(response, focus_emulator)
 
 
-def test_jwt_expiry_follows_the_emulator_clock(
+def test_jwt_expiry_follows_the_emulator_clock_with_5s_leeway(
     fake_api: Api, fake_emulator: FocusEmulator, clock: FakeClock
 ) -> None:
+    clock.advance(0.5 - clock.time() % 1)  # mid-second: exp is a whole second
     token = fake_emulator.create_user().session_jwt()  # 60 s
-    clock.advance(59)
-    assert fake_api.wallet(token).status_code == 200
+    clock.advance(64)
+    assert fake_api.wallet(token).status_code == 200  # expired 4.5 s ago: within the skew
     clock.advance(1)
     assert_unauthorized(fake_api.wallet(token), fake_emulator)
 
 
-def test_a_jwt_not_yet_valid_is_refused(
+def test_a_jwt_not_yet_valid_is_refused_beyond_the_leeway(
     fake_api: Api, fake_emulator: FocusEmulator, clock: FakeClock
 ) -> None:
     user = fake_emulator.create_user()
-    early = user.session_jwt(nbf=int(clock.time()) + 30)
+    now = int(clock.time())
+    assert fake_api.wallet(user.session_jwt(nbf=now + 3)).status_code == 200  # a host 3 s ahead
+    assert fake_api.wallet(user.session_jwt(iat=now + 3, nbf=now + 3)).status_code == 200
+    early = user.session_jwt(nbf=now + 30)
     assert_unauthorized(fake_api.wallet(early), fake_emulator)
-    clock.advance(30)
+    assert_unauthorized(fake_api.wallet(user.session_jwt(iat=now + 30)), fake_emulator)
+    clock.advance(25)
     assert fake_api.wallet(early).status_code == 200
+
+
+def test_the_leeway_is_configurable(clock: FakeClock) -> None:
+    with FocusEmulator(clock=clock, clock_skew=0) as emu:
+        user = emu.create_user()
+        ahead = user.session_jwt(nbf=int(clock.time()) + 3)
+        wallet = emu.url + "/api/wallet"
+        assert httpx.get(wallet, headers={"Authorization": f"Bearer {ahead}"}).status_code == 401
+    with pytest.raises(ValueError):
+        FocusEmulator(clock_skew=-1)
 
 
 @pytest.mark.parametrize(
     "bend",
     [
-        {"lifetime": -1},
+        {"lifetime": -6},
         {"iss": "https://evil.example"},
         {"key": "foreign"},
         {"sub": None},

@@ -26,7 +26,23 @@ def test_endpoints_are_named_by_method_and_route(focus_emulator: FocusEmulator) 
         "POST /api/jobs/complete",
         "POST /api/jobs/fail",
         "GET /api/sessionToken",
+        "POST /api/device/start",
+        "POST /api/device/complete",
+        "GET /api/device/poll",
+        "GET /api/xToken",
+        "GET /api/oauthToken/{provider}",
+        "GET /api/xMe",
+        "GET /api/openapi.json",
+        "GET /api/docs",
         "GET /.well-known/jwks.json",
+        "GET /signin",
+        "POST /signin",
+        "GET /signout",
+        "POST /signout",
+        "GET /device",
+        "POST /device",
+        "GET /billing",
+        "POST /billing",
     }
 
 

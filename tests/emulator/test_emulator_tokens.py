@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -128,14 +130,52 @@ def test_session_token_endpoint_mints_for_the_signed_in_browser(
 ) -> None:
     url = focus_emulator.url + "/api/sessionToken"
     signed_in = httpx.get(
-        url, cookies={"focus_emulator_signin": focus_user.session_id},
+        url, cookies={"focus_emulator_signin": focus_user.signin_cookie()},
         headers={"Origin": "http://127.0.0.1:8000"},
     )
     assert signed_in.status_code == 200
-    claims = verify(focus_emulator, signed_in.json()["token"])
+    assert signed_in.headers["cache-control"] == "no-store"
+    token = signed_in.json()["token"]
+    claims = verify(focus_emulator, token)
     assert claims["sub"] == focus_user.clerk_id and claims["azp"] == "http://127.0.0.1:8000"
+    assert header_of(token)["cat"] == "cl_B7d4PD111AAA"  # Clerk's session category
 
     for cookies in ({}, {"focus_emulator_signin": "sess_unknown"}):
         signed_out = httpx.get(url, cookies=cookies)
         assert signed_out.status_code == 401
         assert signed_out.json()["signin_url"] == focus_emulator.url + "/signin"
+
+
+def test_the_signin_cookie_is_not_the_session_id(
+    focus_emulator: FocusEmulator, focus_user: EmulatedUser
+) -> None:
+    """Every JWT carries its ``sid``: were the cookie the sid, any token would mint more."""
+    url = focus_emulator.url + "/api/sessionToken"
+    cookie = focus_user.signin_cookie()
+    token = httpx.get(url, cookies={"focus_emulator_signin": cookie}).json()["token"]
+    sid = jwt.decode(token, options={"verify_signature": False})["sid"]
+    assert sid != cookie and sid.startswith("sess_2")
+    for guess in (sid, focus_user.session_id):
+        assert httpx.get(url, cookies={"focus_emulator_signin": guess}).status_code == 401
+
+
+def test_azp_only_for_an_allowed_origin_and_category_configurable() -> None:
+    with FocusEmulator(session_category=None, allowed_origins=["https://app.example"]) as emu:
+        cookie = {"focus_emulator_signin": emu.create_user().signin_cookie()}
+        url = emu.url + "/api/sessionToken"
+
+        def minted(origin: str) -> tuple[dict[str, Any], dict[str, Any]]:
+            token = httpx.get(url, cookies=cookie, headers={"Origin": origin}).json()["token"]
+            return header_of(token), jwt.decode(token, options={"verify_signature": False})
+
+        header, claims = minted("https://app.example")
+        assert claims["azp"] == "https://app.example" and "cat" not in header
+        assert "azp" not in minted("https://evil.example")[1]
+
+
+def test_cookie_secrets_are_stored_hashed(tmp_path: Path) -> None:
+    db = tmp_path / "emulator.db"
+    with FocusEmulator(db=db) as emu:
+        cookie = emu.create_user().signin_cookie()
+    assert cookie.encode() not in db.read_bytes()
+    assert hashlib.sha256(cookie.encode()).hexdigest().encode() in db.read_bytes()
