@@ -14,10 +14,11 @@ namespace every key and hash secrets with SHA-256.
 from __future__ import annotations
 
 
+import inspect
 import threading
 import time
 import uuid
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from types import TracebackType
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 from urllib.parse import quote
@@ -33,6 +34,16 @@ JSONValue: TypeAlias = Any
 a precise recursive alias makes every reader cast."""
 
 KEY_PREFIX = "focus:v1"
+
+
+class CacheUnavailable(Exception):
+    """A shared backend could not be reached (refused, timed out, failing).
+
+    Shared backends raise it from any operation, and from a lock's ``acquire``; the resolver
+    then carries on with the in-process cache and the service, as if no shared backend were
+    configured. It never means "miss" to anyone who would cache that answer. Its message
+    names no key and no secret.
+    """
 
 
 # -- keys ---------------------------------------------------------------------------------------
@@ -126,6 +137,53 @@ class AsyncCacheBackend(Protocol):
     async def delete(self, key: str) -> None: ...
 
     def lock(self, key: str, ttl: float) -> AsyncCacheLock: ...
+
+
+class Subscription(Protocol):
+    """A registration with an :class:`InvalidationFeed`; ``close`` ends it."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class InvalidationFeed(Protocol):
+    """What a shared backend offers so that every process drops an entry at once.
+
+    ``delete`` on such a backend removes the shared entry and tells every subscribed process
+    (itself included) the key, so each drops its in-process copy: ``on_key`` runs with each
+    deleted key, on a background thread. ``on_reset`` runs when the feed reconnects after an
+    outage, during which messages may have been missed: the subscriber should then drop every
+    in-process entry that came from, or stands in for, the shared level.
+    """
+
+    def subscribe(self, on_key: Callable[[str], None], on_reset: Callable[[], None] | None = None) -> Subscription: ...
+
+
+def is_async_backend(backend: object) -> bool:
+    """Whether ``backend`` has the coroutine methods of :class:`AsyncCacheBackend`."""
+    return inspect.iscoroutinefunction(getattr(backend, "get", None))
+
+
+def sync_backend(backend: object) -> CacheBackend:
+    """The blocking face of a configured backend object: itself, or the ``sync`` attribute
+    of an async facade (:class:`AsyncMemoryCache`, the Redis backend's async face)."""
+    if is_async_backend(backend):
+        backend = getattr(backend, "sync", None)
+    if not isinstance(backend, CacheBackend) or is_async_backend(backend):
+        raise TypeError("cache backend: expected get/set/delete/lock (or an async backend with a .sync face)")
+    return backend
+
+
+def async_backend(backend: object) -> AsyncCacheBackend:
+    """The async face of a configured backend object: itself, or its ``as_async()``."""
+    if not is_async_backend(backend):
+        as_async = getattr(backend, "as_async", None)
+        if as_async is None:
+            raise TypeError("cache backend: the async resolver needs coroutine methods or .as_async()")
+        backend = as_async()
+    if not isinstance(backend, AsyncCacheBackend):
+        raise TypeError("cache backend: expected async get/set/delete and lock")
+    return backend
 
 
 # -- the in-process implementation ----------------------------------------------------------------
@@ -340,11 +398,17 @@ __all__ = [
     "AsyncMemoryLock",
     "CacheBackend",
     "CacheLock",
+    "CacheUnavailable",
+    "InvalidationFeed",
     "JSONValue",
     "MemoryCache",
     "MemoryLock",
+    "Subscription",
     "cache_key",
     "hash_secret",
     "namespace_for",
+    "async_backend",
+    "is_async_backend",
     "secret_key",
+    "sync_backend",
 ]

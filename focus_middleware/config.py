@@ -85,7 +85,8 @@ class FocusConfig:
     max_retries: int = 2
 
     # Caches.
-    cache_url: str | None = None
+    # A URL may carry a password: kept out of the repr.
+    cache_url: str | None = field(default=None, repr=False)
     token_cache_size: int = 10_000
     wallet_cache_size: int = 10_000
     pat_ttl: float = 60.0
@@ -96,6 +97,12 @@ class FocusConfig:
     jwks_refresh_cooldown: float = 30.0
     jwks_stale_window: float = 6 * 3600.0
     remote_checks_per_second: float = 50.0
+    # With a shared cache (cache_url or cache_backend): how long an entry read from it stays
+    # in the in-process first level (never longer than the entry itself), and the lease of
+    # the cross-process lock that lets one process fetch while the others wait.
+    cache_backend: Any = field(default=None, compare=False, repr=False)
+    l1_ttl: float = 5.0
+    cache_lock_ttl: float = 3.0
 
     clock: Clock = field(default=SYSTEM_CLOCK, compare=False, repr=False)
 
@@ -145,6 +152,7 @@ class FocusConfig:
         if self.clerk_cookie_suffix is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.clerk_cookie_suffix):
             raise ConfigError("clerk_cookie_suffix", "must be letters, digits, '-' or '_'")
         self._check_numbers()
+        self._check_shared_cache()
 
     def _check_numbers(self) -> None:
         non_negative = ("leeway", "min_token_life", "negative_ttl", "stale_if_error", "jwks_refresh_cooldown", "jwks_stale_window")
@@ -162,6 +170,26 @@ class FocusConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ConfigError(name, f"must be a whole number >= {minimum}, got {value!r}")
+
+    def _check_shared_cache(self) -> None:
+        for name in ("l1_ttl", "cache_lock_ttl"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ConfigError(name, f"must be a finite number > 0, got {value!r}")
+        if self.cache_url is not None:
+            parts = urlsplit(self.cache_url)
+            if parts.scheme not in ("redis", "rediss", "unix") or not (parts.netloc or parts.path):
+                # The value itself may hold a password: not echoed.
+                raise ConfigError("cache_url", "must be a redis://, rediss:// or unix:// URL")
+        if isinstance(self.cache_backend, str):
+            raise ConfigError("cache_backend", "is a backend object; give a URL as cache_url")
+        if self.cache_url is not None and self.cache_backend is not None:
+            raise ConfigError("cache_backend", "and cache_url are both set; choose one")
+
+    @property
+    def shared_cache(self) -> bool:
+        """Whether a shared second-level cache is configured."""
+        return self.cache_url is not None or self.cache_backend is not None
 
     # -- construction from strings (environment, Flask config) -------------------------
 

@@ -5,6 +5,16 @@ world (:class:`VerifyJWT`, :class:`CheckRemotely`, :class:`FetchWallet`) and rec
 result (or the exception) back. :class:`Resolver` drives it with blocking I/O,
 :class:`AsyncResolver` with ``await``; neither contains an ``if`` about auth.
 
+Caches (design.md, "Caches"). The in-process cache is read inline: a request whose token
+and wallet are cached yields nothing and touches no network. A miss is a :class:`Coalesce`
+effect: the driver runs its sub-plan once per key in this process (single flight) and every
+concurrent caller shares the result. With a shared backend (``cache_url`` / ``cache_backend``)
+the sub-plan first reads the shared level (:class:`SharedGet`), then loads under a short
+cross-process lock (:class:`Exclusive`) while other processes poll (:class:`Pause`) for the
+value; writes go to both levels (:class:`SharedSet`), the in-process copy living at most
+``l1_ttl``. If the shared backend is unavailable the plan carries on as if there were none:
+the in-process entry then keeps its own full TTL, never more.
+
 Credentials, in order (design.md): a Bearer header alone decides when present; else the
 app's own session cookie, then Clerk's ``__session``. A forged or malformed credential is a
 refusal; an expired but genuine session token falls through to the next source.
@@ -12,17 +22,33 @@ refusal; an expired but genuine session token falls through to the next source.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import secrets
 import threading
-from collections.abc import Generator, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeAlias
+import time
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeAlias, TypeVar
 from urllib.parse import quote
 
+import anyio
 from cachetools import LRUCache
 
-from focus_middleware.cache import CacheBackend, MemoryCache, cache_key, namespace_for
+from focus_middleware.cache import (
+    AsyncCacheBackend,
+    CacheBackend,
+    CacheUnavailable,
+    InvalidationFeed,
+    MemoryCache,
+    Subscription,
+    async_backend,
+    cache_key,
+    namespace_for,
+    sync_backend,
+)
 from focus_middleware.client import AsyncFocusClient, FocusClient
 from focus_middleware.config import FocusConfig
 from focus_middleware.errors import FocusError, UnauthorizedError
@@ -67,18 +93,77 @@ class VerifyJWT:
 class CheckRemotely:
     """Ask the service who a credential belongs to (``GET /api/wallet?app=``)."""
 
-    token: str
-    flight_key: str
+    token: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class FetchWallet:
-    token: str
-    flight_key: str
+    token: str = field(repr=False)
 
 
-Effect: TypeAlias = VerifyJWT | CheckRemotely | FetchWallet
+@dataclass(frozen=True, slots=True)
+class Coalesce:
+    """Run ``plan`` (a sub-plan) once per ``key`` in this process: concurrent callers with
+    the same key wait for that run and all get its result (single flight)."""
+
+    key: str
+    plan: Generator[Any, Any, Any] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SharedGet:
+    """Read the shared level: the value, None for a miss, or :class:`CacheUnavailable`."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class SharedSet:
+    """Write the shared level (None, or :class:`CacheUnavailable`)."""
+
+    key: str
+    value: Any
+    ttl: float
+
+
+@dataclass(frozen=True, slots=True)
+class SharedDelete:
+    """Delete from the shared level and tell every process to drop its copy."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusive:
+    """Try once to take the cross-process lock of ``key`` for ``ttl`` seconds; if taken,
+    run ``plan`` and release. Returns :class:`Held` (with the plan's result),
+    :data:`NOT_HELD` (another process has it), or :class:`CacheUnavailable`."""
+
+    key: str
+    ttl: float
+    plan: Generator[Any, Any, Any] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Wait a little (real time) before looking again."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    value: Any
+
+
+NOT_HELD = object()
+
+Effect: TypeAlias = VerifyJWT | CheckRemotely | FetchWallet | Coalesce | SharedGet | SharedSet | SharedDelete | Exclusive | Pause
 Plan: TypeAlias = Generator[Effect, Any, Outcome]
+R = TypeVar("R")
+
+# How often a process waiting for another's load looks at the shared level.
+_SHARED_POLL = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +172,26 @@ class _Identity:
     credential: Credential
     claims: Mapping[str, Any] | None
     wallet: Wallet | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A remote check's answer, shared by every caller of one flight (so nothing per-caller:
+    the outer plan turns it into that caller's identity or refusal)."""
+
+    clerk_id: str | None = None
+    refused: bool = False
+    failure: Outcome | None = None
+    wallet: Wallet | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """A wallet load's answer: a wallet and its version, a refusal, or a failure."""
+
+    wallet: Wallet | None = None
+    version: str = ""
+    refused: bool = False
 
 
 class RemoteChecksExhausted(Exception):
@@ -119,11 +224,15 @@ class _RateLimit:
 class ResolverCore:
     """The decisions, and the caches they consult. Holds no network client."""
 
-    def __init__(self, config: FocusConfig, cache: CacheBackend | None = None) -> None:
+    def __init__(self, config: FocusConfig, cache: CacheBackend | None = None, *, shared: bool = False) -> None:
+        """``cache`` is the in-process level (read inline, so it must not do I/O);
+        ``shared`` says whether the driver performs the shared-level effects."""
         self.config = config
         self.cache: CacheBackend = cache or MemoryCache(
             maxsize=config.token_cache_size + config.wallet_cache_size, clock=config.clock
         )
+        self.shared = shared
+        self._max_polls = math.ceil((config.cache_lock_ttl + 0.5) / _SHARED_POLL)
         self.verifier = JWTVerifier(config) if config.verifies_locally else None
         self._remote_checks = _RateLimit(config.remote_checks_per_second, config)
         namespace = namespace_for(config.api_url, config.issuer, config.app)
@@ -227,22 +336,45 @@ class ResolverCore:
             if cached.get("refused"):
                 return Rejected("refused", source)
             return _Identity(cached["clerk_id"], Credential(kind, source, token, exp), None)
-        result = yield CheckRemotely(token, key)
-        if isinstance(result, RemoteChecksExhausted):
-            return Unavailable("rate_limited", retry_after=1)
-        if isinstance(result, UnauthorizedError):
-            self.cache.set(key, {"refused": True}, self.config.negative_ttl)
+        checked: _Checked = yield Coalesce(key, self._remote_plan(token, key, exp))
+        if checked.failure is not None:
+            return checked.failure
+        if checked.refused or checked.clerk_id is None:
             return Rejected("refused", source)
+        return _Identity(checked.clerk_id, Credential(kind, source, token, exp), None, checked.wallet)
+
+    def _remote_plan(self, token: str, key: str, exp: float | None) -> Generator[Effect, Any, _Checked]:
+        load = partial(self._check_remote, token, key, exp)
+        if not self.shared:
+            return (yield from load())
+        return (yield from self._shared_fill(key, self._remote_from_shared, load))
+
+    def _check_remote(self, token: str, key: str, exp: float | None) -> Generator[Effect, Any, _Checked]:
+        result = yield CheckRemotely(token)
+        if isinstance(result, RemoteChecksExhausted):
+            return _Checked(failure=Unavailable("rate_limited", retry_after=1))
+        if isinstance(result, UnauthorizedError):
+            yield from self._store(key, {"refused": True}, self.config.negative_ttl)
+            return _Checked(refused=True)
         if isinstance(result, BaseException):
-            return Unavailable("upstream")
+            return _Checked(failure=Unavailable("upstream"))
         wallet: Wallet = result
         ttl = self.config.pat_ttl
         if exp is not None:
             ttl = min(ttl, exp - self.config.clock.time())
         if ttl > 0:
-            self.cache.set(key, {"clerk_id": wallet.account.clerk_id}, ttl)
-        self.store_wallet(wallet)
-        return _Identity(wallet.account.clerk_id, Credential(kind, source, token, exp), None, wallet)
+            yield from self._store(key, {"clerk_id": wallet.account.clerk_id}, ttl)
+        yield from self._save_wallet(wallet)
+        return _Checked(clerk_id=wallet.account.clerk_id, wallet=wallet)
+
+    def _remote_from_shared(self, key: str, value: Any) -> _Checked | None:
+        entry = self._adopt(key, value)
+        if entry is None:
+            return None
+        if entry.get("refused"):
+            return _Checked(refused=True)
+        clerk_id = entry.get("clerk_id")
+        return _Checked(clerk_id=clerk_id) if isinstance(clerk_id, str) else None
 
     def admit_remote_check(self) -> None:
         """Called by a driver just before a remote check goes out (once per single flight)."""
@@ -255,16 +387,48 @@ class ResolverCore:
         if wallet is None:
             wallet, version, fresh = self.cached_wallet(identity.clerk_id)
             if wallet is None or not fresh:
-                result = yield FetchWallet(identity.credential.token, self.wallet_key(identity.clerk_id))
-                if isinstance(result, UnauthorizedError):
+                key = self.wallet_key(identity.clerk_id)
+                loaded: _Loaded = yield Coalesce(key, self._wallet_plan(identity.credential.token, key))
+                if loaded.refused:
                     return self._refused_upstream(identity.credential)
-                if isinstance(result, BaseException):
+                if loaded.wallet is None:
+                    if wallet is None:
+                        # The shared level may have handed over an entry past its freshness.
+                        wallet, version, _ = self.cached_wallet(identity.clerk_id)
                     if wallet is None:
                         return Unavailable("upstream")
                     stale = True
                 else:
-                    wallet, version = result, self.store_wallet(result)
+                    wallet, version = loaded.wallet, loaded.version
         return Authenticated(self._account(identity, wallet, version, stale), identity.credential)
+
+    def _wallet_plan(self, token: str, key: str) -> Generator[Effect, Any, _Loaded]:
+        load = partial(self._fetch_wallet, token)
+        if not self.shared:
+            return (yield from load())
+        return (yield from self._shared_fill(key, self._wallet_from_shared, load))
+
+    def _fetch_wallet(self, token: str) -> Generator[Effect, Any, _Loaded]:
+        result = yield FetchWallet(token)
+        if isinstance(result, UnauthorizedError):
+            return _Loaded(refused=True)
+        if isinstance(result, BaseException):
+            return _Loaded()
+        return _Loaded(result, (yield from self._save_wallet(result)))
+
+    def _wallet_from_shared(self, key: str, value: Any) -> _Loaded | None:
+        """A shared wallet entry: adopted into the first level even when no longer fresh (it
+        is then the stale-if-error fallback), but only a fresh one ends the wait."""
+        entry = self._adopt(key, value)
+        if entry is None or not isinstance(entry.get("wallet"), dict):
+            return None
+        try:
+            if self.config.clock.time() - float(entry["at"]) >= self.config.wallet_ttl:
+                return None
+            wallet = Wallet.from_json(entry["wallet"])
+        except (KeyError, TypeError, ValueError, FocusError):
+            return None
+        return _Loaded(wallet, str(entry.get("v", "")))
 
     def _account(self, identity: _Identity, wallet: Wallet, version: str, stale: bool) -> FocusAccount:
         memo_key = (identity.credential.hash, version)
@@ -304,53 +468,221 @@ class ResolverCore:
             self._wallets[clerk_id] = (version, wallet)
         return wallet, version, fresh
 
-    def store_wallet(self, wallet: Wallet) -> str:
+    def _wallet_entry(self, wallet: Wallet) -> tuple[str, dict[str, Any]]:
         version = secrets.token_hex(8)
         # Wall-clock age: the entry may be shared by processes on several hosts.
-        entry = {"wallet": wallet.to_json(), "at": self.config.clock.time(), "v": version}
+        return version, {"wallet": wallet.to_json(), "at": self.config.clock.time(), "v": version}
+
+    def store_wallet(self, wallet: Wallet) -> str:
+        """Into the in-process level only (see :meth:`_save_wallet` for both levels)."""
+        version, entry = self._wallet_entry(wallet)
         self.cache.set(self.wallet_key(wallet.account.clerk_id), entry, self.config.wallet_ttl + self.config.stale_if_error)
         return version
 
+    def _save_wallet(self, wallet: Wallet) -> Generator[Effect, Any, str]:
+        version, entry = self._wallet_entry(wallet)
+        ttl = self.config.wallet_ttl + self.config.stale_if_error
+        yield from self._store(self.wallet_key(wallet.account.clerk_id), entry, ttl)
+        return version
+
     def forget_wallet(self, clerk_id: str) -> None:
-        """After a job moved credits: the next request reads the balance afresh."""
+        """After a job moved credits: the next request reads the balance afresh. In-process
+        only; the drivers' ``forget_wallet`` also drop it from the shared level, everywhere."""
         self.cache.delete(self.wallet_key(clerk_id))
 
+    def forget_plan(self, clerk_id: str) -> Generator[Effect, Any, None]:
+        """:meth:`forget_wallet` in this process, then in the shared level and, through its
+        invalidation feed, in every process."""
+        key = self.wallet_key(clerk_id)
+        self.cache.delete(key)
+        if self.shared:
+            yield SharedDelete(key)
 
-_EXPECTED = (TokenRejected, TokenExpired, KeysUnavailable, FocusError, RemoteChecksExhausted)
+    # -- two levels ---------------------------------------------------------------------------
+
+    def _store(self, key: str, entry: dict[str, Any], ttl: float) -> Generator[Effect, Any, None]:
+        """Write both levels. The shared copy carries its own deadline (``until``, wall
+        clock) so a reader can bound its first-level copy by it. The first-level copy lives
+        ``l1_ttl`` at most, or its full ``ttl`` while the shared level is unavailable (then
+        this process is on its own, as without one)."""
+        if not self.shared or ttl <= 0:
+            self.cache.set(key, entry, ttl)
+            return
+        written = yield SharedSet(key, {**entry, "until": self.config.clock.time() + ttl}, ttl)
+        self.cache.set(key, entry, ttl if isinstance(written, CacheUnavailable) else min(ttl, self.config.l1_ttl))
+
+    def _adopt(self, key: str, value: Any) -> dict[str, Any] | None:
+        """A value read from the shared level, checked; copied into the first level for
+        ``l1_ttl`` at most and never past its own deadline. Returns the entry, or None."""
+        if not isinstance(value, dict):
+            return None
+        until = value.get("until")
+        if isinstance(until, bool) or not isinstance(until, (int, float)):
+            return None
+        remaining = until - self.config.clock.time()
+        if not remaining > 0:
+            return None
+        entry = {k: v for k, v in value.items() if k != "until"}
+        self.cache.set(key, entry, min(remaining, self.config.l1_ttl))
+        return entry
+
+    def _shared_fill(
+        self, key: str, accept: Callable[[str, Any], R | None], load: Callable[[], Generator[Effect, Any, R]]
+    ) -> Generator[Effect, Any, R]:
+        """A first-level miss with a shared level: read it; else one process loads (under a
+        short lock, checking the shared level once more first) while the others poll for its
+        value, and take over when the lock is released without one or expires (a crashed
+        holder). With the shared level unavailable, load here at once."""
+        found = yield SharedGet(key)
+        if isinstance(found, CacheUnavailable):
+            return (yield from load())
+        hit = accept(key, found)
+        if hit is not None:
+            return hit
+        for _ in range(self._max_polls):
+            held = yield Exclusive(key, self.config.cache_lock_ttl, self._recheck_then_load(key, accept, load))
+            if isinstance(held, Held):
+                result: R = held.value
+                return result
+            if held is not NOT_HELD:
+                break  # unavailable
+            yield Pause(_SHARED_POLL)
+            found = yield SharedGet(key)
+            if isinstance(found, CacheUnavailable):
+                break
+            hit = accept(key, found)
+            if hit is not None:
+                return hit
+        return (yield from load())
+
+    def _recheck_then_load(
+        self, key: str, accept: Callable[[str, Any], R | None], load: Callable[[], Generator[Effect, Any, R]]
+    ) -> Generator[Effect, Any, R]:
+        found = yield SharedGet(key)
+        hit = None if isinstance(found, CacheUnavailable) else accept(key, found)
+        if hit is not None:
+            return hit
+        return (yield from load())
+
+
+_EXPECTED = (TokenRejected, TokenExpired, KeysUnavailable, FocusError, RemoteChecksExhausted, CacheUnavailable)
+
+
+def shared_cache_from_config(config: FocusConfig) -> object | None:
+    """The shared backend a configuration asks for: its ``cache_backend`` object, or a
+    :class:`~focus_middleware.cache_redis.RedisCache` for its ``cache_url``, or None."""
+    if config.cache_backend is not None:
+        backend: object = config.cache_backend
+        return backend
+    if config.cache_url is not None:
+        try:
+            from focus_middleware.cache_redis import RedisCache
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ImportError("cache_url needs the redis extra: pip install 'focus-middleware[redis]'") from exc
+        return RedisCache(config.cache_url)
+    return None
+
+
+class _SharedSetup:
+    """What both drivers do with a shared backend: pick it, subscribe the in-process level
+    to its invalidations, and close what they opened."""
+
+    def __init__(self, config: FocusConfig, shared: object | None) -> None:
+        self.backend = shared if shared is not None else shared_cache_from_config(config)
+        # A backend built here from cache_url is ours to close; one passed in is not.
+        self.owned = shared is None and config.cache_backend is None and self.backend is not None
+        self.subscription: Subscription | None = None
+
+    def subscribe(self, core: ResolverCore) -> None:
+        if isinstance(self.backend, InvalidationFeed):
+            cache = core.cache
+            reset = getattr(cache, "clear", None)
+            self.subscription = self.backend.subscribe(cache.delete, reset if callable(reset) else None)
+
+    def close(self) -> None:
+        if self.subscription is not None:
+            self.subscription.close()
+            self.subscription = None
+        if self.owned:
+            close = getattr(self.backend, "close", None)
+            if callable(close):
+                close()
 
 
 class Resolver:
-    """Blocking driver: for WSGI, Flask and Django's sync path."""
+    """Blocking driver: for WSGI, Flask and Django's sync path.
 
-    def __init__(self, config: FocusConfig, *, client: FocusClient | None = None, cache: CacheBackend | None = None) -> None:
-        self.core = ResolverCore(config, cache)
+    ``cache`` is the in-process level; ``shared`` a shared backend object (default: the
+    configuration's ``cache_backend`` or ``cache_url``).
+    """
+
+    def __init__(self, config: FocusConfig, *, client: FocusClient | None = None, cache: CacheBackend | None = None,
+                 shared: object | None = None) -> None:
+        self._setup = _SharedSetup(config, shared)
+        self.shared: CacheBackend | None = sync_backend(self._setup.backend) if self._setup.backend is not None else None
+        self.core = ResolverCore(config, cache, shared=self.shared is not None)
         self.config = config
         self.client = client or FocusClient.from_config(config)
         self._flight = SingleFlight()
+        self._setup.subscribe(self.core)
 
     def resolve(self, facts: RequestFacts) -> Outcome:
-        plan = self.core.plan(facts)
+        return self.run(self.core.plan(facts))
+
+    def run(self, plan: Generator[Any, Any, R]) -> R:
+        """Drive any plan made of this module's effects (adapters drive theirs here)."""
         try:
             effect = next(plan)
             while True:
-                effect = plan.send(self._perform(effect))
+                effect = plan.send(self.perform(effect))
         except StopIteration as done:
-            outcome: Outcome = done.value
-            return outcome
+            result: R = done.value
+            return result
 
     def perform(self, effect: Effect) -> object:
-        """Carry out one effect of any plan of the core (the session rules' plans too):
-        the result, or the expected exception as a value."""
-        return self._perform(effect)
-
-    def _perform(self, effect: Effect) -> object:
+        """Carry out one effect; an expected failure is returned, not raised."""
         try:
             if isinstance(effect, VerifyJWT):
                 assert self.core.verifier is not None
                 return self.core.verifier.verify(effect.token, self._fetch_jwks)
-            return self._flight.do(effect.flight_key, lambda: self._fetch(effect))
+            if isinstance(effect, Coalesce):
+                plan = effect.plan
+                return self._flight.do(effect.key, lambda: self.run(plan))
+            if isinstance(effect, (CheckRemotely, FetchWallet)):
+                return self._fetch(effect)
+            return self._perform_shared(effect)
         except _EXPECTED as exc:
             return exc
+
+    _perform = perform
+
+    def _perform_shared(self, effect: Effect) -> object:
+        shared = self.shared
+        if isinstance(effect, Pause):
+            time.sleep(effect.seconds)
+            return None
+        if shared is None:
+            raise TypeError(f"{type(effect).__name__} without a shared cache")
+        if isinstance(effect, SharedGet):
+            return shared.get(effect.key)
+        if isinstance(effect, SharedSet):
+            shared.set(effect.key, effect.value, effect.ttl)
+            return None
+        if isinstance(effect, SharedDelete):
+            shared.delete(effect.key)
+            return None
+        if isinstance(effect, Exclusive):
+            lock = shared.lock(effect.key, effect.ttl)
+            if not lock.acquire(blocking=False):
+                return NOT_HELD
+            try:
+                return Held(self.run(effect.plan))
+            finally:
+                try:
+                    lock.release()
+                except CacheUnavailable:
+                    pass  # it expires by itself
+        raise TypeError(f"unknown effect {type(effect).__name__}")
 
     def _fetch(self, effect: CheckRemotely | FetchWallet) -> Wallet:
         if isinstance(effect, CheckRemotely):
@@ -366,44 +698,90 @@ class Resolver:
             return None
 
     def forget_wallet(self, clerk_id: str) -> None:
-        self.core.forget_wallet(clerk_id)
+        """After credits moved: drop the user's wallet here, in the shared level and, through
+        its invalidation feed, in every other process."""
+        self.run(self.core.forget_plan(clerk_id))
 
     def close(self) -> None:
+        self._setup.close()
         self.client.close()
 
 
 class AsyncResolver:
-    """Asyncio driver: for ASGI and Django's async path. Same decisions, awaited I/O."""
+    """Asyncio driver: for ASGI and Django's async path. Same decisions, awaited I/O;
+    the shared level through its async face (``redis.asyncio``), so the loop never blocks."""
 
-    def __init__(self, config: FocusConfig, *, client: AsyncFocusClient | None = None, cache: CacheBackend | None = None) -> None:
-        self.core = ResolverCore(config, cache)
+    def __init__(self, config: FocusConfig, *, client: AsyncFocusClient | None = None, cache: CacheBackend | None = None,
+                 shared: object | None = None) -> None:
+        self._setup = _SharedSetup(config, shared)
+        self.shared: AsyncCacheBackend | None = async_backend(self._setup.backend) if self._setup.backend is not None else None
+        self.core = ResolverCore(config, cache, shared=self.shared is not None)
         self.config = config
         self.client = client or AsyncFocusClient.from_config(config)
         self._flight = AsyncSingleFlight()
+        self._background: set[asyncio.Task[None]] = set()
+        self._setup.subscribe(self.core)
 
     async def resolve(self, facts: RequestFacts) -> Outcome:
-        plan = self.core.plan(facts)
+        return await self.run(self.core.plan(facts))
+
+    async def run(self, plan: Generator[Any, Any, R]) -> R:
+        """Drive any plan made of this module's effects (adapters drive theirs here)."""
         try:
             effect = next(plan)
             while True:
-                effect = plan.send(await self._perform(effect))
+                effect = plan.send(await self.perform(effect))
         except StopIteration as done:
-            outcome: Outcome = done.value
-            return outcome
+            result: R = done.value
+            return result
 
     async def perform(self, effect: Effect) -> object:
-        """Carry out one effect of any plan of the core (the session rules' plans too):
-        the result, or the expected exception as a value."""
-        return await self._perform(effect)
-
-    async def _perform(self, effect: Effect) -> object:
+        """Carry out one effect; an expected failure is returned, not raised."""
         try:
             if isinstance(effect, VerifyJWT):
                 assert self.core.verifier is not None
                 return await self.core.verifier.averify(effect.token, self._fetch_jwks)
-            return await self._flight.do(effect.flight_key, lambda: self._fetch(effect))
+            if isinstance(effect, Coalesce):
+                plan = effect.plan
+                return await self._flight.do(effect.key, lambda: self.run(plan))
+            if isinstance(effect, (CheckRemotely, FetchWallet)):
+                return await self._fetch(effect)
+            return await self._perform_shared(effect)
         except _EXPECTED as exc:
             return exc
+
+    _perform = perform
+
+    async def _perform_shared(self, effect: Effect) -> object:
+        shared = self.shared
+        if isinstance(effect, Pause):
+            await anyio.sleep(effect.seconds)
+            return None
+        if shared is None:
+            raise TypeError(f"{type(effect).__name__} without a shared cache")
+        if isinstance(effect, SharedGet):
+            return await shared.get(effect.key)
+        if isinstance(effect, SharedSet):
+            await shared.set(effect.key, effect.value, effect.ttl)
+            return None
+        if isinstance(effect, SharedDelete):
+            await shared.delete(effect.key)
+            return None
+        if isinstance(effect, Exclusive):
+            lock = shared.lock(effect.key, effect.ttl)
+            if not await lock.acquire(blocking=False):
+                return NOT_HELD
+            try:
+                return Held(await self.run(effect.plan))
+            finally:
+                # Released even when this task is cancelled (a client went away), so the
+                # other processes need not wait for the lease to run out.
+                with anyio.move_on_after(1.0, shield=True):
+                    try:
+                        await lock.release()
+                    except CacheUnavailable:
+                        pass
+        raise TypeError(f"unknown effect {type(effect).__name__}")
 
     async def _fetch(self, effect: CheckRemotely | FetchWallet) -> Wallet:
         if isinstance(effect, CheckRemotely):
@@ -418,8 +796,42 @@ class AsyncResolver:
             logger.warning("focus: JWKS fetch failed")
             return None
 
+    async def aforget_wallet(self, clerk_id: str) -> None:
+        """After credits moved: drop the user's wallet here, in the shared level and, through
+        its invalidation feed, in every other process."""
+        await self.run(self.core.forget_plan(clerk_id))
+
     def forget_wallet(self, clerk_id: str) -> None:
-        self.core.forget_wallet(clerk_id)
+        """:meth:`aforget_wallet` for callers that cannot await: the in-process copy goes at
+        once; the shared delete runs as a task on the running loop (or, outside a loop,
+        through the backend's blocking face)."""
+        plan = self.core.forget_plan(clerk_id)
+        try:
+            effect = next(plan)
+        except StopIteration:
+            return  # no shared level
+        plan.close()
+        assert isinstance(effect, SharedDelete)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            try:
+                sync_backend(self._setup.backend).delete(effect.key)
+            except CacheUnavailable:
+                pass
+            return
+        task = loop.create_task(self._shared_delete(effect.key))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _shared_delete(self, key: str) -> None:
+        await self.perform(SharedDelete(key))
 
     async def aclose(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        aclose = getattr(self.shared, "aclose", None)
+        if self._setup.owned and callable(aclose):
+            await aclose()
+        self._setup.close()
         await self.client.aclose()
