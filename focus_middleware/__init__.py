@@ -1,8 +1,56 @@
-"""focus-middleware: the Focus account platform for Python web apps."""
+"""focus-middleware: the Focus account platform for Python web apps.
+
+The public names are imported on first use: importing the package (as the pytest plugin
+does in every test session) must not pull in Starlette, httpx and the JWT stack.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from focus_middleware.clock import Clock, FakeClock, SystemClock
 
-__all__ = ["Clock", "FakeClock", "SystemClock"]
+if TYPE_CHECKING:
+    from focus_middleware.asgi import AnonymousFocusUser, FocusMiddleware, FocusUser
+    from focus_middleware.config import FocusConfig
+    from focus_middleware.guards import require_account, require_credits
+    from focus_middleware.models import FocusAccount
+
+_LAZY = {
+    "AnonymousFocusUser": "focus_middleware.asgi",
+    "FocusAccount": "focus_middleware.models",
+    "FocusConfig": "focus_middleware.config",
+    "FocusMiddleware": "focus_middleware.asgi",
+    "FocusUser": "focus_middleware.asgi",
+    "require_account": "focus_middleware.guards",
+    "require_credits": "focus_middleware.guards",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'focus_middleware' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
+__all__ = [
+    "AnonymousFocusUser",
+    "Clock",
+    "FakeClock",
+    "FocusAccount",
+    "FocusConfig",
+    "FocusMiddleware",
+    "FocusUser",
+    "SystemClock",
+    "require_account",
+    "require_credits",
+]
 __version__ = "0.1.0"

@@ -1,0 +1,454 @@
+"""The ASGI adapter: Starlette and FastAPI apps on Focus.
+
+``FocusMiddleware`` is pure ASGI (no ``BaseHTTPMiddleware``: that buffers nothing here
+either, but it runs the app in a separate task, which breaks context variables and
+cancellation, and costs a task per request). It translates the scope into
+:class:`~focus_middleware.facts.RequestFacts`, drives the core's
+:func:`~focus_middleware.sessions.request_plan`, and either sends the response the core
+decided (its own endpoints, the sign-in return trip) or attaches the outcome and calls the
+app. It never reads a body it passes on, and never buffers a response.
+
+Where the account appears (``design.md``), as Starlette's ``AuthenticationMiddleware``
+fills them:
+
+- ``request.state.focus_account``: the :class:`~focus_middleware.models.FocusAccount`, or
+  None;
+- ``request.user``: :class:`FocusUser` (``is_authenticated`` True, ``.account``) or
+  :class:`AnonymousFocusUser` (``.reason`` says why: anonymous, expired, rejected,
+  unavailable, cross_origin), both Starlette ``BaseUser``\\ s;
+- ``request.auth``: ``AuthCredentials(["authenticated"])`` or empty, so Starlette's own
+  ``requires("authenticated")`` works too;
+- ``scope["focus"]``: the :class:`FocusContext` the guards (and paid jobs) work from.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from starlette.authentication import AuthCredentials, BaseUser
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from focus_middleware.config import FocusConfig
+from focus_middleware.facts import RequestFacts, parse_cookie_header
+from focus_middleware.models import FocusAccount
+from focus_middleware.outcome import Outcome
+from focus_middleware.pages import template_page
+from focus_middleware.resolver import AsyncResolver
+from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
+from focus_middleware.sessions import (
+    Proceed,
+    ReadBody,
+    Reason,
+    Respond,
+    cache_control,
+    clear_session_cookies,
+    quick_proceed,
+    request_plan,
+    vary,
+)
+
+logger = logging.getLogger("focus_middleware")
+
+SCOPE_KEY = "focus"
+"""``scope["focus"]``: the request's :class:`FocusContext`."""
+
+
+# -- user objects -----------------------------------------------------------------------------
+
+
+class FocusUser(BaseUser):
+    """``request.user`` for a request with a Focus account."""
+
+    __slots__ = ("account",)
+
+    def __init__(self, account: FocusAccount) -> None:
+        self.account = account
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.account.display_name
+
+    @property
+    def identity(self) -> str:
+        return self.account.identity
+
+    def __repr__(self) -> str:
+        return f"FocusUser({self.account!r})"
+
+
+class AnonymousFocusUser(BaseUser):
+    """``request.user`` without a usable account; ``reason`` tells an unprotected page why
+    (``"unavailable"`` means Focus could not be asked: not the same as signed out)."""
+
+    __slots__ = ("reason",)
+    account: FocusAccount | None = None
+
+    def __init__(self, reason: Reason = "anonymous") -> None:
+        self.reason = reason
+
+    @property
+    def is_authenticated(self) -> bool:
+        return False
+
+    @property
+    def display_name(self) -> str:
+        return ""
+
+    @property
+    def identity(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        return f"AnonymousFocusUser(reason={self.reason!r})"
+
+
+# -- the per-request context -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    """How a response ended, for code that must act after it (settling a paid job):
+    ``status`` sent (None if the app never started a response), whether the last body
+    chunk went out, and the exception the app raised, if any (cancellation included)."""
+
+    status: int | None
+    complete: bool
+    error: BaseException | None
+
+
+FinishHook = Callable[[Finish], Awaitable[None]]
+
+
+@dataclass(slots=True, eq=False)
+class FocusContext:
+    """What the middleware knows about one request, at ``scope["focus"]``.
+
+    Guards read ``outcome`` (the resolver's verdict, before any downgrade) and ``facts``.
+    Code that must run once the response is over (a paid job's settlement) registers with
+    :meth:`on_finish`: the middleware, the outermost wrapper, calls it with the
+    :class:`Finish`, shielded from cancellation.
+    """
+
+    facts: RequestFacts
+    proceed: Proceed
+    middleware: FocusMiddleware
+    status: int | None = None
+    complete: bool = False
+    _finish_hooks: list[FinishHook] | None = field(default=None, repr=False)
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.proceed.outcome
+
+    @property
+    def account(self) -> FocusAccount | None:
+        return self.proceed.account
+
+    @property
+    def config(self) -> FocusConfig:
+        return self.middleware.config
+
+    @property
+    def resolver(self) -> AsyncResolver:
+        return self.middleware.resolver
+
+    def on_finish(self, hook: FinishHook) -> None:
+        if self._finish_hooks is None:
+            self._finish_hooks = []
+        self._finish_hooks.append(hook)
+
+
+def focus_context(conn: HTTPConnection | Scope) -> FocusContext:
+    """The request's :class:`FocusContext`; a clear error when the middleware is missing."""
+    scope = conn.scope if isinstance(conn, HTTPConnection) else conn
+    ctx = scope.get(SCOPE_KEY)
+    if not isinstance(ctx, FocusContext):
+        raise RuntimeError("FocusMiddleware is not installed: add it with app.add_middleware(FocusMiddleware, config=...)")
+    return ctx
+
+
+# -- translating in: scope -> facts --------------------------------------------------------------
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def facts_from_scope(scope: Scope) -> RequestFacts:
+    """The core's view of an HTTP or WebSocket scope.
+
+    ``host`` is the server's own address (``scope["server"]``), never the ``Host`` header:
+    URLs are built from the configured public origin, or a trusted proxy's headers.
+    """
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").lower()
+        value = raw_value.decode("latin-1")
+        if name in headers:
+            value = headers[name] + ("; " if name == "cookie" else ", ") + value
+        headers[name] = value
+    scheme = scope.get("scheme", "http")
+    if scheme == "ws":
+        scheme = "http"
+    elif scheme == "wss":
+        scheme = "https"
+    root_path: str = scope.get("root_path", "")
+    path: str = scope.get("path", "/")
+    if root_path and path.startswith(root_path) and (len(path) == len(root_path) or path[len(root_path)] == "/"):
+        path = path[len(root_path):] or "/"
+    server = scope.get("server")
+    host = None
+    if server:
+        address, port = server[0], server[1]
+        if ":" in address:
+            address = f"[{address}]"
+        host = address if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{address}:{port}"
+    client = scope.get("client")
+    return RequestFacts(
+        method=scope.get("method", "GET"),
+        path=path,
+        query_string=scope.get("query_string", b"").decode("latin-1"),
+        headers=headers,
+        cookies=parse_cookie_header(headers.get("cookie")),
+        root_path=root_path,
+        scheme=scheme,
+        host=host,
+        client_addr=client[0] if client else None,
+    )
+
+
+# -- translating out: ResponseSpec -> Response ---------------------------------------------------
+
+
+def to_response(spec: ResponseSpec) -> Response:
+    """The one place a core response becomes a Starlette one (every header, every cookie)."""
+    response = Response(spec.body, status_code=spec.status)
+    raw = response.raw_headers
+    raw.extend((name.encode("latin-1"), value.encode("latin-1")) for name, value in spec.headers)
+    raw.extend((b"set-cookie", cookie.encode("latin-1")) for cookie in spec.set_cookies)
+    return response
+
+
+def clear_focus_session(response: Response, conn: HTTPConnection) -> Response:
+    """Add the ``Set-Cookie`` headers that sign this browser out of the app (for an app's
+    own sign-out view; ``POST /_focus/signout`` does the same)."""
+    ctx = focus_context(conn)
+    for cookie in clear_session_cookies(ctx.facts, ctx.config):
+        response.raw_headers.append((b"set-cookie", cookie.encode("latin-1")))
+    return response
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None as soon as it exceeds ``limit`` (only the middleware's own
+    endpoints read a body, and only a small one)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)  # the client went away
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+# -- the middleware -------------------------------------------------------------------------------
+
+
+_CACHE_CONTROL = b"cache-control"
+_VARY = b"vary"
+
+
+def _cache_headers(headers: Any, credentialed: bool) -> list[tuple[bytes, bytes]]:
+    """The response's headers with ``Vary: Cookie, Authorization`` merged in, and
+    ``Cache-Control: private`` when the request presented credentials (core rules)."""
+    out: list[tuple[bytes, bytes]] = []
+    cc: str | None = None
+    vary_value: str | None = None
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == _VARY:
+            text = value.decode("latin-1")
+            vary_value = text if vary_value is None else f"{vary_value}, {text}"
+        elif credentialed and lowered == _CACHE_CONTROL:
+            text = value.decode("latin-1")
+            cc = text if cc is None else f"{cc}, {text}"
+        else:
+            out.append((name, value))
+    out.append((_VARY, vary(vary_value).encode("latin-1")))
+    if credentialed:
+        out.append((_CACHE_CONTROL, cache_control(cc).encode("latin-1")))
+    return out
+
+
+class FocusMiddleware:
+    """Every request knows its Focus account; see the module docstring.
+
+    ``config`` defaults to ``FocusConfig.from_env()``; ``resolver`` to an
+    :class:`~focus_middleware.resolver.AsyncResolver` of that config (pass one to share its
+    caches). ``insufficient_credits_page`` replaces the 402 HTML page: a callable taking
+    :class:`~focus_middleware.responses.InsufficientCredits` and returning HTML (escape what
+    you print), or template text (``$action``, ``$required``, ``$available``,
+    ``$purchase_url``, escaped for you).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: FocusConfig | None = None,
+        resolver: AsyncResolver | None = None,
+        *,
+        insufficient_credits_page: InsufficientCreditsPage | str | None = None,
+    ) -> None:
+        self.app = app
+        if config is None:
+            config = resolver.config if resolver is not None else FocusConfig.from_env()
+        self.config = config
+        self._owns_resolver = resolver is None
+        self._resolver = resolver
+        if isinstance(insufficient_credits_page, str):
+            insufficient_credits_page = template_page(insufficient_credits_page)
+        self.insufficient_credits_page: InsufficientCreditsPage | None = insufficient_credits_page
+
+    @property
+    def resolver(self) -> AsyncResolver:
+        """Created on first use (and again after a lifespan shutdown closed it), so that
+        an app served, stopped and served again gets a working client."""
+        if self._resolver is None:
+            self._resolver = AsyncResolver(self.config)
+        return self._resolver
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            websocket = False
+        elif kind == "websocket":
+            websocket = True
+        elif kind == "lifespan" and self._owns_resolver:
+            await self.app(scope, receive, self._lifespan_send(send))
+            return
+        else:
+            await self.app(scope, receive, send)
+            return
+        facts = facts_from_scope(scope)
+        proceed = quick_proceed(facts, websocket=websocket)
+        if proceed is None:
+            result = await self._run(request_plan(self.resolver.core, facts, websocket=websocket), receive)
+            if isinstance(result, Respond):
+                await to_response(result.response)(scope, receive, send)
+                return
+            proceed = result
+        ctx = FocusContext(facts, proceed, self)
+        _attach(scope, ctx)
+        if websocket:
+            await self.app(scope, receive, send)
+        else:
+            await self._call_app(scope, receive, send, ctx)
+
+    async def _run(self, plan: Any, receive: Receive) -> Respond | Proceed:
+        """Drive a core plan: body reads from ``receive``, the rest by the resolver."""
+        resolver = self.resolver
+        try:
+            step = next(plan)
+            while True:
+                if isinstance(step, ReadBody):
+                    value: object = await read_body(receive, step.limit)
+                else:
+                    value = await resolver.perform(step)
+                step = plan.send(value)
+        except StopIteration as done:
+            result: Respond | Proceed = done.value
+            return result
+
+    async def _call_app(self, scope: Scope, receive: Receive, send: Send, ctx: FocusContext) -> None:
+        credentialed = ctx.proceed.credentialed
+
+        async def send_with_headers(message: Message) -> None:
+            kind = message["type"]
+            if kind == "http.response.start":
+                ctx.status = message["status"]
+                message = {**message, "headers": _cache_headers(message.get("headers", ()), credentialed)}
+                await send(message)
+            elif kind == "http.response.body" and not message.get("more_body", False):
+                await send(message)
+                ctx.complete = True
+            else:
+                await send(message)
+
+        error: BaseException | None = None
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if ctx._finish_hooks:
+                await _run_finish_hooks(ctx, Finish(ctx.status, ctx.complete, error))
+
+    def _lifespan_send(self, send: Send) -> Send:
+        async def lifespan_send(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                await self.aclose()
+            await send(message)
+
+        return lifespan_send
+
+    async def aclose(self) -> None:
+        """Close the resolver's HTTP client if this middleware created it (done for you at
+        lifespan shutdown)."""
+        if self._owns_resolver and self._resolver is not None:
+            resolver, self._resolver = self._resolver, None
+            await resolver.aclose()
+
+
+async def _run_finish_hooks(ctx: FocusContext, finish: Finish) -> None:
+    with anyio.CancelScope(shield=True):
+        for hook in ctx._finish_hooks or ():
+            try:
+                await hook(finish)
+            except Exception:
+                logger.exception("focus: a finish hook failed")
+
+
+def _attach(scope: MutableMapping[str, Any], ctx: FocusContext) -> None:
+    account = ctx.proceed.account
+    scope[SCOPE_KEY] = ctx
+    state = scope.get("state")
+    if state is None:
+        state = scope["state"] = {}
+    state["focus_account"] = account
+    if account is not None:
+        scope["user"] = FocusUser(account)
+        scope["auth"] = AuthCredentials(["authenticated"])
+    else:
+        scope["user"] = AnonymousFocusUser(ctx.proceed.reason)
+        scope["auth"] = AuthCredentials()
+
+
+__all__ = [
+    "SCOPE_KEY",
+    "AnonymousFocusUser",
+    "Finish",
+    "FinishHook",
+    "FocusContext",
+    "FocusMiddleware",
+    "FocusUser",
+    "clear_focus_session",
+    "facts_from_scope",
+    "focus_context",
+    "read_body",
+    "to_response",
+]
