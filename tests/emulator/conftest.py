@@ -1,4 +1,5 @@
-"""Shared fixtures: emulators (system or fake clock) and a small HTTP client for them."""
+"""Shared fixtures: emulators (system or fake clock), a small HTTP client for them, and a
+cookie-keeping browser that clicks the emulator's buttons."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 
 from focus_middleware.clock import FakeClock
 from focus_middleware.testing import EmulatedUser, FocusEmulator
+
+from emulator_browser import Browser
 
 
 class Api:
@@ -78,3 +81,17 @@ def fake_api(fake_emulator: FocusEmulator) -> Iterator[Api]:
 @pytest.fixture
 def pat(focus_user: EmulatedUser) -> str:
     return focus_user.pat()
+
+
+@pytest.fixture
+def browser(focus_emulator: FocusEmulator) -> Iterator[Browser]:
+    b = Browser(focus_emulator)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def fake_browser(fake_emulator: FocusEmulator) -> Iterator[Browser]:
+    b = Browser(fake_emulator)
+    yield b
+    b.close()
