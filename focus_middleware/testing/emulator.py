@@ -316,9 +316,18 @@ class FocusEmulator:
         self._store.create_session(account.id, session_id)
         return self._user(account, session_id)
 
-    def find_user(self, clerk_id: str) -> EmulatedUser | None:
-        """A user already in the store (a persistent one, or one a JWT created)."""
-        account = self._store.find_account(clerk_id)
+    def find_user(
+        self, clerk_id: str | None = None, *, email: str | None = None
+    ) -> EmulatedUser | None:
+        """A user already in the store (a persistent one, one a JWT created, or one who
+        signed in on the page), by Clerk id or by email."""
+        if (clerk_id is None) == (email is None):
+            raise ValueError("give clerk_id or email")
+        if clerk_id is not None:
+            account = self._store.find_account(clerk_id)
+        else:
+            assert email is not None
+            account = self._store.account_by_email(email)
         if account is None:
             return None
         session_id = self._store.first_session(account.id)

@@ -165,3 +165,45 @@ def test_counters_keep_no_raw_tokens(focus_emulator: FocusEmulator, focus_user: 
     pat = focus_user.pat()
     api.wallet(pat)
     assert pat not in repr(vars(focus_emulator._faults))
+
+
+def test_response_delay_applies_the_call_then_loses_the_answer(
+    api: Api, focus_emulator: FocusEmulator, focus_user: EmulatedUser
+) -> None:
+    pat = focus_user.pat()
+    focus_emulator.set_response_delay(0.6, "POST /api/jobs")
+    body = {"app": "video", "action": "render", "cost_estimate": 5, "metadata": {"request_id": "r1"}}
+    with pytest.raises(httpx.ReadTimeout):
+        api.client.post("/api/jobs", json=body, headers=api.auth(pat), timeout=0.2)
+    [job] = focus_emulator.jobs(focus_user)  # applied upstream, answer lost
+    assert job["metadata"]["request_id"] == "r1" and focus_user.credits == 95
+    assert focus_emulator.calls("POST /api/jobs", pat) == 1
+    began = time.perf_counter()
+    late = api.client.post("/api/jobs", json=body, headers=api.auth(pat), timeout=5)
+    assert late.status_code == 200 and time.perf_counter() - began >= 0.6  # late, not lost
+    assert api.wallet(pat).status_code == 200  # other endpoints unaffected
+    focus_emulator.set_response_delay(0, "POST /api/jobs")
+    began = time.perf_counter()
+    api.create_job(pat)
+    assert time.perf_counter() - began < 0.3
+
+
+def test_response_delay_for_all_endpoints_and_cleared_with_the_rest(
+    api: Api, focus_emulator: FocusEmulator, focus_user: EmulatedUser
+) -> None:
+    pat = focus_user.pat()
+    focus_emulator.set_response_delay(0.3)
+    job = api.start(pat, cost=2)
+    with pytest.raises(httpx.ReadTimeout):
+        api.client.post("/api/jobs/complete", json={"job_id": job, "actual_cost": 1},
+                        headers=api.auth(pat), timeout=0.1)
+    assert focus_emulator.jobs(focus_user)[0]["status"] == "completed"
+    assert [(r["kind"], r["amount"]) for r in focus_emulator.ledger(focus_user)][1:] == [
+        ("reserve", -2), ("settle", 1)
+    ]
+    focus_emulator.clear_faults()
+    began = time.perf_counter()
+    api.wallet(pat)
+    assert time.perf_counter() - began < 0.2
+    with pytest.raises(ValueError, match="unknown endpoint"):
+        focus_emulator.set_response_delay(1, "POST /api/nothing")
