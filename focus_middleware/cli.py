@@ -9,6 +9,7 @@ plug into the same parser.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -29,7 +30,35 @@ def _emulator(args: argparse.Namespace) -> FocusEmulator:
     from focus_middleware.testing.store import default_db_path
 
     args.db = args.db or default_db_path()
-    return FocusEmulator(db=args.db, host=args.host, port=args.port)
+    return FocusEmulator(
+        db=args.db,
+        host=args.host,
+        port=args.port,
+        allowed_origins=getattr(args, "allow_origin", None) or (),
+        session_cookie_domain=getattr(args, "session_cookie_domain", None),
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is only reachable from this machine."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str) -> str | None:
+    """The loud warning for serving the emulator beyond this machine, if it is."""
+    if is_loopback(host):
+        return None
+    return (
+        f"WARNING: the Focus emulator is listening on {host}, not on a loopback address.\n"
+        "WARNING: anyone who can reach it can sign in as any user, mint session tokens and\n"
+        "WARNING: personal access tokens, and add credits. It is a development tool: use\n"
+        "WARNING: --host 127.0.0.1 (the default) unless you really mean this."
+    )
 
 
 def _serve_until_interrupted(emulator: FocusEmulator) -> int:
@@ -43,8 +72,20 @@ def _serve_until_interrupted(emulator: FocusEmulator) -> int:
 
 
 def run_emulator(args: argparse.Namespace) -> int:
-    emulator = _emulator(args).start()
+    warning = exposure_warning(args.host)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
+    try:
+        emulator = _emulator(args).start()
+    except ValueError as exc:  # an --allow-origin that is not an origin
+        print(f"focus emulator: {exc}", file=sys.stderr)
+        return 2
     print(f"Focus emulator on {emulator.url} (database {args.db}); Ctrl-C stops it", flush=True)
+    print(
+        f"sign in: {emulator.url}/signin   devices: {emulator.url}/device   "
+        f"credits: {emulator.url}/billing   API: {emulator.url}/api/docs",
+        flush=True,
+    )
     return _serve_until_interrupted(emulator)
 
 
@@ -83,6 +124,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     emulator = commands.add_parser("emulator", help="run the local Focus emulator")
     _add_server_options(emulator, "127.0.0.1")
+    emulator.add_argument(
+        "--allow-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="also trust this origin (scheme://host[:port]) for sign-in redirects and CORS;"
+        " loopback origins always are (repeatable)",
+    )
+    emulator.add_argument(
+        "--session-cookie-domain",
+        metavar="DOMAIN",
+        help="also set Clerk's __session cookie on this parent domain at sign-in,"
+        " as for apps on *.thefocus.ai",
+    )
     emulator.set_defaults(run=run_emulator)
     demo = commands.add_parser("demo", help="run the emulator with a demo app and user")
     # localhost, not 127.0.0.1: apps run on 127.0.0.1, and cookies ignore ports.
