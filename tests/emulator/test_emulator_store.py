@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from focus_middleware.testing import FocusEmulator
+from focus_middleware.testing.schema import SCHEMA, SCHEMA_VERSION
 from focus_middleware.testing.store import default_db_path
 
 TABLES = {
@@ -93,3 +95,41 @@ def test_check_books_audits_each_settled_job(tmp_path: Path) -> None:
             conn.execute("UPDATE jobs SET status = 'completed', actual_cost = 1 WHERE id = ?", (job,))
         with pytest.raises(AssertionError, match=f"user_2jobaudit.*{job}"):
             emu.check_books()
+
+
+def _version_1_file(db: Path) -> None:
+    """A database as version 1 of the schema left it (no names, secrets or clients)."""
+    v1 = re.sub(r",\n    (name|secret_hash|client_name|client_address) TEXT", "", SCHEMA)
+    assert "secret_hash" not in v1 and "client_name" not in v1
+    with sqlite3.connect(db) as conn:
+        conn.executescript(v1)
+        conn.execute(
+            "INSERT INTO accounts (id, clerk_id, email, plan, credits, created_at)"
+            " VALUES ('acc-1', 'user_2old', 'old@example.test', 'free', 7, 0)"
+        )
+        conn.execute("INSERT INTO ledger (account_id, amount, kind, created_at) VALUES ('acc-1', 7, 'adjust', 0)")
+        conn.execute("INSERT INTO sessions (id, account_id, created_at) VALUES ('sess_2old', 'acc-1', 0)")
+        conn.execute("PRAGMA user_version = 1")
+
+
+def test_a_version_1_file_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    _version_1_file(db)
+    with FocusEmulator(db=db) as emu:
+        user = emu.find_user("user_2old")
+        assert user is not None and user.credits == 7 and user.session_id == "sess_2old"
+        cookie = user.signin_cookie()  # a secret on a session: the new column
+        answer = httpx.get(emu.url + "/api/sessionToken", cookies={"focus_emulator_signin": cookie})
+        assert answer.status_code == 200
+        emu.check_books()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert "client_name" in {r[1] for r in conn.execute("PRAGMA table_info(device_codes)")}
+
+
+def test_a_newer_file_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "future.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(RuntimeError, match="newer"):
+        FocusEmulator(db=db)
