@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import resolver_bench
+from bench import asgi_bench, resolver_bench
 
 
 def main() -> int:
     print(resolver_bench.run())
+    print()
+    print(asgi_bench.run())
     return 0
 
 

@@ -1,0 +1,114 @@
+"""A full request through a Starlette app, bare and behind FocusMiddleware.
+
+The ASGI app is called directly with a prepared scope and no-op receive/send, many times
+inside one running event loop, so the figures hold the app and the middleware only: no
+HTTP client, no server, no event-loop start-up per call. Rows are ratios against the bare
+app; the hot path is a request whose JWT claims and wallet are cached (no network).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from bench.timing import table
+from focus_middleware import FocusConfig, FocusMiddleware, require_credits
+from focus_middleware.resolver import AsyncResolver
+from focus_middleware.testing import FocusEmulator
+
+ORIGIN = "http://127.0.0.1:8000"
+
+
+async def hello(request: Request) -> Response:
+    return PlainTextResponse("hello")
+
+
+@require_credits(1)
+async def guarded(request: Request) -> Response:
+    return PlainTextResponse("hello")
+
+
+def _app(resolver: AsyncResolver | None) -> Starlette:
+    app = Starlette(routes=[Route("/", hello), Route("/guarded", guarded)])
+    if resolver is not None:
+        app.add_middleware(FocusMiddleware, config=resolver.config, resolver=resolver)
+    return app
+
+
+def _scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+            "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+            "headers": [(b"host", b"127.0.0.1:8000"), (b"accept", b"application/json"), *headers],
+            "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000)}
+
+
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def _request(app: Starlette, scope: dict[str, Any]) -> Callable[[], Awaitable[None]]:
+    statuses: list[int] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    async def call() -> None:
+        await app(dict(scope), _receive, send)
+        if statuses.pop() != 200:
+            raise RuntimeError(f"{scope['path']} did not answer 200")
+
+    return call
+
+
+def _per_call(loop: asyncio.AbstractEventLoop, call: Callable[[], Awaitable[None]], *, number: int = 2000,
+              repeat: int = 7) -> float:
+    """Seconds per call, the best of ``repeat`` batches run inside the loop."""
+
+    async def batch() -> float:
+        start = time.perf_counter()
+        for _ in range(number):
+            await call()
+        return time.perf_counter() - start
+
+    return min(loop.run_until_complete(batch()) for _ in range(repeat)) / number
+
+
+def run() -> str:
+    with FocusEmulator(db=":memory:") as emu:
+        emu.create_app("bench", starter_credits=0)
+        user = emu.create_user(credits=100)
+        config = FocusConfig(api_url=emu.url, issuer=emu.issuer, app="bench", public_origin=ORIGIN)
+        token = user.session_jwt(azp=ORIGIN, lifetime=3600).encode()
+        resolver = AsyncResolver(config)
+        bare, focus = _app(None), _app(resolver)
+        loop = asyncio.new_event_loop()
+        try:
+            cases = {
+                "bare": _request(bare, _scope("/", [])),
+                "anonymous": _request(focus, _scope("/", [])),
+                "bearer": _request(focus, _scope("/", [(b"authorization", b"Bearer " + token)])),
+                "cookie": _request(focus, _scope("/", [(b"cookie", b"theme=dark; focus_session=" + token)])),
+                "guarded": _request(focus, _scope("/guarded", [(b"authorization", b"Bearer " + token)])),
+            }
+            for call in cases.values():  # warm: JWKS, claims and wallet cached
+                loop.run_until_complete(call())
+            baseline = _per_call(loop, cases["bare"])
+            rows = [
+                ("bare Starlette app", baseline, baseline),
+                ("FocusMiddleware, no credentials", _per_call(loop, cases["anonymous"]), baseline),
+                ("FocusMiddleware, hot path (bearer JWT)", _per_call(loop, cases["bearer"]), baseline),
+                ("FocusMiddleware, hot path (app cookie)", _per_call(loop, cases["cookie"]), baseline),
+                ("hot path + @require_credits(1)", _per_call(loop, cases["guarded"]), baseline),
+            ]
+            loop.run_until_complete(resolver.aclose())
+        finally:
+            loop.close()
+    return table("full request, in-process ASGI (bench/asgi_bench.py)", rows)
