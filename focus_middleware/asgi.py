@@ -1,8 +1,9 @@
 """The ASGI adapter: Starlette and FastAPI apps on Focus.
 
-``FocusMiddleware`` is pure ASGI (no ``BaseHTTPMiddleware``: that buffers nothing here
-either, but it runs the app in a separate task, which breaks context variables and
-cancellation, and costs a task per request). It translates the scope into
+``FocusMiddleware`` is pure ASGI, not ``BaseHTTPMiddleware`` (which runs the app in a
+separate task: context variables set by the app do not come back, cancellation and
+streaming get harder to reason about, and every request pays for a task and a memory
+stream). It translates the scope into
 :class:`~focus_middleware.facts.RequestFacts`, drives the core's
 :func:`~focus_middleware.sessions.request_plan`, and either sends the response the core
 decided (its own endpoints, the sign-in return trip) or attaches the outcome and calls the
@@ -45,6 +46,7 @@ from focus_middleware.sessions import (
     Proceed,
     ReadBody,
     Reason,
+    RequestPlan,
     Respond,
     cache_control,
     clear_session_cookies,
@@ -316,6 +318,8 @@ class FocusMiddleware:
         self.app = app
         if config is None:
             config = resolver.config if resolver is not None else FocusConfig.from_env()
+        elif resolver is not None and resolver.config != config:
+            raise ValueError("FocusMiddleware: the resolver was built for another configuration")
         self.config = config
         self._owns_resolver = resolver is None
         self._resolver = resolver
@@ -358,7 +362,7 @@ class FocusMiddleware:
         else:
             await self._call_app(scope, receive, send, ctx)
 
-    async def _run(self, plan: Any, receive: Receive) -> Respond | Proceed:
+    async def _run(self, plan: RequestPlan, receive: Receive) -> Respond | Proceed:
         """Drive a core plan: body reads from ``receive``, the rest by the resolver."""
         resolver = self.resolver
         try:

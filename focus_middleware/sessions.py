@@ -44,6 +44,7 @@ import re
 import secrets
 from collections.abc import Generator
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 from urllib.parse import parse_qsl, quote, unquote_plus, urlsplit
@@ -479,11 +480,16 @@ def refresh_script(facts: RequestFacts, config: FocusConfig) -> ResponseSpec:
     (where Focus is) is written into it as a JSON string literal."""
     if facts.method not in ("GET", "HEAD"):
         return _method_not_allowed("GET, HEAD")
-    text = resources.files("focus_middleware").joinpath("static/refresh.js").read_text(encoding="utf-8")
-    body = text.replace("__FOCUS_API_URL__", json.dumps(config.api_url)).encode()
+    body = _script(config.api_url)
     headers = (("content-type", "text/javascript; charset=utf-8"), ("cache-control", "public, max-age=300"),
                ("x-content-type-options", "nosniff"))
     return ResponseSpec(200, headers, body if facts.method == "GET" else b"")
+
+
+@cache
+def _script(api_url: str) -> bytes:
+    text = resources.files("focus_middleware").joinpath("static/refresh.js").read_text(encoding="utf-8")
+    return text.replace("__FOCUS_API_URL__", json.dumps(api_url)).encode()
 
 
 def refresh_script_path(root_path: str = "") -> str:

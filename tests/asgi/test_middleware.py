@@ -277,6 +277,8 @@ async def test_the_resolver_can_be_shared(config: FocusConfig, user: EmulatedUse
         async with client_for(starlette_app(config, resolver=resolver)) as client:
             assert (await client.get("/", headers=bearer(token))).json()["clerk_id"] == user.clerk_id
     assert emu.calls(WALLET) == 1  # one cache for both apps
+    with pytest.raises(ValueError, match="another configuration"):
+        FocusMiddleware(starlette_app(config), config=config.replace(app="other"), resolver=resolver)
     await resolver.aclose()
 
 
