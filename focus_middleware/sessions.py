@@ -24,7 +24,9 @@ The pieces:
   at the 401 page instead of looping.
 - **A ``?token=`` without ``focus_state``** is not ours: it is ignored and left alone. Apps
   use ``token`` for their own links (password resets, invitations), so stripping it would
-  break them, and ignoring it is what defeats login CSRF.
+  break them, and ignoring it is what defeats login CSRF. (A protected URL's own ``token``
+  does not survive a sign-in, though: Focus returns its token under that name, replacing
+  any other, so the sign-in redirect leaves it out of ``redirect_to``.)
 - **Refresh.** ``POST /_focus/session`` with ``{"token": ...}`` verifies a fresh session
   token and re-sets the cookie. It answers only same-origin requests that carry
   ``X-Focus-Refresh: 1``: a custom header cannot be sent cross-origin without a CORS
