@@ -66,7 +66,7 @@ def test_a_pat_is_not_accepted_as_the_session_cookie(
 def test_jwt_expiry_follows_the_emulator_clock_with_5s_leeway(
     fake_api: Api, fake_emulator: FocusEmulator, clock: FakeClock
 ) -> None:
-    clock.advance(0.5 - clock.time() % 1)  # mid-second: exp is a whole second
+    clock.advance((0.5 - clock.time() % 1) % 1)  # mid-second: exp is a whole second
     token = fake_emulator.create_user().session_jwt()  # 60 s
     clock.advance(64)
     assert fake_api.wallet(token).status_code == 200  # expired 4.5 s ago: within the skew
