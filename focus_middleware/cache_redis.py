@@ -230,8 +230,8 @@ class RedisCache:
 
     def subscribe(self, on_key: Callable[[str], None], on_reset: Callable[[], None] | None = None) -> _Subscription:
         """Call ``on_key(key)`` for every key deleted by any process. Starts this process's
-        listener thread on first use and waits briefly for its subscription, so a delete
-        published right after this returns is not missed."""
+        listener thread on first use and waits briefly for its first subscription attempt, so
+        a delete published right after this returns is not missed."""
         token = id(on_key) ^ secrets.randbits(48)
         with self._subscribers_lock:
             self._subscribers[token] = (on_key, on_reset)
@@ -320,6 +320,7 @@ class _Listener(threading.Thread):
                             self._cache._dispatch(data.decode("utf-8", "replace"))
             except _ERRORS as exc:
                 missed = True
+                self.ready.set()  # the first attempt is over: nobody waits on a down Redis
                 self._cache.health.log(exc)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 1.0)

@@ -359,12 +359,14 @@ class ResolverCore:
         if isinstance(result, BaseException):
             return _Checked(failure=Unavailable("upstream"))
         wallet: Wallet = result
+        # The wallet first: a process that sees the identity in the shared level then finds
+        # the wallet there too, instead of fetching it.
+        yield from self._save_wallet(wallet)
         ttl = self.config.pat_ttl
         if exp is not None:
             ttl = min(ttl, exp - self.config.clock.time())
         if ttl > 0:
             yield from self._store(key, {"clerk_id": wallet.account.clerk_id}, ttl)
-        yield from self._save_wallet(wallet)
         return _Checked(clerk_id=wallet.account.clerk_id, wallet=wallet)
 
     def _remote_from_shared(self, key: str, value: Any) -> _Checked | None:
