@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
@@ -36,10 +36,10 @@ from focus_middleware.testing.credentials import PAT_PREFIX, token_hash
 from focus_middleware.testing.device import DeviceFlow
 from focus_middleware.testing.inputs import (
     ApiError,
+    bool_field,
     cost_field,
     limit_param,
     metadata_field,
-    bool_field,
     presented_token,
     read_json_object,
     required,
@@ -50,7 +50,13 @@ from focus_middleware.testing.inputs import (
 from focus_middleware.testing.issuer import Issuer
 from focus_middleware.testing.ratelimit import AttemptLimiter
 from focus_middleware.testing.settings import EmulatorSettings
-from focus_middleware.testing.store import Account, InsufficientCredits, JobNotFound, SettlementConflict, Store
+from focus_middleware.testing.store import (
+    Account,
+    InsufficientCredits,
+    JobNotFound,
+    SettlementConflict,
+    Store,
+)
 
 __all__ = [
     "PAT_PREFIX",

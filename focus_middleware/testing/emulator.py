@@ -3,8 +3,10 @@
 It wires the parts (store, issuer, API app, fault middleware), serves them with uvicorn in
 a daemon thread on a socket it binds itself (so the URL, and with it the ``iss`` claim, is
 known before the first request), and offers the operations a test needs that the HTTP
-contract does not: create users and apps, set balances, mint tokens of any shape, rotate
-keys, audit the books, count calls and inject faults.
+contract does not: create users and apps, set balances, mint tokens of any shape, sign a
+browser in (``user.signin_cookie()``), connect OAuth providers, rotate keys, audit the
+books, count calls and inject faults (an error status, latency before the handler, a
+response held after it, the JWKS down).
 """
 
 from __future__ import annotations
