@@ -31,9 +31,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -137,6 +139,18 @@ class _Health:
                 logger.warning("focus: shared cache %s reachable again", self.where)
 
 
+_INSTANCES: weakref.WeakSet[RedisCache] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for cache in list(_INSTANCES):
+        cache._forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class RedisCache:
     """:class:`~focus_middleware.cache.CacheBackend` on ``redis.Redis``, with pub/sub
     invalidation (:class:`~focus_middleware.cache.InvalidationFeed`).
@@ -172,6 +186,18 @@ class RedisCache:
         self._subscribers: dict[int, tuple[Callable[[str], None], Callable[[], None] | None]] = {}
         self._subscribers_lock = threading.Lock()
         self._listener: _Listener | None = None
+        _INSTANCES.add(self)
+
+    def _forked(self) -> None:
+        """In a child process (a pre-forking server built the resolver before forking): the
+        listener thread did not come along, and locks may have been copied while held."""
+        self._subscribers_lock = threading.Lock()
+        self.health._lock = threading.Lock()
+        self._listener = None
+        self._async = None
+        if self._subscribers:
+            self._listener = _Listener(self)
+            self._listener.start()
 
     def _options(self, *, sync: bool, pubsub: bool = False) -> dict[str, Any]:
         return {

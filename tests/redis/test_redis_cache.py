@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -192,3 +194,30 @@ async def test_the_async_face_fails_fast_when_down() -> None:
                 await face.get("k")
     await face.aclose()
     face.sync.close()
+
+
+def _sleep_a_while() -> None:
+    time.sleep(5)
+
+
+def test_a_forked_worker_keeps_receiving_invalidations(cache: RedisCache, rds: redis.Redis) -> None:
+    # A pre-forking server builds the resolver (and subscribes) before it forks its workers.
+    read_end, write_end = os.pipe()
+    cache.subscribe(lambda key: os.write(write_end, f"{os.getpid()} {key}\n".encode()))
+    child = multiprocessing.get_context("fork").Process(target=_sleep_a_while)
+    child.start()
+    try:
+        deadline = time.monotonic() + 5
+        while rds.pubsub_numsub(CHANNEL)[0][1] < 2:
+            assert time.monotonic() < deadline, "the child did not subscribe"
+            time.sleep(0.02)
+        cache.delete("after-fork")
+        seen = b""
+        while f"{child.pid} after-fork".encode() not in seen:
+            assert time.monotonic() < deadline, seen
+            seen += os.read(read_end, 4096)
+    finally:
+        child.kill()
+        child.join()
+        os.close(read_end)
+        os.close(write_end)
