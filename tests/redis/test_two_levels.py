@@ -7,6 +7,7 @@ level and its own Redis connections; tests/redis/test_workers.py does it with re
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 import time
 from collections import Counter
@@ -345,3 +346,23 @@ def test_concurrent_misses_in_two_resolvers_make_one_call(make: Callable[..., Re
     assert len(results) == 30 and all(isinstance(o, Authenticated) for o in results)
     assert femu.calls(WALLET) == 1
 
+
+
+def test_a_redis_that_stops_answering_costs_one_timeout_per_retry_interval(
+    make: Callable[..., Resolver], config: FocusConfig, user: EmulatedUser, femu: FocusEmulator, redis_binary: str
+) -> None:
+    server = RedisServer(redis_binary).start()
+    assert server.proc is not None
+    try:
+        r = make(config.replace(cache_url=server.url))
+        assert isinstance(r.resolve(facts(bearer=user.pat())), Authenticated)
+        server.proc.send_signal(signal.SIGSTOP)  # connections stay open, nothing answers
+        started = time.monotonic()
+        pats = [femu.create_user().pat() for _ in range(10)]
+        assert all(isinstance(r.resolve(facts(bearer=p)), Authenticated) for p in pats)
+        assert time.monotonic() - started < 1.5  # one socket timeout (0.5 s), not ten
+        server.proc.send_signal(signal.SIGCONT)
+    finally:
+        if server.proc is not None:
+            server.proc.send_signal(signal.SIGCONT)
+        server.kill()
