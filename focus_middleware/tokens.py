@@ -295,7 +295,8 @@ class JWTVerifier:
     def verify(self, token: str, fetch_jwks: Callable[[], object | None]) -> VerifiedClaims:
         kid = read_header(token)["kid"]
         key, should_fetch = self._keys.find(kid)
-        if should_fetch:
+        if key is None or should_fetch:
+            # Also when no fetch is due: one may be in flight; wait for it, then look again.
             with self._lock:
                 key, should_fetch = self._keys.find(kid)  # another thread may have fetched
                 if should_fetch:
@@ -309,7 +310,7 @@ class JWTVerifier:
     async def averify(self, token: str, fetch_jwks: Callable[[], Awaitable[object | None]]) -> VerifiedClaims:
         kid = read_header(token)["kid"]
         key, should_fetch = self._keys.find(kid)
-        if should_fetch:
+        if key is None or should_fetch:
             if self._alock is None:
                 self._alock = anyio.Lock()
             async with self._alock:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from focus_middleware.clock import FakeClock
 from focus_middleware.config import FocusConfig
 from focus_middleware.outcome import Authenticated, Rejected, Unavailable
@@ -98,3 +100,48 @@ def test_jwks_never_fetched_is_unavailable_not_anonymous(emu: FocusEmulator, use
     emu.set_jwks_down(True)
     assert isinstance(r.resolve(facts(bearer=user.session_jwt(azp=ORIGIN))), Unavailable)
     r.close()
+
+
+def test_first_requests_wait_for_the_keys_being_fetched(resolver: Resolver, user: EmulatedUser, emu: FocusEmulator) -> None:
+    """Concurrent first verifications: the ones arriving during the JWKS fetch wait for it
+    instead of being refused (a 503 right after start-up, or a genuine token refused
+    right after a rotation)."""
+    import threading
+
+    emu.set_latency(0.3, endpoint=JWKS)
+    tokens = [user.session_jwt(azp=ORIGIN, jti=str(i)) for i in range(20)]
+    results: list[object] = []
+    barrier = threading.Barrier(len(tokens))
+
+    def call(token: str) -> None:
+        barrier.wait()
+        results.append(resolve(resolver, token))
+
+    threads = [threading.Thread(target=call, args=(t,)) for t in tokens]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(isinstance(o, Authenticated) for o in results), results
+    assert emu.calls(JWKS) == 1
+
+
+@pytest.mark.anyio
+async def test_first_requests_wait_for_the_keys_being_fetched_async(config: FocusConfig, user: EmulatedUser, emu: FocusEmulator) -> None:
+    import anyio
+
+    from focus_middleware.resolver import AsyncResolver
+
+    r = AsyncResolver(config)
+    emu.set_latency(0.3, endpoint=JWKS)
+    results: list[object] = []
+
+    async def call(i: int) -> None:
+        results.append(await r.resolve(facts(bearer=user.session_jwt(azp=ORIGIN, jti=str(i)))))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(20):
+            tg.start_soon(call, i)
+    assert all(isinstance(o, Authenticated) for o in results), results
+    assert emu.calls(JWKS) == 1
+    await r.aclose()
