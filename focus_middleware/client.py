@@ -204,6 +204,16 @@ class FocusClient(_ClientBase):
         kwargs.setdefault("clock", config.clock)
         return cls(config.api_url, token, **kwargs)
 
+    @classmethod
+    def from_stored_credentials(cls, base_url: str | None = None, **kwargs: Any) -> FocusClient:
+        """A client acting with the token ``focus login`` stored for ``base_url`` (default
+        ``$FOCUS_API_URL``, else production): ``$FOCUS_TOKEN``, else the keyring, else the
+        credentials file. Raises ``NoCredentialsError`` (a ``LookupError``) when none."""
+        from focus_middleware.credentials_store import stored_credential
+
+        found = stored_credential(base_url)
+        return cls(found.base_url, found.token, **kwargs)
+
     # -- driver --------------------------------------------------------------------------------------
 
     def _build(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
@@ -337,6 +347,15 @@ class AsyncFocusClient(_ClientBase):
         kwargs.setdefault("max_retries", config.max_retries)
         kwargs.setdefault("clock", config.clock)
         return cls(config.api_url, token, **kwargs)
+
+    @classmethod
+    def from_stored_credentials(cls, base_url: str | None = None, **kwargs: Any) -> AsyncFocusClient:
+        """As :meth:`FocusClient.from_stored_credentials` (reading the store is quick local
+        I/O, done once at construction)."""
+        from focus_middleware.credentials_store import stored_credential
+
+        found = stored_credential(base_url)
+        return cls(found.base_url, found.token, **kwargs)
 
     # -- driver --------------------------------------------------------------------------------------
 
