@@ -1,9 +1,8 @@
-"""The ``focus`` command.
+"""``focus emulator`` and ``focus demo``: the local Focus emulator in the foreground.
 
-For now it runs the local emulator: ``focus emulator`` serves it in the foreground on a
-persistent database, ``focus demo`` does the same with an app and a seeded user and prints
-everything needed to try it. Both stop on Ctrl-C. Later subcommands (login, wallet, jobs)
-plug into the same parser.
+``focus emulator`` serves it on a persistent database; ``focus demo`` does the same with
+an app and a seeded user and prints everything needed to try it. Both stop on Ctrl-C
+(exit 0: stopping is how they are meant to end).
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import argparse
 import ipaddress
 import sys
 import threading
-from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -119,9 +117,8 @@ def _add_server_options(parser: argparse.ArgumentParser, host: str) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="focus", description="Focus account platform tools")
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``emulator`` and ``demo`` to the ``focus`` parser's subcommands."""
     emulator = commands.add_parser("emulator", help="run the local Focus emulator")
     _add_server_options(emulator, "127.0.0.1")
     emulator.add_argument(
@@ -142,18 +139,3 @@ def build_parser() -> argparse.ArgumentParser:
     # localhost, not 127.0.0.1: apps run on 127.0.0.1, and cookies ignore ports.
     _add_server_options(demo, "localhost")
     demo.set_defaults(run=run_demo)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    run: Callable[[argparse.Namespace], int] = args.run
-    try:
-        return run(args)
-    except OSError as exc:  # typically: the port is taken
-        print(f"focus {args.command}: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
