@@ -1,0 +1,152 @@
+"""View decorators: ``@focus_login_required``, ``@require_credits(n)``, ``@paid(...)``.
+
+Like Django's ``login_required``, they work on function views, sync and async (an async
+view stays a coroutine function, so Django runs it in the event loop). Class-based views
+use the mixins in :mod:`django_focus.mixins`, or ``method_decorator``.
+
+A guard asks the core (:func:`focus_middleware.access.refusal`) whether the request may
+run the view and returns the core's refusal instead of calling it: a navigation without a
+session is sent to sign-in (303), an API call gets 401 JSON, Focus being down is a 503, a
+cookie-authenticated state change from another site a 403, too few credits a 402 (the
+``django_focus/insufficient_credits.html`` page for navigations, JSON otherwise).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast, overload
+
+from asgiref.sync import iscoroutinefunction
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+
+from focus_middleware.access import ACCOUNT, Requirement, refusal
+from focus_middleware.jobs import PaidRoute
+
+from django_focus.paid import aopen_job, open_job
+from django_focus.request import focus_context
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def check(request: HttpRequest, requirement: Requirement = ACCOUNT) -> HttpResponse | None:
+    """The response to send instead of running a protected view, or None (blocking: for
+    sync views; async code uses :func:`acheck`)."""
+    ctx = focus_context(request)
+    spec = refusal(ctx.facts, ctx.resolve().outcome, ctx.runtime.config, requirement,
+                   page=ctx.insufficient_credits_page)
+    return None if spec is None else ctx.respond(spec)
+
+
+async def acheck(request: HttpRequest, requirement: Requirement = ACCOUNT) -> HttpResponse | None:
+    ctx = focus_context(request)
+    spec = refusal(ctx.facts, (await ctx.aresolve()).outcome, ctx.runtime.config, requirement,
+                   page=ctx.insufficient_credits_page)
+    return None if spec is None else ctx.respond(spec)
+
+
+def _guard(view: View, requirement: Requirement) -> View:
+    if iscoroutinefunction(view):
+
+        @functools.wraps(view)
+        async def async_guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            refused = await acheck(request, requirement)
+            if refused is not None:
+                return refused
+            return await view(request, *args, **kwargs)
+
+        return cast(View, async_guarded)
+
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        refused = check(request, requirement)
+        if refused is not None:
+            return refused
+        return view(request, *args, **kwargs)
+
+    return cast(View, guarded)
+
+
+@overload
+def focus_login_required(view: View, /) -> View: ...
+@overload
+def focus_login_required(view: None = None, /) -> Callable[[View], View]: ...
+
+
+def focus_login_required(view: View | None = None, /) -> View | Callable[[View], View]:
+    """The view runs only for a request with a Focus account (``@focus_login_required``
+    or ``@focus_login_required()``)."""
+    if view is None:
+        return lambda v: _guard(v, ACCOUNT)
+    return _guard(view, ACCOUNT)
+
+
+def credits_requirement(credits: int, action: str | None, view: Callable[..., Any] | None = None) -> Requirement:
+    """What ``require_credits`` asks of the core; ``action`` defaults to the view's name."""
+    name = action or getattr(view, "__name__", "This action").replace("_", " ")
+    return Requirement(protection="credits", credits=credits, action=name)
+
+
+def require_credits(credits: int, *, action: str | None = None) -> Callable[[View], View]:
+    """The view runs only if the account's cached wallet holds at least ``credits``.
+
+    A soft check that keeps a user from starting what they cannot pay for; the job
+    reservation (``paid``) stays the authority. ``action`` names the work in the 402.
+    """
+    Requirement(protection="credits", credits=credits)  # a bad number fails at import time
+
+    def decorate(view: View) -> View:
+        return _guard(view, credits_requirement(credits, action, view))
+
+    return decorate
+
+
+def paid(*, action: str, cost_estimate: int, app: str | None = None, description: str | None = None
+         ) -> Callable[[View], View]:
+    """Make a view paid work: credits are reserved before it runs (the core's refusal
+    instead when that cannot be done, and the view never runs), the actual cost is charged
+    once the whole response went out, and anything else refunds.
+
+    The view finds the job at ``request.focus_job`` and may set ``actual_cost`` (default:
+    the estimate) and ``metadata[...]``. ``app`` defaults to ``FOCUS["app"]``;
+    ``description`` (default: ``action``) goes into the job's metadata.
+    """
+    route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description)
+
+    def decorate(view: View) -> View:
+        if iscoroutinefunction(view):
+
+            @functools.wraps(view)
+            async def async_paid(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                opened = await aopen_job(request, route)
+                if isinstance(opened, HttpResponseBase):
+                    return opened
+                return await _record(opened, view(request, *args, **kwargs))
+
+            return cast(View, async_paid)
+
+        @functools.wraps(view)
+        def sync_paid(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            opened = open_job(request, route)
+            if isinstance(opened, HttpResponseBase):
+                return opened
+            try:
+                return view(request, *args, **kwargs)
+            except BaseException as exc:
+                opened.raised = exc
+                raise
+
+        return cast(View, sync_paid)
+
+    return decorate
+
+
+async def _record(opened: Any, pending: Awaitable[Any]) -> Any:
+    try:
+        return await pending
+    except BaseException as exc:
+        opened.raised = exc
+        raise
+
+
+__all__ = ["acheck", "check", "credits_requirement", "focus_login_required", "paid", "require_credits"]

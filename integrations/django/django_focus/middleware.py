@@ -1,0 +1,143 @@
+"""``FocusMiddleware``: every Django request knows its Focus account.
+
+Add it to ``MIDDLEWARE`` (high up: above anything that may answer for the views, so it
+sees every response it must settle a paid job for)::
+
+    MIDDLEWARE = [
+        "django.middleware.security.SecurityMiddleware",
+        "django_focus.middleware.FocusMiddleware",
+        ...,
+    ]
+
+Sync and async capable: under WSGI it runs synchronously, under ASGI in the event loop
+(when the middleware below it are async capable too, as Django's own are).
+
+What it does, per request (the decisions are the core's, see ``focus_middleware.sessions``):
+
+- Requests the core answers itself are answered here, before any view: its endpoints
+  under ``<SCRIPT_NAME>/_focus/`` (``refresh.js``, the ``session`` refresh endpoint,
+  ``signout``, ``signin``) and the return trip from sign-in (a GET with ``focus_state``),
+  the same paths as every other adapter.
+- Every other request gets ``request.focus_account``, lazy like ``request.user``: nothing
+  is resolved until something reads it (a request without credentials costs almost
+  nothing, and one whose token and wallet are cached touches no network). It is a
+  :class:`~focus_middleware.models.FocusAccount`, or a falsy
+  :class:`~django_focus.request.AnonymousFocusAccount` whose ``reason`` says why, never
+  None (a lazy object cannot be ``None``): test it with ``if request.focus_account:`` or
+  ``.is_authenticated``. Async code awaits ``request.afocus_account()``, like
+  ``request.auser()``.
+- Responses get ``Vary: Cookie, Authorization``, and ``Cache-Control: private`` when the
+  request presented credentials (the core's rule).
+- A paid view's job is settled once its response is over (:mod:`django_focus.paid`), and a
+  user's kept settlements are delivered after any later request of theirs whose account
+  was resolved.
+
+**CSRF.** The core's endpoints are answered before Django's view layer, so
+``CsrfViewMiddleware`` (whose check runs on the view) never sees them and no
+``csrf_exempt`` is involved: they carry their own protection. The refresh endpoint answers
+only same-origin requests (``Sec-Fetch-Site`` or an exact ``Origin``) that carry the custom
+header ``X-Focus-Refresh: 1``, which no cross-origin page can send without a CORS preflight
+that is never granted; sign-out is POST only and same-origin only (a form with or without
+``{% csrf_token %}`` works). Your own views keep Django's CSRF protection as usual: a
+paid POST from a form needs its token like any other POST, and the core adds its own
+same-origin rule for every cookie-authenticated paid call (GET included). An API view
+called with a bearer token only may be ``csrf_exempt``: a bearer token is not sent by a
+browser on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.functional import SimpleLazyObject
+
+from focus_middleware.facts import RequestFacts
+from focus_middleware.sessions import Proceed, Respond, cache_control, quick_proceed, request_plan, up_front, vary
+
+from django_focus.paid import asettle_now, settle_after, settle_now
+from django_focus.request import CONTEXT_ATTR, FocusContext, facts_from_request, run_async, run_sync, to_response
+from django_focus.runtime import FocusRuntime, get_runtime
+
+GetResponse = Callable[[HttpRequest], HttpResponseBase]
+AGetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+
+
+class FocusMiddleware:
+    """See the module docstring."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: GetResponse | AGetResponse) -> None:
+        self.get_response = get_response
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        if self._async:
+            return self.__acall__(request)
+        runtime = get_runtime()
+        facts = facts_from_request(request, runtime)
+        proceed = quick_proceed(facts)
+        if proceed is None and up_front(facts, runtime.config):
+            result = run_sync(request_plan(runtime.core, facts), request, runtime)
+            if isinstance(result, Respond):
+                return to_response(result.response, facts, runtime)
+            proceed = result
+        ctx = _attach(request, facts, runtime, proceed)
+        get_response: GetResponse = self.get_response  # type: ignore[assignment]
+        try:
+            response = get_response(request)
+        except BaseException as exc:
+            settle_now(ctx, exc)
+            raise
+        return _finish(ctx, response, in_loop=False)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        runtime = get_runtime()
+        facts = facts_from_request(request, runtime)
+        proceed = quick_proceed(facts)
+        if proceed is None and up_front(facts, runtime.config):
+            result = await run_async(request_plan(runtime.core, facts), request, runtime)
+            if isinstance(result, Respond):
+                return to_response(result.response, facts, runtime)
+            proceed = result
+        ctx = _attach(request, facts, runtime, proceed)
+        get_response: AGetResponse = self.get_response  # type: ignore[assignment]
+        try:
+            response = await get_response(request)
+        except BaseException as exc:  # CancelledError included: the client left mid-view
+            await asettle_now(ctx, exc)
+            raise
+        return _finish(ctx, response, in_loop=True)
+
+
+def _attach(request: HttpRequest, facts: RequestFacts, runtime: FocusRuntime, proceed: Proceed | None) -> FocusContext:
+    ctx = FocusContext(request, facts, runtime, proceed)
+    setattr(request, CONTEXT_ATTR, ctx)
+    request.focus_account = SimpleLazyObject(ctx.account)  # type: ignore[attr-defined]
+    request.afocus_account = partial(FocusContext.aaccount, ctx)  # type: ignore[attr-defined]
+    return ctx
+
+
+def _finish(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool) -> HttpResponseBase:
+    response["Vary"] = vary(response.get("Vary"))
+    if ctx.facts.has_credentials:
+        response["Cache-Control"] = cache_control(response.get("Cache-Control"))
+    settle_after(ctx, response, in_loop=in_loop)
+    proceed = ctx.proceed
+    if proceed is not None and proceed.credentialed:
+        jobs = ctx.runtime.jobs
+        due = jobs.due_for_retry(proceed.outcome)
+        if due is not None:
+            # After the response went out (close()), so the user does not wait for it.
+            deliver = partial(jobs.retry_pending, due.account.clerk_id, due.credential)
+            response._resource_closers.append(deliver)  # type: ignore[attr-defined]
+    return response
+
+
+__all__ = ["FocusMiddleware"]

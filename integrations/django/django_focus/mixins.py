@@ -1,0 +1,116 @@
+"""Mixins for class-based views, the counterparts of :mod:`django_focus.decorators`.
+
+Put them leftmost, as Django's ``LoginRequiredMixin``::
+
+    class Render(PaidMixin, View):
+        paid_action = "render"
+        paid_cost_estimate = 5
+
+        def post(self, request):
+            request.focus_job.actual_cost = 3
+            ...
+
+They work for sync views and async ones (a view whose handlers are all ``async def``):
+``dispatch`` then returns a coroutine, as Django's ``View`` expects, and the account is
+resolved without blocking the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from django.http import HttpRequest, HttpResponseBase
+
+from focus_middleware.access import ACCOUNT, Requirement
+from focus_middleware.jobs import PaidRoute
+
+from django_focus.decorators import acheck, check, credits_requirement
+from django_focus.paid import OpenJob, aopen_job, open_job
+
+if TYPE_CHECKING:
+    from django.views import View
+
+    _Base = View
+else:
+    _Base = object
+
+
+class _FocusGuardMixin(_Base):
+    def focus_requirement(self) -> Requirement:
+        raise NotImplementedError
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if self.view_is_async:
+            return self._focus_adispatch(request, *args, **kwargs)
+        refused = check(request, self.focus_requirement())
+        if refused is not None:
+            return refused
+        return super().dispatch(request, *args, **kwargs)
+
+    async def _focus_adispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        refused = await acheck(request, self.focus_requirement())
+        if refused is not None:
+            return refused
+        return await cast(Awaitable[Any], super().dispatch(request, *args, **kwargs))
+
+
+class FocusLoginRequiredMixin(_FocusGuardMixin):
+    """The view runs only for a request with a Focus account."""
+
+    def focus_requirement(self) -> Requirement:
+        return ACCOUNT
+
+
+class RequireCreditsMixin(_FocusGuardMixin):
+    """The view runs only if the cached wallet holds ``required_credits``; ``credits_action``
+    names the work in the 402 (default: the view class's name)."""
+
+    required_credits: ClassVar[int] = 0
+    credits_action: ClassVar[str | None] = None
+
+    def focus_requirement(self) -> Requirement:
+        return credits_requirement(self.required_credits, self.credits_action or type(self).__name__)
+
+
+class PaidMixin(_Base):
+    """Every request to the view is paid work (``paid_action``, ``paid_cost_estimate``;
+    ``paid_app`` and ``paid_description`` optional), as with the ``paid`` decorator."""
+
+    paid_action: ClassVar[str] = ""
+    paid_cost_estimate: ClassVar[int] = 0
+    paid_app: ClassVar[str | None] = None
+    paid_description: ClassVar[str | None] = None
+
+    def paid_route(self) -> PaidRoute:
+        return PaidRoute(action=self.paid_action, cost_estimate=self.paid_cost_estimate, app=self.paid_app,
+                         description=self.paid_description)
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if self.view_is_async:
+            return self._paid_adispatch(request, *args, **kwargs)
+        opened = open_job(request, self.paid_route())
+        if isinstance(opened, HttpResponseBase):
+            return opened
+        return _recorded(opened, lambda: super(PaidMixin, self).dispatch(request, *args, **kwargs))
+
+    async def _paid_adispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        opened = await aopen_job(request, self.paid_route())
+        if isinstance(opened, HttpResponseBase):
+            return opened
+        try:
+            return await cast(Awaitable[Any], super().dispatch(request, *args, **kwargs))
+        except BaseException as exc:
+            opened.raised = exc
+            raise
+
+
+def _recorded(opened: OpenJob, call: Any) -> Any:
+    try:
+        return call()
+    except BaseException as exc:
+        opened.raised = exc
+        raise
+
+
+__all__ = ["FocusLoginRequiredMixin", "PaidMixin", "RequireCreditsMixin"]
