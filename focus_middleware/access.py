@@ -13,7 +13,9 @@ The order of the checks is the policy:
      never "signed out" and never "signed in".
    - no usable session: navigations go to sign-in (303, with the state nonce and the
      bounce counter; the loop-cut 401 page after ``max_bounces`` rounds), everything else
-     gets 401 JSON with ``WWW-Authenticate``.
+     gets 401 JSON with ``WWW-Authenticate``. An app with its own sign-in page
+     (``signin_page``) gets navigations without a session sent there instead; an expired
+     session still bounces straight to Focus, which refreshes it without asking anyone.
 2. Cookie-authenticated state changes, and cookie-authenticated paid calls of any method,
    from another origin: 403. ``same-site`` is not enough (every ``*.thefocus.ai`` app is
    same-site).
@@ -42,7 +44,7 @@ from focus_middleware.responses import (
     unauthorized,
     unavailable,
 )
-from focus_middleware.sessions import signin_redirect
+from focus_middleware.sessions import signin_page_redirect, signin_redirect
 
 STALE_RETRY_AFTER = 5
 """``Retry-After`` when only a stale wallet is at hand (Focus failed to answer just now)."""
@@ -74,10 +76,11 @@ def refusal(
     *,
     page: InsufficientCreditsPage | None = None,
     nonce: str | None = None,
+    signin_page: str | None = None,
 ) -> ResponseSpec | None:
     """The response a protected route sends instead of running, or None to run it."""
     if not isinstance(outcome, Authenticated):
-        return no_account(facts, outcome, config, nonce=nonce)
+        return no_account(facts, outcome, config, nonce=nonce, signin_page=signin_page)
     if needs_same_origin(facts, outcome, requirement.protection) and not is_same_origin(facts, config):
         return pages.forbidden() if is_navigation(facts) else forbidden_cross_origin()
     if requirement.credits:
@@ -90,11 +93,14 @@ def refusal(
     return None
 
 
-def no_account(facts: RequestFacts, outcome: Outcome, config: FocusConfig, *, nonce: str | None = None) -> ResponseSpec:
+def no_account(facts: RequestFacts, outcome: Outcome, config: FocusConfig, *, nonce: str | None = None,
+               signin_page: str | None = None) -> ResponseSpec:
     """The refusal for a request without a usable account."""
     if isinstance(outcome, Unavailable):
         return unavailable_response(facts, outcome.retry_after)
     if is_navigation(facts):
+        if signin_page is not None and not isinstance(outcome, Expired):
+            return signin_page_redirect(facts, config, signin_page)
         return signin_redirect(facts, config, nonce=nonce)
     return unauthorized(facts, config, token_presented=isinstance(outcome, (Rejected, Expired)))
 

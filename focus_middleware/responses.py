@@ -153,6 +153,12 @@ def _default_page(info: InsufficientCredits) -> str:
     )
 
 
+def default_insufficient_credits_page(info: InsufficientCredits) -> str:
+    """The built-in 402 page, for an adapter whose app-supplied page may decline (Flask's
+    template override falls back to it when the app has no such template)."""
+    return _default_page(info)
+
+
 def insufficient_credits(
     facts: RequestFacts,
     config: FocusConfig,

@@ -45,11 +45,11 @@ import json
 import re
 import secrets
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
-from urllib.parse import parse_qsl, quote, unquote_plus, urlsplit
+from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit
 
 from focus_middleware import pages
 from focus_middleware.config import FocusConfig
@@ -84,6 +84,7 @@ FOCUS_PREFIX = "/_focus"
 REFRESH_PATH = FOCUS_PREFIX + "/session"
 SCRIPT_PATH = FOCUS_PREFIX + "/refresh.js"
 SIGNOUT_PATH = FOCUS_PREFIX + "/signout"
+SIGNIN_PATH = FOCUS_PREFIX + "/signin"
 
 TOKEN_PARAM = "token"
 STATE_PARAM = "focus_state"
@@ -155,8 +156,9 @@ PROCEED_ANONYMOUS = Proceed(ANONYMOUS, "anonymous", credentialed=False)
 # -- the request, from an adapter's point of view --------------------------------------------
 
 
-Endpoint = Literal["refresh", "script", "signout"]
-_ENDPOINTS: dict[str, Endpoint] = {REFRESH_PATH: "refresh", SCRIPT_PATH: "script", SIGNOUT_PATH: "signout"}
+Endpoint = Literal["refresh", "script", "signout", "signin"]
+_ENDPOINTS: dict[str, Endpoint] = {REFRESH_PATH: "refresh", SCRIPT_PATH: "script", SIGNOUT_PATH: "signout",
+                                   SIGNIN_PATH: "signin"}
 
 
 def endpoint_for(facts: RequestFacts) -> Endpoint | None:
@@ -164,6 +166,16 @@ def endpoint_for(facts: RequestFacts) -> Endpoint | None:
     if not facts.path.startswith(FOCUS_PREFIX):
         return None
     return _ENDPOINTS.get(facts.path)
+
+
+def up_front(facts: RequestFacts, config: FocusConfig) -> bool:
+    """Whether :func:`request_plan` may answer this request itself (one of the middleware's
+    endpoints, or a return trip from sign-in). An adapter that resolves the account lazily
+    (WSGI, Flask, Django) runs the plan before the app only for these; for every other
+    request the plan can wait until someone asks for the account, and then only resolves."""
+    if facts.path.startswith(FOCUS_PREFIX) and endpoint_for(facts) is not None:
+        return True
+    return STATE_PARAM in facts.query_string and return_trip(facts, config) is not None
 
 
 def quick_proceed(facts: RequestFacts, *, websocket: bool = False) -> Proceed | None:
@@ -195,13 +207,22 @@ def request_plan(core: ResolverCore, facts: RequestFacts, *, websocket: bool = F
             return Respond((yield from _refresh_plan(core, facts)))
         if endpoint == "signout":
             return Respond((yield from _signout_plan(facts, config)))
+        if endpoint == "signin":
+            return Respond(signin_start(facts, config))
         trip = return_trip(facts, config)
         if trip is not None:
             return Respond((yield from _return_trip_plan(core, facts, trip)))
+    return (yield from account_plan(core, facts, websocket=websocket))
+
+
+def account_plan(core: ResolverCore, facts: RequestFacts, *, websocket: bool = False) -> Generator[Effect, Any, Proceed]:
+    """The account part of :func:`request_plan` alone, never a response: what an adapter
+    that resolves lazily runs when someone first asks for the account (having answered
+    the :func:`up_front` requests before the app ran)."""
     if not facts.has_credentials:
         return PROCEED_ANONYMOUS
     outcome = yield from core.plan(facts)
-    return proceed_with(facts, config, outcome, websocket=websocket)
+    return proceed_with(facts, core.config, outcome, websocket=websocket)
 
 
 def proceed_with(facts: RequestFacts, config: FocusConfig, outcome: Outcome, *, websocket: bool = False) -> Proceed:
@@ -350,6 +371,32 @@ def signin_redirect(facts: RequestFacts, config: FocusConfig, *, nonce: str | No
         link = signin_url(config, _return_url(facts, config, nonce, 1))
         return pages.signin_required(link).with_cookies(state)
     return redirect(signin_url(config, _return_url(facts, config, nonce, rounds + 1))).with_cookies(state)
+
+
+def signin_start(facts: RequestFacts, config: FocusConfig) -> ResponseSpec:
+    """``GET /_focus/signin?next=<same-origin URL>``: start a sign-in that comes back to
+    ``next`` (default: the app's root), bound to a fresh nonce like any other.
+
+    For an app's own sign-in page (Flask's ``signin_view``, ``signin_page`` elsewhere): its
+    button links here, since a plain link to Focus would come back without a nonce and its
+    token would be ignored (login CSRF). A deliberate click starts counting rounds afresh.
+    """
+    if facts.method not in ("GET", "HEAD"):
+        return _method_not_allowed("GET, HEAD")
+    target = safe_next(facts.query.get("next"), facts, config) or absolute_url(facts, config, path="/", query="")
+    parts = urlsplit(target)
+    there = replace(facts, path=parts.path or "/", query_string=_query_without(parts.query, _OUR_PARAMS), root_path="")
+    return signin_redirect(there, config)
+
+
+def signin_page_redirect(facts: RequestFacts, config: FocusConfig, page: str) -> ResponseSpec:
+    """Send a navigation without a session to the app's own sign-in page (``page``: a URL
+    or a root-relative path), with ``next`` = this URL (root-relative, without the return
+    trip's parameters), as Flask-Login's ``login_view`` does."""
+    query = _query_without(facts.query_string, _OUR_PARAMS)
+    here = quote(facts.root_path + facts.path, safe="/:@!$&'()*+,;=-._~%") + (f"?{query}" if query else "")
+    location = page if "://" in page else public_origin(facts, config) + page
+    return redirect(f"{location}{'&' if '?' in location else '?'}{urlencode({'next': here})}")
 
 
 # -- the return trip ---------------------------------------------------------------------------
@@ -591,6 +638,7 @@ __all__ = [
     "REFRESH_HEADER",
     "REFRESH_PATH",
     "SCRIPT_PATH",
+    "SIGNIN_PATH",
     "SIGNOUT_PATH",
     "STATE_PARAM",
     "TOKEN_PARAM",
@@ -600,6 +648,7 @@ __all__ = [
     "Reason",
     "Respond",
     "ReturnTrip",
+    "account_plan",
     "bounce_count",
     "cache_control",
     "clean_url",
@@ -617,9 +666,12 @@ __all__ = [
     "safe_next",
     "session_cookie",
     "set_cookie",
+    "signin_page_redirect",
     "signin_redirect",
+    "signin_start",
     "signout_response",
     "state_cookie_name",
+    "up_front",
     "vary",
     "verify_session_token",
 ]
