@@ -7,15 +7,20 @@ from their outermost wrapper.
 
 A settlement is never dropped: when it cannot be delivered (the service is down, or the
 user's session token expired while a stream ran) it is kept, reported through a hook and
-a log line with the job id, retried with the user's next valid credential, and drained at
-shutdown. The service itself releases what is left after 24 hours.
+a log line with the job id, retried with the user's next valid credential
+(:meth:`~_PaidJobsBase.due_for_retry` says which request carries it), and drained at
+shutdown: by the adapter's lifespan or shutdown hook, and once more at interpreter exit
+with a blocking client (servers without a lifespan; the event loop is gone by then). The
+service itself releases what is left after 24 hours.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -190,6 +195,7 @@ class _PaidJobsBase:
     def _keep(self, item: UndeliveredSettlement, error: BaseException | None) -> None:
         item.attempts += 1
         self.pending.add(item)
+        _AT_EXIT.add(self)
         reason = type(error).__name__ if error is not None else "credential expired"
         logger.warning("focus: settlement of job %s (%s) not delivered (%s); kept for retry", item.job_id, item.settlement, reason)
         if self._on_undelivered is not None:
@@ -205,6 +211,25 @@ class _PaidJobsBase:
             logger.error("focus: settlement refused for good (%s)", type(error).__name__)
             return False
         return error is not None
+
+    def due_for_retry(self, outcome: Outcome) -> Authenticated | None:
+        """The outcome whose credential should carry its user's kept settlements now, or
+        None (a dict lookup: cheap enough for every request). Any request of the user will
+        do, not only a paid one: a refund must not wait while the user browses for free."""
+        if isinstance(outcome, Authenticated) and self.pending.has(outcome.account.clerk_id):
+            return outcome
+        return None
+
+    def drain_blocking(self) -> int:
+        """:meth:`drain` with a blocking client of its own: at interpreter exit, for servers
+        that never ran a lifespan shutdown, the event loop (and the async client bound to
+        it) is gone. Returns how many remain."""
+        if not len(self.pending):
+            return 0
+        with FocusClient.from_config(self.config) as client:
+            blocking = PaidJobs(self.config, client)
+            blocking.pending = self.pending
+            return blocking.drain()
 
     def _settle_plan(self, job: PaidJob, credential: Credential, settlement: Settlement) -> Plan:
         if job.state != "started":
@@ -350,3 +375,16 @@ class AsyncPaidJobs(_PaidJobsBase):
         finally:
             self._credits_moved(item.clerk_id)
         return None
+
+
+# Every lifecycle that ever kept a settlement, drained once more when the interpreter exits.
+_AT_EXIT: weakref.WeakSet[_PaidJobsBase] = weakref.WeakSet()
+
+
+@atexit.register
+def _drain_at_exit() -> None:
+    for jobs in list(_AT_EXIT):
+        try:
+            jobs.drain_blocking()
+        except Exception:  # nothing may stop the other lifecycles' drains
+            logger.exception("focus: draining settlements at exit failed")
