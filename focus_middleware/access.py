@@ -22,6 +22,12 @@ The order of the checks is the policy:
 3. Credits (a soft check: the job reservation stays the authority): a wallet read from the
    stale-if-error window never approves a spend, since it only exists because Focus just
    failed to answer: 503. Too few credits: 402, JSON or the (replaceable) HTML page.
+
+A paid route (:func:`paid_refusal`) first counts a session token too close to expiry as
+expired (it must live long enough to settle the job), and has no soft credits check: the
+reservation answers for the credits (a wallet cached before the user bought more must not
+send them back to the purchase page). :func:`reservation_refusal` turns the reservation's
+error into the same family of responses.
 """
 
 from __future__ import annotations
@@ -30,7 +36,16 @@ from dataclasses import dataclass
 
 from focus_middleware import pages
 from focus_middleware.config import FocusConfig
+from focus_middleware.errors import (
+    FocusAPIError,
+    FocusError,
+    InsufficientCreditsError,
+    RateLimitedError,
+    UnauthorizedError,
+    UnavailableError,
+)
 from focus_middleware.facts import RequestFacts
+from focus_middleware.jobs import PaidRoute, reservation_outcome
 from focus_middleware.outcome import Authenticated, Expired, Outcome, Rejected, Unavailable
 from focus_middleware.responses import (
     InsufficientCreditsPage,
@@ -109,4 +124,59 @@ def unavailable_response(facts: RequestFacts, retry_after: int) -> ResponseSpec:
     return pages.unavailable(retry_after) if is_navigation(facts) else unavailable(retry_after)
 
 
-__all__ = ["ACCOUNT", "STALE_RETRY_AFTER", "Requirement", "no_account", "refusal", "unavailable_response"]
+def paid_refusal(
+    facts: RequestFacts,
+    outcome: Outcome,
+    config: FocusConfig,
+    route: PaidRoute,
+    *,
+    page: InsufficientCreditsPage | None = None,
+) -> ResponseSpec | Authenticated:
+    """Before reserving: the refusal to send, or the account (and credential) to reserve
+    for. Same-origin is required for cookie auth on every method (``Requirement("paid")``)."""
+    outcome = reservation_outcome(outcome, config)
+    spec = refusal(facts, outcome, config, Requirement(protection="paid", action=route.action), page=page)
+    if spec is not None:
+        return spec
+    assert isinstance(outcome, Authenticated)  # refusal() refuses every other outcome
+    return outcome
+
+
+def reservation_refusal(
+    facts: RequestFacts,
+    config: FocusConfig,
+    route: PaidRoute,
+    auth: Authenticated,
+    error: FocusError,
+    *,
+    page: InsufficientCreditsPage | None = None,
+) -> ResponseSpec | None:
+    """The response for a reservation Focus refused, before the handler runs; None for an
+    error that is the app's bug, not the user's situation (a 400 for a bad app slug...):
+    the adapter re-raises it. A 402 body that does not say what is available falls back
+    to the cached balance. Never retried here: the client already did what is safe."""
+    if isinstance(error, InsufficientCreditsError):
+        required = route.cost_estimate if error.required is None else error.required
+        have = auth.account.credits if error.available is None else error.available
+        return insufficient_credits(facts, config, required=required, available=have, action=route.action, page=page)
+    if isinstance(error, UnauthorizedError):
+        # Revoked between the check and the reservation: as if the credential were refused.
+        return no_account(facts, Rejected("reservation_unauthorized", auth.credential.source), config)
+    if isinstance(error, (UnavailableError, RateLimitedError)):
+        hint = error.retry_after
+        return unavailable_response(facts, STALE_RETRY_AFTER if hint is None else max(1, round(hint)))
+    if isinstance(error, FocusAPIError):
+        return None
+    return unavailable_response(facts, STALE_RETRY_AFTER)
+
+
+__all__ = [
+    "ACCOUNT",
+    "STALE_RETRY_AFTER",
+    "Requirement",
+    "no_account",
+    "paid_refusal",
+    "refusal",
+    "reservation_refusal",
+    "unavailable_response",
+]
