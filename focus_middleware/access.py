@@ -131,11 +131,14 @@ def paid_refusal(
     route: PaidRoute,
     *,
     page: InsufficientCreditsPage | None = None,
+    nonce: str | None = None,
+    signin_page: str | None = None,
 ) -> ResponseSpec | Authenticated:
     """Before reserving: the refusal to send, or the account (and credential) to reserve
     for. Same-origin is required for cookie auth on every method (``Requirement("paid")``)."""
     outcome = reservation_outcome(outcome, config)
-    spec = refusal(facts, outcome, config, Requirement(protection="paid", action=route.action), page=page)
+    requirement = Requirement(protection="paid", action=route.action)
+    spec = refusal(facts, outcome, config, requirement, page=page, nonce=nonce, signin_page=signin_page)
     if spec is not None:
         return spec
     assert isinstance(outcome, Authenticated)  # refusal() refuses every other outcome
@@ -150,6 +153,8 @@ def reservation_refusal(
     error: FocusError,
     *,
     page: InsufficientCreditsPage | None = None,
+    nonce: str | None = None,
+    signin_page: str | None = None,
 ) -> ResponseSpec | None:
     """The response for a reservation Focus refused, before the handler runs; None for an
     error that is the app's bug, not the user's situation (a 400 for a bad app slug...):
@@ -161,7 +166,8 @@ def reservation_refusal(
         return insufficient_credits(facts, config, required=required, available=have, action=route.action, page=page)
     if isinstance(error, UnauthorizedError):
         # Revoked between the check and the reservation: as if the credential were refused.
-        return no_account(facts, Rejected("reservation_unauthorized", auth.credential.source), config)
+        refused = Rejected("reservation_unauthorized", auth.credential.source)
+        return no_account(facts, refused, config, nonce=nonce, signin_page=signin_page)
     if isinstance(error, (UnavailableError, RateLimitedError)):
         hint = error.retry_after
         return unavailable_response(facts, STALE_RETRY_AFTER if hint is None else max(1, round(hint)))
