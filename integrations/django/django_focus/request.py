@@ -32,7 +32,7 @@ from django.core.exceptions import (
     RequestDataTooBig,
     SynchronousOnlyOperation,
 )
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -147,7 +147,7 @@ def to_response(spec: ResponseSpec, facts: RequestFacts | None = None, runtime: 
     if not any(name == "content-type" for name, _ in spec.headers):
         del response["Content-Type"]
     for raw in spec.set_cookies:
-        _set_cookie(response, raw)
+        set_core_cookie(response, raw)
     return response
 
 
@@ -163,7 +163,7 @@ def _check_redirect(location: str, facts: RequestFacts, runtime: FocusRuntime) -
         raise DisallowedRedirect("focus: refused to redirect outside this app")
 
 
-def _set_cookie(response: HttpResponse, raw: str) -> None:
+def set_core_cookie(response: HttpResponseBase, raw: str) -> None:
     """A core ``Set-Cookie`` value into ``response.cookies`` (Django's handlers and test
     client read cookies only from there)."""
     first, *attributes = (part.strip() for part in raw.split(";"))
@@ -340,6 +340,7 @@ __all__ = [
     "read_body",
     "run_async",
     "run_sync",
+    "set_core_cookie",
     "to_response",
     "trusted_host",
 ]

@@ -54,7 +54,7 @@ def force_focus_login(client: _TestClient, user: EmulatedUser, *, pat: bool = Fa
     config = config_from_settings()
     if pat:
         token = user.pat()
-        client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        client.defaults[_authorization_key(client)] = f"Bearer {token}"
         return token
     parties = config.authorized_parties or ()
     token = user.session_jwt(lifetime=lifetime, azp=parties[0] if parties else None)
@@ -62,9 +62,16 @@ def force_focus_login(client: _TestClient, user: EmulatedUser, *, pat: bool = Fa
     return token
 
 
+def _authorization_key(client: _TestClient) -> str:
+    # Client's defaults are WSGI environ keys; AsyncClient's become ASGI header names.
+    from django.test.client import AsyncRequestFactory
+
+    return "AUTHORIZATION" if isinstance(client, AsyncRequestFactory) else "HTTP_AUTHORIZATION"
+
+
 def focus_logout(client: _TestClient) -> None:
     """Forget what :func:`force_focus_login` gave ``client``."""
-    client.defaults.pop("HTTP_AUTHORIZATION", None)
+    client.defaults.pop(_authorization_key(client), None)
     name = session_cookie_name(config_from_settings())
     if name in client.cookies:
         del client.cookies[name]
