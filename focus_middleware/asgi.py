@@ -20,6 +20,12 @@ fills them:
 - ``request.auth``: ``AuthCredentials(["authenticated"])`` or empty, so Starlette's own
   ``requires("authenticated")`` works too;
 - ``scope["focus"]``: the :class:`FocusContext` the guards (and paid jobs) work from.
+
+Paid jobs (``focus_middleware.paid``, the FastAPI ``PaidJob`` dependency) are opened inside
+the app and settled here, by the outermost wrapper, once the response is over: see
+:class:`Finish`. The middleware also delivers a user's kept settlements after any of their
+requests, and drains what is left at lifespan shutdown (``atexit`` covers servers that
+run no lifespan: :mod:`focus_middleware.jobs`).
 """
 
 from __future__ import annotations
@@ -37,8 +43,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts, parse_cookie_header
+from focus_middleware.jobs import AsyncPaidJobs, UndeliveredHook
 from focus_middleware.models import FocusAccount
-from focus_middleware.outcome import Outcome
+from focus_middleware.outcome import Authenticated, Outcome
 from focus_middleware.pages import template_page
 from focus_middleware.resolver import AsyncResolver
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
@@ -121,7 +128,8 @@ class AnonymousFocusUser(BaseUser):
 class Finish:
     """How a response ended, for code that must act after it (settling a paid job):
     ``status`` sent (None if the app never started a response), whether the last body
-    chunk went out, and the exception the app raised, if any (cancellation included)."""
+    chunk went out to a client that was still there, and the exception the app raised, if
+    any (cancellation included)."""
 
     status: int | None
     complete: bool
@@ -146,6 +154,7 @@ class FocusContext:
     middleware: FocusMiddleware
     status: int | None = None
     complete: bool = False
+    disconnected: bool = False
     _finish_hooks: list[FinishHook] | None = field(default=None, repr=False)
 
     @property
@@ -168,6 +177,16 @@ class FocusContext:
         if self._finish_hooks is None:
             self._finish_hooks = []
         self._finish_hooks.append(hook)
+
+
+class FocusRefusal(Exception):
+    """Raised by code that cannot return a response (a FastAPI dependency) to have the
+    middleware send the core's refusal instead of the app's answer: the same status, body,
+    headers and cookies a decorator would return. Only before the response has started."""
+
+    def __init__(self, response: ResponseSpec) -> None:
+        super().__init__(f"Focus refused the request ({response.status})")
+        self.response = response
 
 
 def focus_context(conn: HTTPConnection | Scope) -> FocusContext:
@@ -304,7 +323,8 @@ class FocusMiddleware:
     caches). ``insufficient_credits_page`` replaces the 402 HTML page: a callable taking
     :class:`~focus_middleware.responses.InsufficientCredits` and returning HTML (escape what
     you print), or template text (``$action``, ``$required``, ``$available``,
-    ``$purchase_url``, escaped for you).
+    ``$purchase_url``, escaped for you). ``on_undelivered`` is called with each paid-job
+    settlement Focus could not take yet (kept and retried; see :mod:`focus_middleware.jobs`).
     """
 
     def __init__(
@@ -314,6 +334,7 @@ class FocusMiddleware:
         resolver: AsyncResolver | None = None,
         *,
         insufficient_credits_page: InsufficientCreditsPage | str | None = None,
+        on_undelivered: UndeliveredHook | None = None,
     ) -> None:
         self.app = app
         if config is None:
@@ -326,6 +347,8 @@ class FocusMiddleware:
         if isinstance(insufficient_credits_page, str):
             insufficient_credits_page = template_page(insufficient_credits_page)
         self.insufficient_credits_page: InsufficientCreditsPage | None = insufficient_credits_page
+        self.on_undelivered = on_undelivered
+        self._jobs: AsyncPaidJobs | None = None
 
     @property
     def resolver(self) -> AsyncResolver:
@@ -335,13 +358,26 @@ class FocusMiddleware:
             self._resolver = AsyncResolver(self.config)
         return self._resolver
 
+    @property
+    def jobs(self) -> AsyncPaidJobs:
+        """The paid-job lifecycle, on the resolver's client (so credits moves drop its cached
+        wallets); created on first use. Settlements kept for later survive a new resolver."""
+        resolver = self.resolver
+        jobs = self._jobs
+        if jobs is None or jobs.client is not resolver.client:
+            fresh = AsyncPaidJobs(self.config, resolver.client, wallets=resolver, on_undelivered=self.on_undelivered)
+            if jobs is not None:
+                fresh.pending = jobs.pending
+            self._jobs = jobs = fresh
+        return jobs
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             websocket = False
         elif kind == "websocket":
             websocket = True
-        elif kind == "lifespan" and self._owns_resolver:
+        elif kind == "lifespan":
             await self.app(scope, receive, self._lifespan_send(send))
             return
         else:
@@ -357,6 +393,10 @@ class FocusMiddleware:
             proceed = result
         ctx = FocusContext(facts, proceed, self)
         _attach(scope, ctx)
+        if self._jobs is not None and not websocket:
+            due = self._jobs.due_for_retry(proceed.outcome)
+            if due is not None:
+                ctx.on_finish(self._deliver_kept(due))
         if websocket:
             await self.app(scope, receive, send)
         else:
@@ -379,6 +419,13 @@ class FocusMiddleware:
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send, ctx: FocusContext) -> None:
         credentialed = ctx.proceed.credentialed
+        stash: list[Message] = []
+
+        async def watched_receive() -> Message:
+            message = stash.pop() if stash else await receive()
+            if message["type"] == "http.disconnect":
+                ctx.disconnected = True
+            return message
 
         async def send_with_headers(message: Message) -> None:
             kind = message["type"]
@@ -387,14 +434,23 @@ class FocusMiddleware:
                 message = {**message, "headers": _cache_headers(message.get("headers", ()), credentialed)}
                 await send(message)
             elif kind == "http.response.body" and not message.get("more_body", False):
+                # Someone waits for the end (a paid job): servers may drop what is sent to a
+                # client that left without saying so, so ask before counting it delivered.
+                if ctx._finish_hooks and not ctx.disconnected:
+                    await _poll_disconnect(receive, stash, ctx)
                 await send(message)
-                ctx.complete = True
+                ctx.complete = not ctx.disconnected
             else:
                 await send(message)
 
         error: BaseException | None = None
         try:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, watched_receive, send_with_headers)
+        except FocusRefusal as refused:
+            if ctx.status is not None:
+                error = refused
+                raise
+            await to_response(refused.response)(scope, watched_receive, send_with_headers)
         except BaseException as exc:
             error = exc
             raise
@@ -402,20 +458,44 @@ class FocusMiddleware:
             if ctx._finish_hooks:
                 await _run_finish_hooks(ctx, Finish(ctx.status, ctx.complete, error))
 
+    def _deliver_kept(self, due: Authenticated) -> FinishHook:
+        """After this response: deliver the user's kept settlements with this credential."""
+
+        async def deliver(finish: Finish) -> None:
+            await self.jobs.retry_pending(due.account.clerk_id, due.credential)
+
+        return deliver
+
     def _lifespan_send(self, send: Send) -> Send:
         async def lifespan_send(message: Message) -> None:
-            if message["type"] == "lifespan.shutdown.complete":
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
                 await self.aclose()
             await send(message)
 
         return lifespan_send
 
     async def aclose(self) -> None:
-        """Close the resolver's HTTP client if this middleware created it (done for you at
-        lifespan shutdown)."""
+        """Drain the kept paid-job settlements, then close the resolver's HTTP client if this
+        middleware created it (done for you at lifespan shutdown, after the server has let
+        the requests in flight finish)."""
+        if self._jobs is not None and len(self._jobs.pending):
+            with anyio.CancelScope(shield=True):
+                await self._jobs.drain()
         if self._owns_resolver and self._resolver is not None:
             resolver, self._resolver = self._resolver, None
             await resolver.aclose()
+
+
+async def _poll_disconnect(receive: Receive, stash: list[Message], ctx: FocusContext) -> None:
+    """Has the client left? A receive that may not wait (Starlette's ``is_disconnected``
+    does the same); a request message it takes instead is kept for the app's next read."""
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            ctx.disconnected = True
+        else:
+            stash.append(message)
 
 
 async def _run_finish_hooks(ctx: FocusContext, finish: Finish) -> None:
@@ -449,6 +529,7 @@ __all__ = [
     "FinishHook",
     "FocusContext",
     "FocusMiddleware",
+    "FocusRefusal",
     "FocusUser",
     "clear_focus_session",
     "facts_from_scope",
