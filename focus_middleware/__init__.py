@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from focus_middleware.config import FocusConfig
     from focus_middleware.guards import require_account, require_credits
     from focus_middleware.models import FocusAccount
+    from focus_middleware.paid import paid
 
 _LAZY = {
     "AnonymousFocusUser": "focus_middleware.asgi",
@@ -23,6 +24,7 @@ _LAZY = {
     "FocusConfig": "focus_middleware.config",
     "FocusMiddleware": "focus_middleware.asgi",
     "FocusUser": "focus_middleware.asgi",
+    "paid": "focus_middleware.paid",
     "require_account": "focus_middleware.guards",
     "require_credits": "focus_middleware.guards",
 }
@@ -50,6 +52,7 @@ __all__ = [
     "FocusMiddleware",
     "FocusUser",
     "SystemClock",
+    "paid",
     "require_account",
     "require_credits",
 ]
