@@ -19,10 +19,12 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
 
 from focus_middleware.cli.browser import headless_reason, open_browser
 from focus_middleware.cli.context import credential_store, describe, make_client
 from focus_middleware.cli.exits import NOT_LOGGED_IN, USAGE, CLIError, remember_secret
+from focus_middleware.cli.output import printable
 from focus_middleware.cli.progress import Progress, progress_for
 from focus_middleware.errors import FocusAPIError, FocusError, RateLimitedError, UnavailableError
 from focus_middleware.models import DevicePoll, DeviceStart
@@ -100,11 +102,16 @@ def _expired(started: DeviceStart) -> CLIError:
 
 
 def _prompt(started: DeviceStart, base_url: str) -> str:
-    lines = [f"Log in to Focus at {base_url}", "", f"  Code:  {started.user_code}"]
+    # What the service sent is printed as text, never as terminal control sequences.
+    lines = [f"Log in to Focus at {base_url}", "", f"  Code:  {printable(started.user_code)}"]
     if started.verification_uri_complete:
-        lines += [f"  Open:  {started.verification_uri_complete}", "", "Check that the page shows the same code, then approve."]
+        lines += [
+            f"  Open:  {printable(started.verification_uri_complete)}",
+            "",
+            "Check that the page shows the same code, then approve.",
+        ]
     else:
-        lines += [f"  Open:  {started.verification_uri}", "", "Enter the code there, then approve."]
+        lines += [f"  Open:  {printable(started.verification_uri)}", "", "Enter the code there, then approve."]
     return "\n".join(lines)
 
 
@@ -114,6 +121,8 @@ def _offer_browser(url: str, no_browser: bool) -> str:
     reason = headless_reason()
     if reason is not None:
         return f"Open the URL above in a browser (not opening one here: {reason})."
+    if urlsplit(url).scheme not in ("http", "https"):
+        return "Open the URL above in a browser (not opening a URL that is not http(s))."
     if open_browser(url):
         return "Opened your browser; if it did not appear, open the URL above."
     return "Could not open a browser: open the URL above yourself."

@@ -17,6 +17,11 @@ from typing import Any, TextIO
 MAX_CELL = 48
 
 
+def printable(text: str) -> str:
+    """``text`` with every control character (escape sequences included) shown as ``?``."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
 def cell(value: Any, limit: int = MAX_CELL) -> str:
     """One value as table text: ``-`` for nothing, yes/no, timestamps to the second,
     printable characters only, at most ``limit`` characters."""
@@ -30,7 +35,7 @@ def cell(value: Any, limit: int = MAX_CELL) -> str:
         text = value.strftime("%Y-%m-%d %H:%M:%S") + zone
     else:
         text = str(value)
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    text = printable(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -253,3 +253,28 @@ def test_the_spinner_redraws_one_line_and_falls_back_to_ascii() -> None:
     text = out.getvalue()
     assert "\n" not in text and text.count("\r\x1b[K") == 6 and text.endswith("\r\x1b[K")
     assert "| Waiting for approval in the browser... 1:40 left" in text
+
+
+def test_only_http_urls_are_handed_to_a_browser(monkeypatch: pytest.MonkeyPatch) -> None:
+    from focus_middleware.cli import login
+
+    opened: list[str] = []
+
+    def fake_open(url: str) -> bool:
+        opened.append(url)
+        return True
+
+    monkeypatch.setattr(login, "open_browser", fake_open)
+    monkeypatch.setattr(login, "headless_reason", lambda: None)
+    assert login._offer_browser("http://f/device?user_code=X", no_browser=False).startswith("Opened")
+    assert "not http(s)" in login._offer_browser("file:///etc/passwd", no_browser=False)
+    assert "--no-browser" in login._offer_browser("http://f/device", no_browser=True)
+    assert opened == ["http://f/device?user_code=X"]
+
+
+def test_the_prompt_prints_what_the_service_sent_as_text() -> None:
+    from focus_middleware.cli.login import _prompt
+
+    shown = _prompt(DeviceStart("d", "BCDF-GHJK\x1b[2J", "http://f/device\x07"), "http://f")
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert "  Code:  BCDF-GHJK?[2J" in shown and "  Open:  http://f/device?" in shown

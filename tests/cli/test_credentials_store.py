@@ -58,7 +58,7 @@ def secure(env: dict[str, str], tmp_path: Path) -> SecureTestKeyring:
 
 
 class _LowPriority(KeyringBackend):
-    priority = 0.5  # type: ignore[assignment]
+    priority = 0.5
 
     def get_password(self, service: str, username: str) -> str | None:
         return None
@@ -71,7 +71,7 @@ class _LowPriority(KeyringBackend):
 
 
 class _AltLike(_LowPriority):
-    priority = 5  # type: ignore[assignment]
+    priority = 5
 
 
 _AltLike.__module__ = "keyrings.alt.file"
