@@ -26,9 +26,8 @@ import sys
 import traceback
 from typing import TextIO
 
-from focus_middleware.credentials_store import CredentialsFileError, NoCredentialsError
+from focus_middleware.credentials_store import NoCredentialsError
 from focus_middleware.errors import (
-    FocusAPIError,
     FocusError,
     InsufficientCreditsError,
     RateLimitedError,
@@ -106,11 +105,7 @@ def classify(exc: BaseException) -> tuple[int, str]:
         return UNAVAILABLE, f"{exc}; try again later"
     if isinstance(exc, UnavailableError):
         return UNAVAILABLE, f"Focus is unavailable: {exc}"
-    if isinstance(exc, FocusAPIError):
-        return ERROR, str(exc)
-    if isinstance(exc, FocusError | CredentialsFileError):
-        return ERROR, str(exc)
-    if isinstance(exc, OSError):
+    if isinstance(exc, FocusError | OSError):  # FocusAPIError, a credentials file problem...
         return ERROR, str(exc)
     return ERROR, f"unexpected error: {type(exc).__name__}: {exc} (FOCUS_DEBUG=1 shows the traceback)"
 

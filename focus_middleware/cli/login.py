@@ -91,12 +91,15 @@ def wait_for_token(
         elif answer.status == "access_denied":
             raise CLIError("the login was denied in the browser; nothing was stored", NOT_LOGGED_IN)
         elif answer.status == "invalid_grant":
-            raise CLIError("this code was already used; run `focus login` again", NOT_LOGGED_IN)
+            raise CLIError(
+                "this code was already redeemed (perhaps an answer was lost on the way); run `focus login` again",
+                NOT_LOGGED_IN,
+            )
 
 
 def _expired(started: DeviceStart) -> CLIError:
     return CLIError(
-        f"the code {started.user_code} expired before it was approved; run `focus login` again",
+        f"the code {printable(started.user_code)} expired before it was approved; run `focus login` again",
         NOT_LOGGED_IN,
     )
 

@@ -118,7 +118,7 @@ def test_the_local_deadline_ends_a_login_the_service_never_expires() -> None:
 
 @pytest.mark.parametrize(
     ("status", "words"),
-    [("access_denied", "denied"), ("expired_token", "expired"), ("invalid_grant", "already used")],
+    [("access_denied", "denied"), ("expired_token", "expired"), ("invalid_grant", "already redeemed")],
 )
 def test_final_answers_exit_3(status: DevicePollStatus, words: str) -> None:
     clock = FakeTime()
