@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from focus_middleware.guards import require_account, require_credits
     from focus_middleware.models import FocusAccount
     from focus_middleware.paid import paid
+    from focus_middleware.wsgi import FocusWSGIMiddleware
 
 _LAZY = {
     "AnonymousFocusUser": "focus_middleware.asgi",
@@ -24,6 +25,7 @@ _LAZY = {
     "FocusConfig": "focus_middleware.config",
     "FocusMiddleware": "focus_middleware.asgi",
     "FocusUser": "focus_middleware.asgi",
+    "FocusWSGIMiddleware": "focus_middleware.wsgi",
     "paid": "focus_middleware.paid",
     "require_account": "focus_middleware.guards",
     "require_credits": "focus_middleware.guards",
@@ -51,6 +53,7 @@ __all__ = [
     "FocusConfig",
     "FocusMiddleware",
     "FocusUser",
+    "FocusWSGIMiddleware",
     "SystemClock",
     "paid",
     "require_account",

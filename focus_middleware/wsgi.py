@@ -1,0 +1,519 @@
+"""The WSGI adapter: any WSGI app (Werkzeug, Flask, Bottle, Pyramid, ...) on Focus.
+
+``FocusWSGIMiddleware`` translates the environ into
+:class:`~focus_middleware.facts.RequestFacts` and drives the core with the blocking
+:class:`~focus_middleware.resolver.Resolver`. It is the WSGI twin of
+:class:`~focus_middleware.asgi.FocusMiddleware` with one difference the WSGI world expects:
+the account is resolved **lazily**, on first access, like Django's ``request.user``. An app
+(or a route: static files, health checks) that never looks pays for building the facts and
+nothing else: no JWT check, no cache lookup, no network.
+
+What the middleware does up front is only what cannot wait: its own endpoints
+(``/_focus/session``, ``/_focus/refresh.js``, ``/_focus/signout``, ``/_focus/signin``) and
+the return trip from sign-in answer before the app runs (:func:`~focus_middleware.sessions.up_front`).
+
+Where the account appears:
+
+- ``environ["focus.account"]``: a Werkzeug ``LocalProxy`` that resolves on first use; it is
+  truthy only for a request with an account, and forwards attribute access to the
+  :class:`~focus_middleware.models.FocusAccount` (PEP 3333 forbids a lazy dict, so the
+  laziness lives in the value). :func:`focus_account` returns the object itself, or None.
+- ``environ["focus"]``: the request's :class:`WSGIFocusContext` (facts, the lazily resolved
+  :class:`~focus_middleware.sessions.Proceed`, its ``reason``), which the guards use.
+- ``environ["focus.job"]``: the :class:`~focus_middleware.jobs.PaidJob` of a paid view.
+
+Paid views: the ``paid`` decorator (``focus_middleware.wsgi_guards``) reserves and opens the
+job; this middleware, the outermost wrapper, settles it, because only it sees how the
+response ended: completed only when the body iterable was exhausted before ``close()``
+(:class:`~focus_middleware.bodies.SettlingIterable`), failed with refund when the app
+raised, answered >= 400, or the client went away first. Settlements that cannot be
+delivered are kept and retried with the user's next request whose account is resolved,
+and drained at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from werkzeug.local import LocalProxy
+from werkzeug.wrappers import Response
+from werkzeug.wsgi import get_content_length, get_input_stream
+
+from focus_middleware.access import ACCOUNT, Requirement, paid_refusal, refusal, reservation_refusal
+from focus_middleware.bodies import SettlingIterable
+from focus_middleware.config import FocusConfig
+from focus_middleware.errors import FocusError
+from focus_middleware.facts import RequestFacts, parse_cookie_header
+from focus_middleware.jobs import PaidJob, PaidJobs, PaidRoute, UndeliveredHook, new_request_id, settlement_for
+from focus_middleware.models import FocusAccount
+from focus_middleware.outcome import Credential, Outcome
+from focus_middleware.pages import template_page
+from focus_middleware.resolver import Resolver
+from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
+from focus_middleware.sessions import (
+    Proceed,
+    ReadBody,
+    Reason,
+    RequestPlan,
+    Respond,
+    account_plan,
+    cache_control,
+    clear_session_cookies,
+    quick_proceed,
+    request_plan,
+    up_front,
+    vary,
+)
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+else:
+    OptExcInfo = Any
+    StartResponse = Callable[..., Any]
+    WSGIApplication = Callable[..., Iterable[bytes]]
+    WSGIEnvironment = dict[str, Any]
+
+logger = logging.getLogger("focus_middleware")
+
+ENVIRON_KEY = "focus"
+"""``environ["focus"]``: the request's :class:`WSGIFocusContext`."""
+ACCOUNT_KEY = "focus.account"
+"""``environ["focus.account"]``: the account, resolved on first use."""
+JOB_KEY = "focus.job"
+"""``environ["focus.job"]``: the paid view's :class:`~focus_middleware.jobs.PaidJob`."""
+
+BodyReader: TypeAlias = Callable[[int], "bytes | None"]
+
+
+# -- translating in: environ -> facts ------------------------------------------------------------
+
+
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+_NOT_HTTP_PREFIXED = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
+
+
+def _text(value: str) -> str:
+    """PEP 3333 strings are bytes decoded as latin-1; paths are UTF-8 underneath (as in
+    ASGI's ``scope["path"]``)."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
+
+
+def facts_from_environ(environ: WSGIEnvironment) -> RequestFacts:
+    """The core's view of a WSGI request.
+
+    ``host`` is the server's own address (``SERVER_NAME``/``SERVER_PORT``), never the
+    ``Host`` header: URLs are built from the configured public origin, or a trusted proxy's
+    headers. ``root_path`` is ``SCRIPT_NAME``, so every URL the core emits carries it.
+    """
+    headers: dict[str, str] = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-").lower()] = value
+        elif key in _NOT_HTTP_PREFIXED and value:
+            headers[_NOT_HTTP_PREFIXED[key]] = value
+    scheme = environ.get("wsgi.url_scheme", "http")
+    server = environ.get("SERVER_NAME")
+    host = None
+    if server:
+        if ":" in server and not server.startswith("["):
+            server = f"[{server}]"
+        port = str(environ.get("SERVER_PORT", ""))
+        host = server if not port or port == _DEFAULT_PORTS.get(scheme) else f"{server}:{port}"
+    return RequestFacts(
+        method=environ.get("REQUEST_METHOD", "GET").upper(),
+        path=_text(environ.get("PATH_INFO", "")) or "/",
+        query_string=environ.get("QUERY_STRING", ""),
+        headers=headers,
+        cookies=parse_cookie_header(headers.get("cookie")),
+        root_path=_text(environ.get("SCRIPT_NAME", "")).rstrip("/"),
+        scheme=scheme,
+        host=host,
+        client_addr=environ.get("REMOTE_ADDR") or None,
+    )
+
+
+def read_body(environ: WSGIEnvironment, limit: int) -> bytes | None:
+    """The request body, or None if it exceeds ``limit`` (only the middleware's own
+    endpoints read one). Werkzeug's input stream never blocks past the declared length, and
+    reads a chunked body only when the server says it is terminated."""
+    length = get_content_length(environ)
+    if length is not None and length > limit:
+        return None
+    data = get_input_stream(environ, safe_fallback=True).read(limit + 1)
+    return None if len(data) > limit else data
+
+
+# -- translating out: ResponseSpec -> WSGI / Werkzeug ------------------------------------------------
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
+def spec_headers(spec: ResponseSpec) -> list[tuple[str, str]]:
+    """Every header of a core response, ``Set-Cookie`` included, with ``Content-Length``."""
+    headers = [*spec.headers, *(("set-cookie", cookie) for cookie in spec.set_cookies)]
+    headers.append(("content-length", str(len(spec.body))))
+    return headers
+
+
+def send_spec(spec: ResponseSpec, start_response: StartResponse) -> list[bytes]:
+    """Answer with a core response, straight through WSGI (no Werkzeug objects)."""
+    start_response(_status_line(spec.status), spec_headers(spec))
+    return [spec.body] if spec.body else []
+
+
+def to_response(spec: ResponseSpec, response_class: type[Response] = Response) -> Response:
+    """The one place a core response becomes a Werkzeug (or Flask) response. A core
+    response without a ``Content-Type`` (a redirect) gets none, as in the ASGI adapter."""
+    response = response_class(spec.body, status=spec.status)
+    if not any(name == "content-type" for name, _ in spec.headers):
+        del response.headers["content-type"]
+    for name, value in spec.headers:
+        response.headers.set(name, value) if name == "content-type" else response.headers.add(name, value)
+    for cookie in spec.set_cookies:
+        response.headers.add("set-cookie", cookie)
+    return response
+
+
+def _cache_headers(headers: list[tuple[str, str]], credentialed: bool) -> list[tuple[str, str]]:
+    """``Vary: Cookie, Authorization`` merged in; ``Cache-Control: private`` when the
+    request presented credentials (the core's rules, as in the ASGI adapter)."""
+    out: list[tuple[str, str]] = []
+    cc: str | None = None
+    vary_value: str | None = None
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "vary":
+            vary_value = value if vary_value is None else f"{vary_value}, {value}"
+        elif credentialed and lowered == "cache-control":
+            cc = value if cc is None else f"{cc}, {value}"
+        else:
+            out.append((name, value))
+    out.append(("Vary", vary(vary_value)))
+    if credentialed:
+        out.append(("Cache-Control", cache_control(cc)))
+    return out
+
+
+# -- the per-request context ---------------------------------------------------------------------------
+
+
+class WSGIFocusContext:
+    """What the middleware knows about one request, at ``environ["focus"]``.
+
+    ``proceed`` (and with it ``outcome``, ``account``, ``reason``) is resolved on first
+    access and kept for the rest of the request. Paid jobs opened by the guards are settled
+    by the middleware when the response is over.
+    """
+
+    __slots__ = ("_credential", "_proceed", "_route", "_settled_by", "engine", "environ", "facts", "job", "raised",
+                 "sealed", "status")
+
+    def __init__(self, engine: FocusWSGIMiddleware, environ: WSGIEnvironment, facts: RequestFacts,
+                 proceed: Proceed | None = None) -> None:
+        self.engine = engine
+        self.environ = environ
+        self.facts = facts
+        self._proceed = proceed
+        self.status: int | None = None
+        self.job: PaidJob | None = None
+        """The request's paid job, once a paid guard opened it."""
+        self.raised: BaseException | None = None
+        """What the paid view raised, even if an error handler then answered 2xx: work
+        that raised is not charged."""
+        self._route: PaidRoute | None = None
+        self._credential: Credential | None = None
+        # Whether the middleware's run of the app is watching this request (so a job opened
+        # now will be settled), and whether it already stopped watching.
+        self._settled_by: object | None = None
+        self.sealed = False
+
+    @property
+    def answers_up_front(self) -> bool:
+        """Whether the core answers this request itself, before the app (an endpoint, a
+        return trip): see :func:`~focus_middleware.sessions.up_front`."""
+        return up_front(self.facts, self.engine.config)
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the account has been looked up for this request (tests, metrics)."""
+        return self._proceed is not None
+
+    @property
+    def proceed(self) -> Proceed:
+        if self._proceed is None:
+            self._proceed = self.engine.resolve(self.facts)
+        return self._proceed
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.proceed.outcome
+
+    @property
+    def account(self) -> FocusAccount | None:
+        return self.proceed.account
+
+    @property
+    def reason(self) -> Reason:
+        return self.proceed.reason
+
+    @property
+    def config(self) -> FocusConfig:
+        return self.engine.config
+
+    def check(self, requirement: Requirement = ACCOUNT, *, page: InsufficientCreditsPage | None = None,
+              signin_page: str | None = None) -> ResponseSpec | None:
+        """The core's refusal for a protected view, or None to run it (resolves the account)."""
+        engine = self.engine
+        return refusal(self.facts, self.outcome, engine.config, requirement,
+                       page=page or engine.insufficient_credits_page,
+                       signin_page=signin_page if signin_page is not None else engine.signin_page)
+
+    def open_job(self, route: PaidRoute, *, page: InsufficientCreditsPage | None = None,
+                 signin_page: str | None = None) -> PaidJob | ResponseSpec:
+        """Reserve the credits of a paid view: the job to run it with, or the refusal to
+        send instead (the view never runs). The middleware settles the job afterwards.
+
+        One job per request, as in every adapter: opening the same route again returns
+        the job already open; another route is a programming error.
+        """
+        if self.job is not None:
+            if self._route != route:
+                raise RuntimeError(f"a paid job ({self.job.action!r}) is already open for this request")
+            return self.job
+        if self._settled_by is None or self.sealed:
+            raise RuntimeError("a paid job can only be opened while FocusWSGIMiddleware runs the app, before it "
+                               "returns its response (is the middleware installed, outermost?)")
+        engine = self.engine
+        page = page or engine.insufficient_credits_page
+        signin_page = signin_page if signin_page is not None else engine.signin_page
+        checked = paid_refusal(self.facts, self.outcome, engine.config, route, page=page, signin_page=signin_page)
+        if isinstance(checked, ResponseSpec):
+            return checked
+        try:
+            job = engine.paid_jobs.reserve(route, checked, new_request_id())
+        except FocusError as error:
+            spec = reservation_refusal(self.facts, engine.config, route, checked, error, page=page,
+                                       signin_page=signin_page)
+            if spec is None:
+                raise
+            return spec
+        self.job, self._route, self._credential = job, route, checked.credential
+        self.environ[JOB_KEY] = job
+        return job
+
+    def settle(self, body_complete: bool, error: BaseException | None) -> None:
+        """Complete or fail the request's job, if any (the core decides which); once."""
+        job, credential = self.job, self._credential
+        if job is None or credential is None:
+            return
+        self._credential = None
+        error = error if error is not None else self.raised
+        settlement = settlement_for(status=self.status, body_complete=body_complete, error=error)
+        self.engine.paid_jobs.settle(job, credential, settlement)
+
+    def __repr__(self) -> str:
+        state = self._proceed.reason if self._proceed is not None else "unresolved"
+        return f"WSGIFocusContext({self.facts.method} {self.facts.path}, {state})"
+
+
+def wsgi_context(environ: WSGIEnvironment) -> WSGIFocusContext:
+    """The request's :class:`WSGIFocusContext`; a clear error when the middleware is missing."""
+    ctx = environ.get(ENVIRON_KEY)
+    if not isinstance(ctx, WSGIFocusContext):
+        raise RuntimeError("FocusWSGIMiddleware is not installed: wrap the app with "
+                           "FocusWSGIMiddleware(app, config=...)")
+    return ctx
+
+
+def focus_account(environ: WSGIEnvironment) -> FocusAccount | None:
+    """The request's account (resolved now if nobody asked yet), or None."""
+    return wsgi_context(environ).account
+
+
+def clear_focus_session(environ: WSGIEnvironment) -> list[tuple[str, str]]:
+    """The ``Set-Cookie`` headers that sign this browser out of the app, for an app's own
+    sign-out view (``POST /_focus/signout`` does the same)."""
+    ctx = wsgi_context(environ)
+    return [("Set-Cookie", cookie) for cookie in clear_session_cookies(ctx.facts, ctx.config)]
+
+
+# -- the middleware ----------------------------------------------------------------------------------
+
+
+class FocusWSGIMiddleware:
+    """Every request knows its Focus account, on first asking; see the module docstring.
+
+    ``config`` defaults to ``FocusConfig.from_env()``; ``resolver`` to a blocking
+    :class:`~focus_middleware.resolver.Resolver` of that config (pass one to share its
+    caches). ``insufficient_credits_page`` replaces the 402 HTML page (a callable taking
+    :class:`~focus_middleware.responses.InsufficientCredits` and returning HTML, or template
+    text with ``$action``, ``$required``, ``$available``, ``$purchase_url``, escaped for
+    you). ``signin_page`` is the app's own sign-in page (a path or URL) for navigations
+    without a session; its button should link to ``/_focus/signin?next=...``.
+    ``on_undelivered`` hears of every settlement kept for a later retry.
+
+    ``endpoints=False`` leaves the middleware's endpoints and the return trip to the
+    framework (Flask-Focus answers them from a blueprint through :meth:`answer`).
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        config: FocusConfig | None = None,
+        resolver: Resolver | None = None,
+        *,
+        insufficient_credits_page: InsufficientCreditsPage | str | None = None,
+        signin_page: str | None = None,
+        on_undelivered: UndeliveredHook | None = None,
+        endpoints: bool = True,
+    ) -> None:
+        self.app = app
+        if config is None:
+            config = resolver.config if resolver is not None else FocusConfig.from_env()
+        elif resolver is not None and resolver.config != config:
+            raise ValueError("FocusWSGIMiddleware: the resolver was built for another configuration")
+        self.config = config
+        self._owns_resolver = resolver is None
+        self.resolver = resolver if resolver is not None else Resolver(config)
+        if isinstance(insufficient_credits_page, str):
+            insufficient_credits_page = template_page(insufficient_credits_page)
+        self.insufficient_credits_page: InsufficientCreditsPage | None = insufficient_credits_page
+        self.signin_page = signin_page
+        self.endpoints = endpoints
+        self.paid_jobs = PaidJobs(config, self.resolver.client, wallets=self.resolver, on_undelivered=on_undelivered)
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    # -- per request ---------------------------------------------------------------------------
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        ctx = self.context(environ)
+        if self.endpoints and ctx.answers_up_front:
+            return send_spec(self.answer(ctx, lambda limit: read_body(environ, limit)), start_response)
+        return self.run_app(self.app, ctx, start_response)
+
+    def context(self, environ: WSGIEnvironment) -> WSGIFocusContext:
+        """This request's context, created and attached on first call: facts only, the
+        account is left for whoever asks."""
+        ctx = environ.get(ENVIRON_KEY)
+        if isinstance(ctx, WSGIFocusContext) and ctx.engine is self:
+            return ctx
+        facts = facts_from_environ(environ)
+        ctx = WSGIFocusContext(self, environ, facts, quick_proceed(facts))
+        environ[ENVIRON_KEY] = ctx
+        environ[ACCOUNT_KEY] = LocalProxy(lambda: ctx.account)
+        return ctx
+
+    def answer(self, ctx: WSGIFocusContext, read: BodyReader) -> ResponseSpec:
+        """Drive the core's plan for a request it answers itself (an endpoint, a return
+        trip); body reads go to ``read``. A request the core would pass on gets a 404."""
+        result = self._run(request_plan(self.resolver.core, ctx.facts), read)
+        if isinstance(result, Respond):
+            return result.response
+        ctx._proceed = result
+        return ResponseSpec(404, (("content-type", "text/plain; charset=utf-8"),), b"Not Found")
+
+    def resolve(self, facts: RequestFacts) -> Proceed:
+        """The account part of the core's plan, driven now; and the user's kept
+        settlements, delivered with this fresh credential while we are at it."""
+        result = self.resolver.run(account_plan(self.resolver.core, facts))
+        due = self.paid_jobs.due_for_retry(result.outcome)
+        if due is not None:
+            self.paid_jobs.retry_pending(due.account.clerk_id, due.credential)
+        return result
+
+    def _run(self, plan: RequestPlan, read: BodyReader) -> Respond | Proceed:
+        resolver = self.resolver
+        try:
+            step = next(plan)
+            while True:
+                value = read(step.limit) if isinstance(step, ReadBody) else resolver.perform(step)
+                step = plan.send(value)
+        except StopIteration as done:
+            result: Respond | Proceed = done.value
+            return result
+
+    def run_app(self, app: WSGIApplication, ctx: WSGIFocusContext, start_response: StartResponse) -> Iterable[bytes]:
+        """Call ``app`` with the cache headers merged into its response, and settle the
+        paid jobs it opened once the response is over."""
+        credentialed = ctx.facts.has_credentials
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
+            ctx.status = int(status[:3])
+            return start_response(status, _cache_headers(headers, credentialed), exc_info)
+
+        ctx._settled_by = self
+        try:
+            body = app(ctx.environ, start)
+        except BaseException as error:
+            ctx.sealed = True
+            ctx.settle(False, error)
+            raise
+        if ctx.job is None:
+            ctx.sealed = True  # nothing to settle: the body goes out untouched (file_wrapper too)
+            return body
+        return _Settling(body, ctx)
+
+    # -- lifetime ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Deliver what can still be delivered of the kept settlements, then close the
+        resolver if this middleware created it. (At interpreter exit the kept settlements
+        are drained anyway.)"""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        left = self.paid_jobs.drain()
+        if left:
+            logger.error("focus: %d settlement(s) still undelivered at close", left)
+        if self._owns_resolver:
+            self.resolver.close()
+
+
+class _Settling(SettlingIterable):
+    """The response body of a request with paid jobs: they settle at ``close()``."""
+
+    def __init__(self, body: Iterable[bytes], ctx: WSGIFocusContext) -> None:
+        super().__init__(body, self._done)
+        self._ctx = ctx
+
+    def _done(self, complete: bool, error: BaseException | None) -> None:
+        self._ctx.sealed = True
+        self._ctx.settle(complete, error)
+
+
+__all__ = [
+    "ACCOUNT_KEY",
+    "ENVIRON_KEY",
+    "JOB_KEY",
+    "FocusWSGIMiddleware",
+    "WSGIFocusContext",
+    "clear_focus_session",
+    "facts_from_environ",
+    "focus_account",
+    "read_body",
+    "send_spec",
+    "spec_headers",
+    "to_response",
+    "wsgi_context",
+]
+
+
+# The guards live in their own module; importable from here too.
+from focus_middleware.wsgi_guards import focus_job, paid, require_account, require_credits  # noqa: E402
+
+__all__ += ["focus_job", "paid", "require_account", "require_credits"]
