@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import sys
 
-from bench import asgi_bench, multiprocess_bench, resolver_bench
+from bench import asgi_bench, fastapi_bench, multiprocess_bench, resolver_bench
 
 
 def main() -> int:
     print(resolver_bench.run())
     print()
     print(asgi_bench.run())
+    print()
+    print(fastapi_bench.run())
     print()
     print(multiprocess_bench.run())
     return 0
