@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # The workspace: the core plus each integration's own distribution (one line each).
-WORKSPACE_PACKAGES := -e .[test] -e integrations/django[typing]
+WORKSPACE_PACKAGES := -e .[test] -e integrations/django[typing] -e integrations/flask[test]
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
@@ -26,6 +26,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m mypy
 	cd integrations/django && ../../$(BIN)/python -m mypy
+	cd integrations/flask && ../../$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

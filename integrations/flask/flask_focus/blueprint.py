@@ -1,0 +1,49 @@
+"""The middleware's endpoints as a Flask blueprint, and the return trip as its
+``before_app_request`` hook.
+
+Routes (under ``/_focus``, so ``url_for("focus.signout")`` and friends work in templates):
+``session`` (the refresh endpoint), ``refresh_script``, ``signout``, and ``signin`` (the
+start of a sign-in that comes back to ``next``, for the button of an app's own sign-in
+page). Every method is routed to them so that the core, not Flask, answers a wrong one.
+The views and the hook only drive the core (:meth:`FocusWSGIMiddleware.answer`): what the
+response is, is decided there.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+from werkzeug.wrappers import Response
+
+from focus_middleware.wsgi import read_body
+
+from flask_focus.state import current_context, current_state
+
+NAME = "focus"
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_ROUTES = {"/session": "session", "/refresh.js": "refresh_script", "/signout": "signout", "/signin": "signin"}
+
+
+def _answer() -> Response:
+    state, ctx = current_state(), current_context()
+    environ = request.environ
+    return state.response(state.engine.answer(ctx, lambda limit: read_body(environ, limit)))
+
+
+def _return_trip() -> Response | None:
+    """A request coming back from sign-in is answered before the app's view runs."""
+    if request.blueprint == NAME:
+        return None  # our own routes answer for themselves
+    ctx = current_context()
+    return _answer() if ctx.answers_up_front else None
+
+
+def endpoints_blueprint() -> Blueprint:
+    """The blueprint (one per app: a blueprint remembers the apps it was set up on)."""
+    bp = Blueprint(NAME, __name__, url_prefix="/_focus")
+    for path, endpoint in _ROUTES.items():
+        bp.add_url_rule(path, endpoint, _answer, methods=_METHODS, provide_automatic_options=False)
+    bp.before_app_request(_return_trip)
+    return bp
+
+
+__all__ = ["NAME", "endpoints_blueprint"]

@@ -1,0 +1,85 @@
+"""Where the account appears in Flask: ``request.focus_account``, ``g.focus_account`` and
+the ``current_account`` proxy (views and Jinja templates), all resolved on first access.
+
+``request.focus_account`` and ``g.focus_account`` are properties of the app's request and
+app-context-globals classes, which ``init_app`` derives from whatever the app uses (Flask's
+documented ``request_class`` and ``app_ctx_globals_class`` hooks, per app; nothing global
+is patched). They hold the :class:`~focus_middleware.models.FocusAccount` itself, or None.
+``current_account`` is a Werkzeug ``LocalProxy``: test it for truth (``if current_account``),
+never ``is None``, as with Flask-Login's ``current_user``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flask import has_request_context, request
+from werkzeug.local import LocalProxy
+
+from focus_middleware.jobs import PaidJob
+from focus_middleware.models import FocusAccount
+from focus_middleware.sessions import Reason
+
+from flask_focus.state import context_of, current_context
+
+if TYPE_CHECKING:
+    from werkzeug.sansio.request import Request as _SansIORequest
+
+
+def _account() -> FocusAccount | None:
+    return current_context().account if has_request_context() else None
+
+
+current_account: FocusAccount | None = LocalProxy(_account)  # type: ignore[assignment]
+"""The request's account, resolved on first use; falsy without one."""
+
+
+class FocusRequestMixin:
+    """Adds the Focus properties to the app's request class."""
+
+    environ: Any
+
+    @property
+    def focus_account(self) -> FocusAccount | None:
+        """The request's account, or None (resolved on first access, then kept)."""
+        return context_of(self.environ).account
+
+    @property
+    def focus_reason(self) -> Reason:
+        """Why there is no account (``anonymous``, ``expired``, ``rejected``,
+        ``unavailable``, ``cross_origin``), or ``authenticated``."""
+        return context_of(self.environ).reason
+
+    @property
+    def focus_job(self) -> PaidJob | None:
+        """The paid view's job: set ``actual_cost`` and ``metadata`` on it."""
+        return context_of(self.environ).job
+
+
+class FocusGlobalsMixin:
+    """Adds ``focus_account`` to the app's ``g``."""
+
+    @property
+    def focus_account(self) -> FocusAccount | None:
+        return current_context().account if has_request_context() else None
+
+
+def _derive(base: type[Any], mixin: type[Any], name: str) -> type[Any]:
+    if issubclass(base, mixin):
+        return base
+    return type(name, (mixin, base), {"__module__": __name__})
+
+
+def with_request_mixin(base: type[_SansIORequest]) -> type[Any]:
+    return _derive(base, FocusRequestMixin, f"Focus{base.__name__}")
+
+
+def with_globals_mixin(base: type[Any]) -> type[Any]:
+    return _derive(base, FocusGlobalsMixin, f"Focus{base.__name__}")
+
+
+def focus_request_installed() -> bool:
+    return isinstance(request._get_current_object(), FocusRequestMixin)  # type: ignore[attr-defined]
+
+
+__all__ = ["FocusGlobalsMixin", "FocusRequestMixin", "current_account"]
