@@ -7,7 +7,9 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import django
+from asgiref.sync import sync_to_async
 import pytest
 
 # pytest-django reads DJANGO_SETTINGS_MODULE before any conftest is imported; setting it
@@ -15,6 +17,8 @@ import pytest
 # folder. Other folders never import Django, so the rest of the suite is unaffected.
 os.environ["DJANGO_SETTINGS_MODULE"] = "tests.django.settings"
 django.setup()
+
+from django.test import AsyncClient, Client  # noqa: E402
 
 from focus_middleware.clock import FakeClock  # noqa: E402
 from focus_middleware.testing import EmulatedUser, FocusEmulator  # noqa: E402
@@ -41,3 +45,53 @@ def focus(settings: Any, emu: FocusEmulator, clock: FakeClock) -> Iterator[dict[
 @pytest.fixture
 def user(emu: FocusEmulator) -> EmulatedUser:
     return emu.create_user(credits=10)
+
+
+class Either:
+    """One interface over Client (WSGI handler) and AsyncClient (ASGI handler)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.client: Any = AsyncClient() if kind == "asgi" else Client()
+
+    async def get(self, path: str, **kwargs: Any) -> Any:
+        return await self._call(self.client.get, path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> Any:
+        return await self._call(self.client.post, path, **kwargs)
+
+    async def _call(self, method: Any, path: str, **kwargs: Any) -> Any:
+        if self.kind == "asgi":
+            return await method(path, **kwargs)
+        # A WSGI server's worker thread: no event loop running there.
+        return await anyio.to_thread.run_sync(lambda: method(path, **kwargs))
+
+    async def body(self, response: Any) -> bytes:
+        """All of a (streaming) response's body, read as this client's server would."""
+        if self.kind == "asgi" and getattr(response, "is_async", False):
+            return b"".join([chunk async for chunk in response.streaming_content])
+        return await anyio.to_thread.run_sync(lambda: b"".join(response))
+
+    async def leave_after(self, response: Any, chunks: int) -> list[bytes]:
+        """Read ``chunks`` chunks of a streaming response, then close it, as a server does
+        when its client goes away: Django's ASGI handler closes the body it iterates and
+        then the response; a WSGI server calls the response's close()."""
+        if self.kind == "asgi":
+            stream = aiter(response)
+            got = [await anext(stream) for _ in range(chunks)]
+            await stream.aclose()
+            await sync_to_async(response.close)()
+            return got
+
+        def read() -> list[bytes]:
+            stream = iter(response)
+            got = [next(stream) for _ in range(chunks)]
+            response.close()
+            return got
+
+        return await anyio.to_thread.run_sync(read)
+
+
+@pytest.fixture(params=["wsgi", "asgi"])
+def browser(request: pytest.FixtureRequest) -> Either:
+    return Either(request.param)

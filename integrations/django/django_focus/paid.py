@@ -94,8 +94,8 @@ def _decide(ctx: FocusContext, route: PaidRoute, outcome: Any) -> OpenJob | Http
 
 
 def _refused(ctx: FocusContext, opened: OpenJob, error: FocusError) -> HttpResponse:
-    spec = reservation_refusal(ctx.facts, ctx.runtime.config, opened.route, error,
-                               available=opened.auth.account.credits, page=ctx.insufficient_credits_page)
+    spec = reservation_refusal(ctx.facts, ctx.runtime.config, opened.route, opened.auth, error,
+                               page=ctx.insufficient_credits_page)
     if spec is None:
         raise error
     return ctx.respond(spec)
