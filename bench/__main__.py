@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import asgi_bench, fastapi_bench, multiprocess_bench, resolver_bench
+from bench import asgi_bench, fastapi_bench, multiprocess_bench, resolver_bench, wsgi_bench
 
 
 def main() -> int:
@@ -11,6 +11,8 @@ def main() -> int:
     print(asgi_bench.run())
     print()
     print(fastapi_bench.run())
+    print()
+    print(wsgi_bench.run())
     print()
     print(multiprocess_bench.run())
     return 0

@@ -53,6 +53,15 @@ class RequestFacts:
         return bool(self.cookies) or "token=" in self.query_string
 
 
+def presents_credentials(authorization: str | None, cookie_header: str | None, query_string: str) -> bool:
+    """:attr:`RequestFacts.has_credentials` from the raw header values, for an adapter that
+    builds the facts only when someone needs them (WSGI): a request it says no to has none.
+    A ``Cookie`` header that parses to nothing still counts here (a harmless superset)."""
+    if authorization is not None and authorization[:7].lower() == "bearer ":
+        return True
+    return bool(cookie_header) or "token=" in query_string
+
+
 def parse_cookie_header(value: str | None) -> Mapping[str, str]:
     """Parse a ``Cookie`` header leniently: one malformed pair must not hide the others."""
     if not value:
@@ -70,4 +79,4 @@ def parse_cookie_header(value: str | None) -> Mapping[str, str]:
     return cookies
 
 
-__all__ = ["RequestFacts", "parse_cookie_header"]
+__all__ = ["RequestFacts", "parse_cookie_header", "presents_credentials"]

@@ -173,9 +173,9 @@ def up_front(facts: RequestFacts, config: FocusConfig) -> bool:
     endpoints, or a return trip from sign-in). An adapter that resolves the account lazily
     (WSGI, Flask, Django) runs the plan before the app only for these; for every other
     request the plan can wait until someone asks for the account, and then only resolves."""
-    if facts.path.startswith(FOCUS_PREFIX) and endpoint_for(facts) is not None:
-        return True
-    return STATE_PARAM in facts.query_string and return_trip(facts, config) is not None
+    if not may_answer_up_front(facts.path, facts.query_string):
+        return False
+    return endpoint_for(facts) is not None or return_trip(facts, config) is not None
 
 
 def quick_proceed(facts: RequestFacts, *, websocket: bool = False) -> Proceed | None:
@@ -185,9 +185,16 @@ def quick_proceed(facts: RequestFacts, *, websocket: bool = False) -> Proceed | 
     """
     if facts.has_credentials:
         return None
-    if not websocket and (facts.path.startswith(FOCUS_PREFIX) or STATE_PARAM in facts.query_string):
+    if not websocket and may_answer_up_front(facts.path, facts.query_string):
         return None
     return PROCEED_ANONYMOUS
+
+
+def may_answer_up_front(path: str, query_string: str) -> bool:
+    """A necessary condition of :func:`up_front` from the raw path and query alone (one of
+    our paths, or our state parameter), so a lazy adapter can skip building the facts of
+    the many requests that are neither."""
+    return path.startswith(FOCUS_PREFIX) or STATE_PARAM in query_string
 
 
 def request_plan(core: ResolverCore, facts: RequestFacts, *, websocket: bool = False) -> RequestPlan:
@@ -657,6 +664,7 @@ __all__ = [
     "endpoint_for",
     "proceed_with",
     "quick_proceed",
+    "may_answer_up_front",
     "refresh_response",
     "refresh_script",
     "refresh_script_path",

@@ -47,7 +47,7 @@ from focus_middleware.access import ACCOUNT, Requirement, paid_refusal, refusal,
 from focus_middleware.bodies import SettlingIterable
 from focus_middleware.config import FocusConfig
 from focus_middleware.errors import FocusError
-from focus_middleware.facts import RequestFacts, parse_cookie_header
+from focus_middleware.facts import RequestFacts, parse_cookie_header, presents_credentials
 from focus_middleware.jobs import PaidJob, PaidJobs, PaidRoute, UndeliveredHook, new_request_id, settlement_for
 from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import Credential, Outcome
@@ -55,6 +55,7 @@ from focus_middleware.pages import template_page
 from focus_middleware.resolver import Resolver
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
 from focus_middleware.sessions import (
+    PROCEED_ANONYMOUS,
     Proceed,
     ReadBody,
     Reason,
@@ -63,7 +64,8 @@ from focus_middleware.sessions import (
     account_plan,
     cache_control,
     clear_session_cookies,
-    quick_proceed,
+    endpoint_for,
+    may_answer_up_front,
     request_plan,
     up_front,
     vary,
@@ -94,7 +96,18 @@ BodyReader: TypeAlias = Callable[[int], "bytes | None"]
 
 
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
-_NOT_HTTP_PREFIXED = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
+# environ key -> header name, "" for keys that are not headers: spelling the name out once
+# per key instead of once per request halves the cost of the facts. Bounded, since clients
+# choose header names.
+_HEADER_NAMES: dict[str, str] = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
+_MAX_HEADER_NAMES = 1024
+
+
+def _header_name(key: str) -> str:
+    name = key[5:].replace("_", "-").lower() if key.startswith("HTTP_") else ""
+    if len(_HEADER_NAMES) < _MAX_HEADER_NAMES:
+        _HEADER_NAMES[key] = name
+    return name
 
 
 def _text(value: str) -> str:
@@ -114,11 +127,13 @@ def facts_from_environ(environ: WSGIEnvironment) -> RequestFacts:
     headers. ``root_path`` is ``SCRIPT_NAME``, so every URL the core emits carries it.
     """
     headers: dict[str, str] = {}
+    names = _HEADER_NAMES
     for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            headers[key[5:].replace("_", "-").lower()] = value
-        elif key in _NOT_HTTP_PREFIXED and value:
-            headers[_NOT_HTTP_PREFIXED[key]] = value
+        name = names.get(key)
+        if name is None:
+            name = _header_name(key)
+        if name and (value or key[0] == "H"):  # CGI's CONTENT_* may be present and empty
+            headers[name] = value
     scheme = environ.get("wsgi.url_scheme", "http")
     server = environ.get("SERVER_NAME")
     host = None
@@ -218,14 +233,16 @@ class WSGIFocusContext:
     by the middleware when the response is over.
     """
 
-    __slots__ = ("_credential", "_proceed", "_route", "_settled_by", "engine", "environ", "facts", "job", "raised",
-                 "sealed", "status")
+    __slots__ = ("_credential", "_facts", "_proceed", "_route", "_settled_by", "credentialed", "engine", "environ",
+                 "job", "raised", "sealed", "status")
 
-    def __init__(self, engine: FocusWSGIMiddleware, environ: WSGIEnvironment, facts: RequestFacts,
+    def __init__(self, engine: FocusWSGIMiddleware, environ: WSGIEnvironment, *, credentialed: bool,
                  proceed: Proceed | None = None) -> None:
         self.engine = engine
         self.environ = environ
-        self.facts = facts
+        self.credentialed = credentialed
+        """Whether the request presented any credential (its response is then private)."""
+        self._facts: RequestFacts | None = None
         self._proceed = proceed
         self.status: int | None = None
         self.job: PaidJob | None = None
@@ -241,9 +258,19 @@ class WSGIFocusContext:
         self.sealed = False
 
     @property
+    def facts(self) -> RequestFacts:
+        """The core's view of the request, built on first need."""
+        if self._facts is None:
+            self._facts = facts_from_environ(self.environ)
+        return self._facts
+
+    @property
     def answers_up_front(self) -> bool:
         """Whether the core answers this request itself, before the app (an endpoint, a
         return trip): see :func:`~focus_middleware.sessions.up_front`."""
+        environ = self.environ
+        if not may_answer_up_front(environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")):
+            return False
         return up_front(self.facts, self.engine.config)
 
     @property
@@ -326,7 +353,8 @@ class WSGIFocusContext:
 
     def __repr__(self) -> str:
         state = self._proceed.reason if self._proceed is not None else "unresolved"
-        return f"WSGIFocusContext({self.facts.method} {self.facts.path}, {state})"
+        environ = self.environ
+        return f"WSGIFocusContext({environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}, {state})"
 
 
 def wsgi_context(environ: WSGIEnvironment) -> WSGIFocusContext:
@@ -365,8 +393,9 @@ class FocusWSGIMiddleware:
     without a session; its button should link to ``/_focus/signin?next=...``.
     ``on_undelivered`` hears of every settlement kept for a later retry.
 
-    ``endpoints=False`` leaves the middleware's endpoints and the return trip to the
-    framework (Flask-Focus answers them from a blueprint through :meth:`answer`).
+    ``endpoints=False`` leaves the middleware's endpoints (``/_focus/...``) to the framework
+    (Flask-Focus answers them from blueprint routes through :meth:`answer`); the return
+    trip from sign-in, which may come back to any URL, is answered here either way.
     """
 
     def __init__(
@@ -401,7 +430,7 @@ class FocusWSGIMiddleware:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         ctx = self.context(environ)
-        if self.endpoints and ctx.answers_up_front:
+        if ctx.answers_up_front and (self.endpoints or endpoint_for(ctx.facts) is None):
             return send_spec(self.answer(ctx, lambda limit: read_body(environ, limit)), start_response)
         return self.run_app(self.app, ctx, start_response)
 
@@ -411,8 +440,13 @@ class FocusWSGIMiddleware:
         ctx = environ.get(ENVIRON_KEY)
         if isinstance(ctx, WSGIFocusContext) and ctx.engine is self:
             return ctx
-        facts = facts_from_environ(environ)
-        ctx = WSGIFocusContext(self, environ, facts, quick_proceed(facts))
+        # Without credentials and outside our paths, the answer is known without the facts.
+        query = environ.get("QUERY_STRING", "")
+        credentialed = presents_credentials(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_COOKIE"), query)
+        known = None
+        if not credentialed and not may_answer_up_front(environ.get("PATH_INFO", ""), query):
+            known = PROCEED_ANONYMOUS
+        ctx = WSGIFocusContext(self, environ, credentialed=credentialed, proceed=known)
         environ[ENVIRON_KEY] = ctx
         environ[ACCOUNT_KEY] = LocalProxy(lambda: ctx.account)
         return ctx
@@ -449,7 +483,7 @@ class FocusWSGIMiddleware:
     def run_app(self, app: WSGIApplication, ctx: WSGIFocusContext, start_response: StartResponse) -> Iterable[bytes]:
         """Call ``app`` with the cache headers merged into its response, and settle the
         paid jobs it opened once the response is over."""
-        credentialed = ctx.facts.has_credentials
+        credentialed = ctx.credentialed
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
             ctx.status = int(status[:3])

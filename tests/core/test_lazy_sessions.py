@@ -80,3 +80,21 @@ def test_signin_start_returns_to_a_safe_next() -> None:
         next(plan)
     except StopIteration as done:
         assert done.value.response.status == 303
+
+
+def test_raw_checks_agree_with_the_facts() -> None:
+    from focus_middleware.facts import presents_credentials, parse_cookie_header
+    from focus_middleware.sessions import may_answer_up_front, quick_proceed
+
+    cases = [(None, None, ""), ("Bearer x", None, ""), ("Basic x", None, ""), ("bearer x", None, ""),
+             (None, "a=1", ""), (None, None, "token=abc"), (None, None, "x=1"), (None, "", "")]
+    for auth, cookie, query in cases:
+        headers = {k: v for k, v in (("authorization", auth), ("cookie", cookie)) if v is not None}
+        f = RequestFacts(method="GET", path="/", query_string=query, headers=headers,
+                         cookies=parse_cookie_header(cookie))
+        assert presents_credentials(auth, cookie, query) == f.has_credentials
+    assert presents_credentials(None, "junk", "")  # a superset: an unparsable Cookie header counts
+    for path, query in [("/", ""), ("/_focus/session", ""), ("/x", "focus_state=a"), ("/_focusx", "")]:
+        f = facts(path, query)
+        assert (quick_proceed(f) is None) == may_answer_up_front(path, query)
+        assert not up_front(f, CONFIG) or may_answer_up_front(path, query)

@@ -49,6 +49,7 @@ def test_an_app_that_never_looks_pays_nothing(config: FocusConfig, emu: FocusEmu
     for _ in range(3):
         assert Client(middleware).get("/", headers=bearer(pat)).status_code == 200
     assert emu.calls(WALLET) == 0 and not any(ctx.resolved for ctx in seen)
+    assert not any(ctx._facts for ctx in seen)  # not even the facts were built
     # The same requests, looked at once: one upstream call, then cached.
     for ctx in seen:
         assert ctx.account.clerk_id == user.clerk_id

@@ -1,12 +1,13 @@
-"""The middleware's endpoints as a Flask blueprint, and the return trip as its
-``before_app_request`` hook.
+"""The middleware's endpoints as a Flask blueprint.
 
 Routes (under ``/_focus``, so ``url_for("focus.signout")`` and friends work in templates):
 ``session`` (the refresh endpoint), ``refresh_script``, ``signout``, and ``signin`` (the
 start of a sign-in that comes back to ``next``, for the button of an app's own sign-in
 page). Every method is routed to them so that the core, not Flask, answers a wrong one.
-The views and the hook only drive the core (:meth:`FocusWSGIMiddleware.answer`): what the
-response is, is decided there.
+The views only drive the core (:meth:`FocusWSGIMiddleware.answer`): what the response is,
+is decided there. The return trip from sign-in comes back to whatever URL started it, so it
+is no route: the WSGI engine around ``app.wsgi_app`` answers it before Flask runs, which
+keeps every other request free of a ``before_request`` hook.
 """
 
 from __future__ import annotations
@@ -29,20 +30,11 @@ def _answer() -> Response:
     return state.response(state.engine.answer(ctx, lambda limit: read_body(environ, limit)))
 
 
-def _return_trip() -> Response | None:
-    """A request coming back from sign-in is answered before the app's view runs."""
-    if request.blueprint == NAME:
-        return None  # our own routes answer for themselves
-    ctx = current_context()
-    return _answer() if ctx.answers_up_front else None
-
-
 def endpoints_blueprint() -> Blueprint:
     """The blueprint (one per app: a blueprint remembers the apps it was set up on)."""
     bp = Blueprint(NAME, __name__, url_prefix="/_focus")
     for path, endpoint in _ROUTES.items():
         bp.add_url_rule(path, endpoint, _answer, methods=_METHODS, provide_automatic_options=False)
-    bp.before_app_request(_return_trip)
     return bp
 
 

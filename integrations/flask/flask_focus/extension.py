@@ -10,8 +10,9 @@ several apps, each with its own configuration). ``init_app``:
   without its endpoints): it builds each request's facts, resolves the account when first
   asked, adds the cache headers, and settles paid jobs, which only the outermost wrapper
   can do, since only it sees whether the whole body went out;
-- registers the ``focus`` blueprint (the endpoints and the return trip), the request and
-  ``g`` properties, and ``current_account`` for templates.
+- registers the ``focus`` blueprint (the endpoints; the engine answers the return trip
+  from sign-in before Flask runs), the request and ``g`` properties, and
+  ``current_account`` for templates.
 
 The guards are methods of the extension (``@focus.login_required``,
 ``@focus.require_credits(5)``, ``@focus.paid(...)``) and work on sync and async views, in
