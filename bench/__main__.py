@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import asgi_bench, fastapi_bench, multiprocess_bench, resolver_bench, wsgi_bench
+from bench import asgi_bench, django_bench, fastapi_bench, multiprocess_bench, resolver_bench, wsgi_bench
 
 
 def main() -> int:
@@ -13,6 +13,8 @@ def main() -> int:
     print(fastapi_bench.run())
     print()
     print(wsgi_bench.run())
+    print()
+    print(django_bench.run())
     print()
     print(multiprocess_bench.run())
     return 0

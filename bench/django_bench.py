@@ -1,0 +1,127 @@
+"""A full request through Django's WSGI handler, bare and with FocusMiddleware.
+
+The handler is called directly with a prepared WSGI environ (and its body iterated and
+closed, as a server does), many times in one process, so the figures hold Django and the
+middleware only: no server, no HTTP client. Rows are ratios against the bare project (the
+same view, no middleware at all); the hot path is a request whose JWT claims and wallet
+are cached (no network), with a view that reads ``request.focus_account`` (the account is
+lazy: a view that never reads it costs less still).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+from bench.timing import per_call, table
+from focus_middleware.testing import FocusEmulator
+
+ORIGIN = "http://127.0.0.1:8000"
+
+
+def hello(request: Any) -> Any:
+    from django.http import HttpResponse
+
+    account = getattr(request, "focus_account", None)
+    return HttpResponse(b"hello" if account else b"hello, stranger")
+
+
+def _guarded() -> Callable[[Any], Any]:
+    from django_focus.decorators import require_credits
+
+    return require_credits(1)(hello)
+
+
+def _setup(emu: FocusEmulator) -> None:
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False, SECRET_KEY="bench", ALLOWED_HOSTS=["127.0.0.1"], ROOT_URLCONF=__name__,
+            INSTALLED_APPS=["django_focus"], MIDDLEWARE=[], USE_TZ=True, DATABASES={},
+        )
+        django.setup()
+    settings.FOCUS = {"api_url": emu.url, "issuer": emu.issuer, "app": "bench", "public_origin": ORIGIN}
+
+
+def _handler(middleware: list[str]) -> Any:
+    from django.conf import settings
+    from django.core.handlers.wsgi import WSGIHandler
+
+    settings.MIDDLEWARE = middleware
+    return WSGIHandler()
+
+
+def _request(handler: Any, path: str, headers: dict[str, str]) -> Callable[[], None]:
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SCRIPT_NAME": "",
+               "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
+               "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http", "wsgi.errors": io.StringIO(),
+               "HTTP_HOST": "127.0.0.1:8000", "HTTP_ACCEPT": "application/json", **headers}
+    statuses: list[str] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        statuses.append(status)
+
+    def call() -> None:
+        result = handler({**environ, "wsgi.input": io.BytesIO()}, start_response)
+        try:
+            for _ in result:
+                pass
+        finally:
+            result.close()
+        if statuses.pop() != "200 OK":
+            raise RuntimeError(f"{path} did not answer 200")
+
+    return call
+
+
+def run() -> str:
+    with FocusEmulator(db=":memory:") as emu:
+        emu.create_app("bench", starter_credits=0)
+        user = emu.create_user(credits=100)
+        _setup(emu)
+        token = user.session_jwt(azp=ORIGIN, lifetime=3600)
+        bare = _handler([])
+        focus = _handler(["django_focus.middleware.FocusMiddleware"])
+        cases = {
+            "bare": _request(bare, "/", {}),
+            "anonymous": _request(focus, "/", {}),
+            "bearer": _request(focus, "/", {"HTTP_AUTHORIZATION": f"Bearer {token}"}),
+            "cookie": _request(focus, "/", {"HTTP_COOKIE": f"theme=dark; focus_session={token}"}),
+            "guarded": _request(focus, "/guarded", {"HTTP_AUTHORIZATION": f"Bearer {token}"}),
+        }
+        for call in cases.values():  # warm: JWKS, claims and wallet cached
+            call()
+        baseline = per_call(cases["bare"])
+        rows = [
+            ("bare Django view (WSGI handler)", baseline, baseline),
+            ("FocusMiddleware, no credentials", per_call(cases["anonymous"]), baseline),
+            ("FocusMiddleware, hot path (bearer JWT)", per_call(cases["bearer"]), baseline),
+            ("FocusMiddleware, hot path (app cookie)", per_call(cases["cookie"]), baseline),
+            ("hot path + @require_credits(1)", per_call(cases["guarded"]), baseline),
+        ]
+        from django_focus.runtime import reset_runtime
+
+        reset_runtime()
+    return table("full request, in-process Django WSGI handler (bench/django_bench.py)", rows)
+
+
+def _urlpatterns() -> list[Any]:
+    from django.urls import path
+
+    return [path("", hello), path("guarded", _guarded())]
+
+
+def __getattr__(name: str) -> Any:
+    # ROOT_URLCONF is this module; its patterns are built once Django is set up.
+    if name == "urlpatterns":
+        patterns = _urlpatterns()
+        globals()["urlpatterns"] = patterns
+        return patterns
+    raise AttributeError(name)
+
+
+if __name__ == "__main__":
+    print(run())
