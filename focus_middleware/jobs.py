@@ -31,6 +31,7 @@ from focus_middleware.client import AsyncFocusClient, FocusClient
 from focus_middleware.config import FocusConfig
 from focus_middleware.errors import ConflictError, FocusError, NotFoundError
 from focus_middleware.outcome import Authenticated, Credential, Expired, Outcome
+from focus_middleware.shielding import shielded
 
 logger = logging.getLogger("focus_middleware.jobs")
 
@@ -345,14 +346,17 @@ class AsyncPaidJobs(_PaidJobsBase):
             self._credits_moved(auth.account.clerk_id)
         return self._job(route, app, created.job_id, request_id, auth.account.clerk_id)
 
+    # Settling runs in a task of its own on asyncio (``shielded``): anyio's shield alone does
+    # not stop a native task.cancel(), and a settlement cut short is neither sent nor kept.
+
     async def settle(self, job: PaidJob, credential: Credential, settlement: Settlement) -> None:
-        await self._drive(self._settle_plan(job, credential, settlement))
+        await shielded(self._drive(self._settle_plan(job, credential, settlement)))
 
     async def retry_pending(self, clerk_id: str, credential: Credential) -> None:
-        await self._drive(self._retry_plan(clerk_id, credential))
+        await shielded(self._drive(self._retry_plan(clerk_id, credential)))
 
     async def drain(self) -> int:
-        return await self._drive(self._drain_plan())
+        return await shielded(self._drive(self._drain_plan()))
 
     async def _drive(self, plan: Plan) -> int:
         try:
