@@ -49,6 +49,7 @@ from focus_middleware.outcome import Authenticated, Outcome
 from focus_middleware.pages import template_page
 from focus_middleware.resolver import AsyncResolver
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
+from focus_middleware.shielding import shielded
 from focus_middleware.sessions import (
     Proceed,
     ReadBody,
@@ -499,12 +500,17 @@ async def _poll_disconnect(receive: Receive, stash: list[Message], ctx: FocusCon
 
 
 async def _run_finish_hooks(ctx: FocusContext, finish: Finish) -> None:
-    with anyio.CancelScope(shield=True):
-        for hook in ctx._finish_hooks or ():
-            try:
-                await hook(finish)
-            except Exception:
-                logger.exception("focus: a finish hook failed")
+    """The hooks run to their end even if the request is cancelled meanwhile, natively
+    (``asyncio.timeout`` around the app) included: see :mod:`focus_middleware.shielding`."""
+    await shielded(_finish_hooks(ctx, finish))
+
+
+async def _finish_hooks(ctx: FocusContext, finish: Finish) -> None:
+    for hook in ctx._finish_hooks or ():
+        try:
+            await hook(finish)
+        except Exception:
+            logger.exception("focus: a finish hook failed")
 
 
 def _attach(scope: MutableMapping[str, Any], ctx: FocusContext) -> None:

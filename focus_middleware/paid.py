@@ -31,6 +31,7 @@ from focus_middleware.guards import _needs_request_param, _take_request, _with_r
 from focus_middleware.jobs import PaidJob, PaidRoute, new_request_id, settlement_for
 from focus_middleware.outcome import Authenticated
 from focus_middleware.responses import ResponseSpec
+from focus_middleware.shielding import Shielded
 
 P = ParamSpec("P")
 
@@ -44,8 +45,9 @@ _OPEN_KEY = "focus.paid"
 class OpenJob:
     """One request's paid job, from before the reservation to the settlement.
 
-    Registered with the middleware before reserving, so a cancellation that arrives as the
-    reservation returns still finds a job to refund. ``raised`` is what the handler raised,
+    Registered with the middleware before reserving, and the reservation kept running
+    (:class:`~focus_middleware.shielding.Shielded`), so a request cancelled while it was
+    under way still refunds the job once it lands. ``raised`` is what the handler raised,
     even if an exception handler turned it into a 2xx: work that raised is not charged.
     """
 
@@ -54,13 +56,21 @@ class OpenJob:
     ctx: FocusContext
     job: PaidJob | None = None
     raised: BaseException | None = None
+    reservation: Shielded[PaidJob] | None = None
 
     async def finish(self, finish: Finish) -> None:
-        if self.job is None:
+        job = self.job
+        if job is None and self.reservation is not None:
+            # Cancelled while reserving: the reservation ran on, and may have landed.
+            try:
+                job = await self.reservation.result()
+            except Exception:
+                return  # refused or failed: nothing was reserved
+        if job is None:
             return
         error = finish.error if finish.error is not None else self.raised
         settlement = settlement_for(status=finish.status, body_complete=finish.complete, error=error)
-        await self.ctx.middleware.jobs.settle(self.job, self.auth.credential, settlement)
+        await self.ctx.middleware.jobs.settle(job, self.auth.credential, settlement)
 
 
 async def open_job(conn: HTTPConnection, route: PaidRoute) -> OpenJob | ResponseSpec:
@@ -82,8 +92,9 @@ async def open_job(conn: HTTPConnection, route: PaidRoute) -> OpenJob | Response
         return decided
     opened = OpenJob(route, decided, ctx)
     ctx.on_finish(opened.finish)
+    opened.reservation = Shielded(ctx.middleware.jobs.reserve(route, decided, new_request_id()))
     try:
-        job = await ctx.middleware.jobs.reserve(route, decided, new_request_id())
+        job = await opened.reservation.result()
     except FocusError as error:
         spec = reservation_refusal(ctx.facts, ctx.config, route, decided, error, page=page)
         if spec is None:
