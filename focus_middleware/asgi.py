@@ -49,7 +49,6 @@ from focus_middleware.outcome import Authenticated, Outcome
 from focus_middleware.pages import template_page
 from focus_middleware.resolver import AsyncResolver
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
-from focus_middleware.shielding import shielded
 from focus_middleware.sessions import (
     Proceed,
     ReadBody,
@@ -62,6 +61,7 @@ from focus_middleware.sessions import (
     request_plan,
     vary,
 )
+from focus_middleware.shielding import shielded
 
 logger = logging.getLogger("focus_middleware")
 
