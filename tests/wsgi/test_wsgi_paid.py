@@ -247,3 +247,19 @@ def test_real_server_client_disconnect_fails_with_refund(config: FocusConfig, us
         wait_for(lambda: emu.jobs(user)[0]["status"] != "started", timeout=10)
         assert emu.jobs(user)[0]["status"] == "failed" and user.credits == 20
         served.app.close()
+
+
+def test_a_process_that_exits_drains_what_is_kept(user: EmulatedUser, emu: FocusEmulator) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    emu.fail_next(COMPLETE, status=503)
+    done = subprocess.run([sys.executable, "-m", "tests.wsgi.exit_worker", emu.url, user.pat()], cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["200", "1"]  # answered; the settlement kept when the process ended
+    [job] = emu.jobs(user)
+    assert job["status"] == "completed" and job["actual_cost"] == 2 and user.credits == 18
