@@ -143,6 +143,10 @@ class BrowserPages:
     def _same_origin(self, request: Request) -> None:
         site = request.headers.get("sec-fetch-site")
         origin = request.headers.get("origin")
+        if origin == "null" and site == "same-origin":
+            # Our pages send Referrer-Policy: no-referrer, under which Chromium posts their
+            # forms with "Origin: null"; the Sec-Fetch-Site it sends beside it vouches.
+            origin = None
         foreign_site = site is not None and site not in ("same-origin", "none")
         try:
             foreign_origin = origin is not None and normalize_origin(origin) != normalize_origin(
