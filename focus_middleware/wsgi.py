@@ -27,8 +27,8 @@ job; this middleware, the outermost wrapper, settles it, because only it sees ho
 response ended: completed only when the body iterable was exhausted before ``close()``
 (:class:`~focus_middleware.bodies.SettlingIterable`), failed with refund when the app
 raised, answered >= 400, or the client went away first. Settlements that cannot be
-delivered are kept and retried with the user's next request whose account is resolved,
-and drained at interpreter exit.
+delivered are kept, retried with the credential of the user's next request whose account
+is resolved (after its response, so it is never delayed), and drained at interpreter exit.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from focus_middleware.errors import FocusError
 from focus_middleware.facts import RequestFacts, parse_cookie_header, presents_credentials
 from focus_middleware.jobs import PaidJob, PaidJobs, PaidRoute, UndeliveredHook, new_request_id, settlement_for
 from focus_middleware.models import FocusAccount
-from focus_middleware.outcome import Credential, Outcome
+from focus_middleware.outcome import Authenticated, Credential, Outcome
 from focus_middleware.pages import template_page
 from focus_middleware.resolver import Resolver
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
@@ -233,8 +233,8 @@ class WSGIFocusContext:
     by the middleware when the response is over.
     """
 
-    __slots__ = ("_credential", "_facts", "_proceed", "_route", "_settled_by", "credentialed", "engine", "environ",
-                 "job", "raised", "sealed", "status")
+    __slots__ = ("_credential", "_facts", "_proceed", "_route", "credentialed", "due", "engine", "environ", "job",
+                 "raised", "sealed", "status", "watched")
 
     def __init__(self, engine: FocusWSGIMiddleware, environ: WSGIEnvironment, *, credentialed: bool,
                  proceed: Proceed | None = None) -> None:
@@ -252,9 +252,12 @@ class WSGIFocusContext:
         that raised is not charged."""
         self._route: PaidRoute | None = None
         self._credential: Credential | None = None
+        self.due: Authenticated | None = None
+        """A fresh credential of a user with kept settlements, to deliver them with once
+        this response is over (so they never delay it)."""
         # Whether the middleware's run of the app is watching this request (so a job opened
         # now will be settled), and whether it already stopped watching.
-        self._settled_by: object | None = None
+        self.watched = False
         self.sealed = False
 
     @property
@@ -281,7 +284,7 @@ class WSGIFocusContext:
     @property
     def proceed(self) -> Proceed:
         if self._proceed is None:
-            self._proceed = self.engine.resolve(self.facts)
+            self._proceed = self.engine.resolve(self)
         return self._proceed
 
     @property
@@ -320,7 +323,7 @@ class WSGIFocusContext:
             if self._route != route:
                 raise RuntimeError(f"a paid job ({self.job.action!r}) is already open for this request")
             return self.job
-        if self._settled_by is None or self.sealed:
+        if not self.watched or self.sealed:
             raise RuntimeError("a paid job can only be opened while FocusWSGIMiddleware runs the app, before it "
                                "returns its response (is the middleware installed, outermost?)")
         engine = self.engine
@@ -341,15 +344,18 @@ class WSGIFocusContext:
         self.environ[JOB_KEY] = job
         return job
 
-    def settle(self, body_complete: bool, error: BaseException | None) -> None:
-        """Complete or fail the request's job, if any (the core decides which); once."""
-        job, credential = self.job, self._credential
-        if job is None or credential is None:
-            return
-        self._credential = None
-        error = error if error is not None else self.raised
-        settlement = settlement_for(status=self.status, body_complete=body_complete, error=error)
-        self.engine.paid_jobs.settle(job, credential, settlement)
+    def finish(self, body_complete: bool, error: BaseException | None) -> None:
+        """The response is over: complete or fail the request's job, if any (the core
+        decides which), then deliver the user's kept settlements, if due; once."""
+        self.sealed = True
+        job, credential, due = self.job, self._credential, self.due
+        self._credential = self.due = None
+        jobs = self.engine.paid_jobs
+        if job is not None and credential is not None:
+            error = error if error is not None else self.raised
+            jobs.settle(job, credential, settlement_for(status=self.status, body_complete=body_complete, error=error))
+        if due is not None:
+            jobs.retry_pending(due.account.clerk_id, due.credential)
 
     def __repr__(self) -> str:
         state = self._proceed.reason if self._proceed is not None else "unresolved"
@@ -460,13 +466,17 @@ class FocusWSGIMiddleware:
         ctx._proceed = result
         return ResponseSpec(404, (("content-type", "text/plain; charset=utf-8"),), b"Not Found")
 
-    def resolve(self, facts: RequestFacts) -> Proceed:
-        """The account part of the core's plan, driven now; and the user's kept
-        settlements, delivered with this fresh credential while we are at it."""
-        result = self.resolver.run(account_plan(self.resolver.core, facts))
+    def resolve(self, ctx: WSGIFocusContext) -> Proceed:
+        """The account part of the core's plan, driven now. A user with kept settlements
+        has them delivered with this fresh credential once the response is over (at once
+        if it already is)."""
+        result = self.resolver.run(account_plan(self.resolver.core, ctx.facts))
         due = self.paid_jobs.due_for_retry(result.outcome)
         if due is not None:
-            self.paid_jobs.retry_pending(due.account.clerk_id, due.credential)
+            if ctx.watched and not ctx.sealed:
+                ctx.due = due
+            else:
+                self.paid_jobs.retry_pending(due.account.clerk_id, due.credential)
         return result
 
     def _run(self, plan: RequestPlan, read: BodyReader) -> Respond | Proceed:
@@ -489,17 +499,16 @@ class FocusWSGIMiddleware:
             ctx.status = int(status[:3])
             return start_response(status, _cache_headers(headers, credentialed), exc_info)
 
-        ctx._settled_by = self
+        ctx.watched = True
         try:
             body = app(ctx.environ, start)
         except BaseException as error:
-            ctx.sealed = True
-            ctx.settle(False, error)
+            ctx.finish(False, error)
             raise
-        if ctx.job is None:
-            ctx.sealed = True  # nothing to settle: the body goes out untouched (file_wrapper too)
+        if ctx.job is None and ctx.due is None:
+            ctx.sealed = True  # nothing to do at the end: the body goes out untouched (file_wrapper too)
             return body
-        return _Settling(body, ctx)
+        return _Finishing(body, ctx)
 
     # -- lifetime ------------------------------------------------------------------------------
 
@@ -518,16 +527,12 @@ class FocusWSGIMiddleware:
             self.resolver.close()
 
 
-class _Settling(SettlingIterable):
-    """The response body of a request with paid jobs: they settle at ``close()``."""
+class _Finishing(SettlingIterable):
+    """The response body of a request with a paid job or kept settlements to deliver:
+    :meth:`WSGIFocusContext.finish` runs at ``close()``."""
 
     def __init__(self, body: Iterable[bytes], ctx: WSGIFocusContext) -> None:
-        super().__init__(body, self._done)
-        self._ctx = ctx
-
-    def _done(self, complete: bool, error: BaseException | None) -> None:
-        self._ctx.sealed = True
-        self._ctx.settle(complete, error)
+        super().__init__(body, ctx.finish)
 
 
 __all__ = [

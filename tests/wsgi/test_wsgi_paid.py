@@ -194,7 +194,9 @@ def test_undelivered_settlement_is_kept_and_retried_on_the_users_next_request(
     emu.clear_faults()
     client.get("/untouched", headers=bearer(user.pat()))  # the account is never looked at: nothing yet
     assert emu.jobs(user, status="started")
-    client.get("/", headers=bearer(user.pat()))  # the user's next resolved request delivers it
+    r = client.get("/", headers=bearer(user.pat()), buffered=False)  # the user's next resolved request...
+    assert r.json["authenticated"] and emu.jobs(user, status="started")  # ...answered first, not delayed
+    r.close()  # ...and once its response is over, delivers it
     [job] = emu.jobs(user)
     assert job["status"] == "completed" and job["actual_cost"] == 4 and user.credits == 16
     app.close()
