@@ -5,6 +5,8 @@ the ``current_account`` proxy (views and Jinja templates), all resolved on first
 app-context-globals classes, which ``init_app`` derives from whatever the app uses (Flask's
 documented ``request_class`` and ``app_ctx_globals_class`` hooks, per app; nothing global
 is patched). They hold the :class:`~focus_middleware.models.FocusAccount` itself, or None.
+An app that sets its own ``request_class`` after ``init_app`` should derive it from
+:class:`FocusRequestMixin` to keep them.
 ``current_account`` is a Werkzeug ``LocalProxy``: test it for truth (``if current_account``),
 never ``is None``, as with Flask-Login's ``current_user``.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import has_request_context, request
+from flask import has_request_context
 from werkzeug.local import LocalProxy
 
 from focus_middleware.jobs import PaidJob
@@ -76,10 +78,6 @@ def with_request_mixin(base: type[_SansIORequest]) -> type[Any]:
 
 def with_globals_mixin(base: type[Any]) -> type[Any]:
     return _derive(base, FocusGlobalsMixin, f"Focus{base.__name__}")
-
-
-def focus_request_installed() -> bool:
-    return isinstance(request._get_current_object(), FocusRequestMixin)  # type: ignore[attr-defined]
 
 
 __all__ = ["FocusGlobalsMixin", "FocusRequestMixin", "current_account"]
