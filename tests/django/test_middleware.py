@@ -273,3 +273,42 @@ def test_without_public_origin_the_host_is_taken_only_as_allowed_hosts_vouch(
 
 def test_the_configured_public_origin_wins_over_the_host(client: Client) -> None:
     assert redirect_to(client, HTTP_HOST="localhost").startswith(f"{ORIGIN}/private?")
+
+
+def test_a_sign_in_link_starts_a_bound_sign_in(client: Client, emu: FocusEmulator) -> None:
+    r = client.get("/_focus/signin?next=/page%3Fx%3D1", headers=NAV)
+    assert r.status_code == 303 and r["Location"].startswith(f"{emu.url}/signin?") and "focus_state" in r.cookies
+    back = parse_qs(urlsplit(r["Location"]).query)["redirect_to"][0]
+    assert back.startswith(f"{ORIGIN}/page?x=1&focus_state=")
+    elsewhere = client.get("/_focus/signin?next=https://evil.example/", headers=NAV)
+    assert parse_qs(urlsplit(elsewhere["Location"]).query)["redirect_to"][0].startswith(f"{ORIGIN}/?focus_state=")
+
+
+def test_a_redirect_into_the_app_is_checked_the_django_way_too(emu: FocusEmulator) -> None:
+    from django.core.exceptions import DisallowedRedirect
+
+    from django_focus.request import to_response
+    from django_focus.runtime import get_runtime
+    from focus_middleware.responses import redirect
+    from tests.helpers import facts
+
+    runtime = get_runtime()
+    here = facts()
+    ok = to_response(redirect(f"{ORIGIN}/page"), here, runtime)
+    assert ok.status_code == 303 and ok["Location"] == f"{ORIGIN}/page"
+    to_focus = to_response(redirect(f"{emu.url}/signin?redirect_to=x"), here, runtime)
+    assert to_focus["Location"].startswith(emu.url)
+    for bad in ("https://evil.example/", "//evil.example/", f"{ORIGIN.replace('http:', 'javascript:')}/"):
+        with pytest.raises(DisallowedRedirect):
+            to_response(redirect(bad), here, runtime)
+
+
+def test_the_test_helpers(client: Client, user: EmulatedUser, emu: FocusEmulator) -> None:
+    from django_focus.testing import emulator_settings, focus_logout
+
+    assert emulator_settings(emu, app="video") == {"api_url": emu.url, "issuer": emu.issuer, "app": "video"}
+    force_focus_login(client, user)
+    force_focus_login(client, user, pat=True)
+    assert client.get("/", headers=API).json()["authenticated"] is True
+    focus_logout(client)
+    assert client.get("/", headers=API).json()["authenticated"] is False
