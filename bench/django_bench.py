@@ -27,6 +27,12 @@ def hello(request: Any) -> Any:
     return HttpResponse(b"hello" if account else b"hello, stranger")
 
 
+def untouched(request: Any) -> Any:
+    from django.http import HttpResponse
+
+    return HttpResponse(b"hello")
+
+
 def _guarded() -> Callable[[Any], Any]:
     from django_focus.decorators import require_credits
 
@@ -88,6 +94,7 @@ def run() -> str:
         cases = {
             "bare": _request(bare, "/", {}),
             "anonymous": _request(focus, "/", {}),
+            "lazy": _request(focus, "/untouched", {"HTTP_AUTHORIZATION": f"Bearer {token}"}),
             "bearer": _request(focus, "/", {"HTTP_AUTHORIZATION": f"Bearer {token}"}),
             "cookie": _request(focus, "/", {"HTTP_COOKIE": f"theme=dark; focus_session={token}"}),
             "guarded": _request(focus, "/guarded", {"HTTP_AUTHORIZATION": f"Bearer {token}"}),
@@ -98,8 +105,9 @@ def run() -> str:
         rows = [
             ("bare Django view (WSGI handler)", baseline, baseline),
             ("FocusMiddleware, no credentials", per_call(cases["anonymous"]), baseline),
-            ("FocusMiddleware, hot path (bearer JWT)", per_call(cases["bearer"]), baseline),
-            ("FocusMiddleware, hot path (app cookie)", per_call(cases["cookie"]), baseline),
+            ("credentials, the view never looks (lazy)", per_call(cases["lazy"]), baseline),
+            ("hot path (bearer JWT), account read", per_call(cases["bearer"]), baseline),
+            ("hot path (app cookie), account read", per_call(cases["cookie"]), baseline),
             ("hot path + @require_credits(1)", per_call(cases["guarded"]), baseline),
         ]
         from django_focus.runtime import reset_runtime
@@ -111,7 +119,7 @@ def run() -> str:
 def _urlpatterns() -> list[Any]:
     from django.urls import path
 
-    return [path("", hello), path("guarded", _guarded())]
+    return [path("", hello), path("untouched", untouched), path("guarded", _guarded())]
 
 
 def __getattr__(name: str) -> Any:

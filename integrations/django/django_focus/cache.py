@@ -27,12 +27,14 @@ What each backend gives:
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.base import InvalidCacheBackendError
 
@@ -116,12 +118,12 @@ class DjangoCacheLock:
             raise ValueError("a lock needs a ttl > 0")
         self._cache = cache
         self._key = _LOCK_PREFIX + key
-        self._ttl = ttl
+        self.ttl = ttl
         self._token = uuid.uuid4().hex
         self._held = False
 
     def _try(self) -> bool:
-        added = _guard(lambda: self._cache.backend.add(self._key, self._token, _timeout(self._ttl)))
+        added = _guard(lambda: self._cache.backend.add(self._key, self._token, _timeout(self.ttl)))
         return bool(added)
 
     def acquire(self, *, blocking: bool = True, timeout: float | None = None) -> bool:
@@ -130,7 +132,7 @@ class DjangoCacheLock:
             return True
         if not blocking:
             return False
-        deadline = time.monotonic() + (self._ttl if timeout is None else timeout)
+        deadline = time.monotonic() + (self.ttl if timeout is None else timeout)
         while time.monotonic() < deadline:
             time.sleep(_POLL)
             if self._try():
@@ -185,16 +187,12 @@ class AsyncDjangoCacheLock:
         self._lock = lock
 
     async def acquire(self, *, blocking: bool = True, timeout: float | None = None) -> bool:
-        import asyncio
-
-        from asgiref.sync import sync_to_async
-
         try_once: Callable[..., Any] = sync_to_async(self._lock.acquire, thread_sensitive=False)
         if await try_once(blocking=False):
             return True
         if not blocking:
             return False
-        deadline = time.monotonic() + (self._lock._ttl if timeout is None else timeout)
+        deadline = time.monotonic() + (self._lock.ttl if timeout is None else timeout)
         while time.monotonic() < deadline:
             await asyncio.sleep(_POLL)
             if await try_once(blocking=False):
@@ -202,8 +200,6 @@ class AsyncDjangoCacheLock:
         return False
 
     async def release(self) -> None:
-        from asgiref.sync import sync_to_async
-
         await sync_to_async(self._lock.release, thread_sensitive=False)()
 
     async def __aenter__(self) -> bool:

@@ -37,7 +37,7 @@ from focus_middleware.access import paid_refusal, reservation_refusal
 from focus_middleware.bodies import SettlingAsyncIterable, SettlingIterable
 from focus_middleware.errors import FocusError
 from focus_middleware.jobs import PaidJob, PaidRoute, new_request_id, settlement_for
-from focus_middleware.outcome import Authenticated
+from focus_middleware.outcome import Authenticated, Outcome
 from focus_middleware.responses import ResponseSpec
 
 from django_focus.request import FocusContext, focus_context
@@ -84,7 +84,7 @@ def _already_open(ctx: FocusContext, route: PaidRoute) -> OpenJob | None:
     return opened
 
 
-def _decide(ctx: FocusContext, route: PaidRoute, outcome: Any) -> OpenJob | HttpResponse:
+def _decide(ctx: FocusContext, route: PaidRoute, outcome: Outcome) -> OpenJob | HttpResponse:
     decided = paid_refusal(ctx.facts, outcome, ctx.runtime.config, route, page=ctx.insufficient_credits_page)
     if isinstance(decided, ResponseSpec):
         return ctx.respond(decided)
