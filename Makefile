@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # The workspace: the core plus each integration's own distribution (one line each).
-WORKSPACE_PACKAGES := -e .[test] -e integrations/django[typing] -e integrations/flask[test]
+WORKSPACE_PACKAGES := -e .[test,examples] -e integrations/django[typing] -e integrations/flask[test]
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml Makefile $(wildcard integrations/*/pyproject.toml)
 
 install: $(STAMP)
 
+# make demo [FRAMEWORK=fastapi|flask|django]: the emulator and an example app.
+FRAMEWORK ?=
 demo: $(STAMP)
-	$(BIN)/focus demo
+	$(BIN)/focus demo $(if $(FRAMEWORK),--framework $(FRAMEWORK))
 
 test: $(STAMP)
 	$(BIN)/python -m mypy

@@ -11,7 +11,7 @@ else ``https://account.thefocus.ai``)::
     focus wallet [--app SLUG] [--json]
     focus jobs [--app SLUG] [--status started|completed|failed] [--limit N] [--json]
     focus emulator [--host --port --db --allow-origin --session-cookie-domain]
-    focus demo [--host --port --db]
+    focus demo [--framework fastapi|flask|django] [--app-port --host --port --db]
 
 The token is read from ``$FOCUS_TOKEN`` when set, else from the system keyring, else from
 ``$XDG_CONFIG_HOME/focus/credentials.json`` (see :mod:`focus_middleware.credentials_store`).
@@ -39,7 +39,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from focus_middleware.cli.emulator import exposure_warning, is_loopback, run_demo, run_emulator
+from focus_middleware.cli.demo import run_demo
+from focus_middleware.cli.emulator import exposure_warning, is_loopback, run_emulator
 from focus_middleware.cli.exits import ERROR, report
 from focus_middleware.cli.parser import build_parser
 

@@ -1,8 +1,8 @@
 """``focus emulator`` and ``focus demo``: the local Focus emulator in the foreground.
 
-``focus emulator`` serves it on a persistent database; ``focus demo`` does the same with
-an app and a seeded user and prints everything needed to try it. Both stop on Ctrl-C
-(exit 0: stopping is how they are meant to end).
+``focus emulator`` serves it on a persistent database; ``focus demo``
+(:mod:`focus_middleware.cli.demo`) adds a seeded user and an example app and prints what
+to open. Both stop on Ctrl-C (exit 0: stopping is how they are meant to end).
 """
 
 from __future__ import annotations
@@ -11,18 +11,19 @@ import argparse
 import ipaddress
 import sys
 import threading
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
+
+from focus_middleware.cli.demo import DEFAULT_APP_PORT, DEFAULT_FRAMEWORK, FRAMEWORKS, run_demo
 
 if TYPE_CHECKING:
     from focus_middleware.testing.emulator import FocusEmulator
 
-DEMO_APP = "demo"
-DEMO_CLERK_ID = "user_2demo"
-DEMO_CREDITS = 100
 DEFAULT_PORT = 8787
 
 
-def _emulator(args: argparse.Namespace) -> FocusEmulator:
+def make_emulator(args: argparse.Namespace, allowed_origins: Iterable[str] = ()) -> FocusEmulator:
+    """The emulator the options describe (not started yet)."""
     # Imported here: the emulator needs the [emulator] extra, other commands do not.
     from focus_middleware.testing.emulator import FocusEmulator
     from focus_middleware.testing.store import default_db_path
@@ -32,7 +33,7 @@ def _emulator(args: argparse.Namespace) -> FocusEmulator:
         db=args.db,
         host=args.host,
         port=args.port,
-        allowed_origins=getattr(args, "allow_origin", None) or (),
+        allowed_origins=[*(getattr(args, "allow_origin", None) or ()), *allowed_origins],
         session_cookie_domain=getattr(args, "session_cookie_domain", None),
     )
 
@@ -74,7 +75,7 @@ def run_emulator(args: argparse.Namespace) -> int:
     if warning is not None:
         print(warning, file=sys.stderr, flush=True)
     try:
-        emulator = _emulator(args).start()
+        emulator = make_emulator(args).start()
     except ValueError as exc:  # an --allow-origin that is not an origin
         print(f"focus emulator: {exc}", file=sys.stderr)
         return 2
@@ -82,25 +83,6 @@ def run_emulator(args: argparse.Namespace) -> int:
     print(
         f"sign in: {emulator.url}/signin   devices: {emulator.url}/device   "
         f"credits: {emulator.url}/billing   API: {emulator.url}/api/docs",
-        flush=True,
-    )
-    return _serve_until_interrupted(emulator)
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    emulator = _emulator(args).start()
-    emulator.create_app(DEMO_APP)
-    user = emulator.find_user(DEMO_CLERK_ID)
-    if user is None:
-        user = emulator.create_user(credits=DEMO_CREDITS, clerk_id=DEMO_CLERK_ID)
-    print(
-        f"Focus emulator:  {emulator.url}\n"
-        f"app:             {DEMO_APP}\n"
-        f"user (clerk id): {user.clerk_id}  ({user.credits} credits)\n"
-        f"PAT:             {user.pat()}\n"
-        f"try:             curl -H 'Authorization: Bearer <PAT>' "
-        f"'{emulator.url}/api/wallet?app={DEMO_APP}'\n"
-        "stop:            Ctrl-C",
         flush=True,
     )
     return _serve_until_interrupted(emulator)
@@ -135,7 +117,24 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         " as for apps on *.thefocus.ai",
     )
     emulator.set_defaults(run=run_emulator)
-    demo = commands.add_parser("demo", help="run the emulator with a demo app and user")
+    demo = commands.add_parser(
+        "demo",
+        help="run the emulator, a seeded user and an example app (Ctrl-C stops them)",
+        description="Run the Focus emulator on localhost with a seeded user, and the Clip Studio"
+        " example app on 127.0.0.1 (another site: the sign-in return trip is real).",
+    )
     # localhost, not 127.0.0.1: apps run on 127.0.0.1, and cookies ignore ports.
     _add_server_options(demo, "localhost")
+    demo.add_argument(
+        "--framework",
+        choices=sorted(FRAMEWORKS),
+        default=DEFAULT_FRAMEWORK,
+        help=f"which example app to run (default {DEFAULT_FRAMEWORK}; starlette is the same app)",
+    )
+    demo.add_argument(
+        "--app-port",
+        type=int,
+        default=DEFAULT_APP_PORT,
+        help=f"the app's port on 127.0.0.1 (default {DEFAULT_APP_PORT}; 0 = any free port)",
+    )
     demo.set_defaults(run=run_demo)

@@ -1,4 +1,4 @@
-"""The ``focus emulator`` and ``focus demo`` commands, run as a user would."""
+"""The ``focus emulator`` command, run as a user would (``focus demo``: tests/examples)."""
 
 from __future__ import annotations
 
@@ -28,35 +28,6 @@ def interrupt(process: subprocess.Popen[str]) -> tuple[int, str]:
     process.send_signal(signal.SIGINT)
     out, _ = process.communicate(timeout=10)
     return process.returncode, out
-
-
-def test_demo_prints_what_to_open_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    demo = launch(tmp_path, "demo")
-    assert demo.stdout is not None
-    lines = dict(demo.stdout.readline().split(":", 1) for _ in range(6))
-    try:
-        url, pat = lines["Focus emulator"].strip(), lines["PAT"].strip()
-        assert url.startswith("http://localhost:")
-        assert lines["user (clerk id)"].strip().startswith("user_2demo")
-        assert "Ctrl-C" in lines["stop"]
-        wallet = httpx.get(url + "/api/wallet?app=demo", headers={"Authorization": f"Bearer {pat}"})
-        assert wallet.status_code == 200
-        assert wallet.json()["account"]["credits"] == 120  # 100 seeded + 20 starter
-    finally:
-        code, out = interrupt(demo)
-    assert code == 0 and "stopping" in out
-    assert (tmp_path / ".focus-emulator" / "emulator.db").exists()
-
-
-def test_demo_reuses_its_user_across_runs(tmp_path: Path) -> None:
-    ids = []
-    for _ in range(2):
-        demo = launch(tmp_path, "demo")
-        assert demo.stdout is not None
-        lines = dict(demo.stdout.readline().split(":", 1) for _ in range(6))
-        interrupt(demo)
-        ids.append(lines["user (clerk id)"])
-    assert ids[0] == ids[1]
 
 
 def test_emulator_serves_the_given_database(tmp_path: Path) -> None:

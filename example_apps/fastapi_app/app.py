@@ -1,0 +1,182 @@
+"""Clip Studio on FastAPI: a Focus app that renders video previews for credits.
+
+- ``GET /``: the public page (who you are, if anyone: ``optional_account``)
+- ``GET /studio``: your account and credits (``current_account``: a browser without a
+  session is sent to sign in on Focus and comes straight back)
+- ``POST /render``: a paid form post (``PaidJob``): 5 credits reserved, 3 charged once the
+  result page went out, all returned if anything fails; too few credits shows the 402 page
+- ``POST /render/stream``: the same with live progress, charged after the last line
+- ``GET /api/me``, ``POST /api/render``: the same for scripts, with a personal access
+  token (``Authorization: Bearer <PAT>``; ``focus login`` gets one)
+
+The session refresh script and the sign-out form are in ``templates/base.html``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
+
+from example_apps.common import (
+    RENDER_COST,
+    RENDER_ESTIMATE,
+    STREAM_COST,
+    STREAM_ESTIMATE,
+    PROGRESS,
+    STYLE,
+    clean_title,
+    focus_config,
+    preview_svg,
+    progress_item,
+    render_preview,
+    render_steps,
+)
+from focus_middleware import FocusAccount, FocusConfig, FocusMiddleware
+from focus_middleware.fastapi import FocusJob, PaidJob, current_account, optional_account
+from focus_middleware.sessions import SIGNIN_PATH, SIGNOUT_PATH, refresh_script_path
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+router = APIRouter()
+
+Title = Annotated[str, Form()]
+render_job = PaidJob(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render")
+stream_job = PaidJob(action="render-stream", cost_estimate=STREAM_ESTIMATE, description="Preview render (live)")
+
+
+def create_app(config: FocusConfig | None = None) -> FastAPI:
+    """The app; ``config`` defaults to the environment's ``FOCUS_*`` with the demo's values."""
+    config = config or focus_config()
+    app = FastAPI(title="Clip Studio", summary="Render video previews for Focus credits")
+    app.state.public_origin = config.public_origin
+    app.add_middleware(FocusMiddleware, config=config)
+    app.include_router(router)
+    return app
+
+
+def context(request: Request, account: FocusAccount | None, **extra: Any) -> dict[str, Any]:
+    """What every page's template needs: the account, and where Focus's endpoints are."""
+    root = request.scope.get("root_path", "")
+    return {
+        "request": request,
+        "account": account,
+        "root": root,
+        "style": STYLE,
+        "refresh_script_url": refresh_script_path(root),  # keeps the session cookie fresh
+        "signout_url": root + SIGNOUT_PATH,
+        "signin_url": f"{root}{SIGNIN_PATH}?next={root}/studio",
+        "estimate": RENDER_ESTIMATE, "cost": RENDER_COST,
+        "stream_estimate": STREAM_ESTIMATE, "stream_cost": STREAM_COST,
+        **extra,
+    }
+
+
+def page(request: Request, name: str, account: FocusAccount | None, **extra: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context(request, account, **extra))
+
+
+# -- pages ------------------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, account: Annotated[FocusAccount | None, Depends(optional_account)]) -> Response:
+    return page(request, "home.html", account)
+
+
+@router.get("/studio", response_class=HTMLResponse)
+async def studio(request: Request, account: Annotated[FocusAccount, Depends(current_account)]) -> Response:
+    return page(request, "studio.html", account)
+
+
+@router.post("/render", response_class=HTMLResponse)
+async def render(request: Request, job: Annotated[FocusJob, Depends(render_job)], title: Title = "") -> Response:
+    account = request.state.focus_account
+    preview = render_preview(clean_title(title), job.job_id, request.app.state.public_origin)
+    job.actual_cost = preview.cost  # settled once this page went out; the rest goes back
+    job.metadata.update(description=preview.description, previewUrl=preview.url)
+    return page(request, "result.html", account, preview=preview, credits_left=account.credits - preview.cost)
+
+
+@router.post("/render/stream")
+async def render_stream(request: Request, job: Annotated[FocusJob, Depends(stream_job)],
+                        title: Title = "") -> Response:
+    preview = render_preview(clean_title(title), job.job_id, request.app.state.public_origin, cost=STREAM_COST)
+    job.metadata.update(description=preview.description, previewUrl=preview.url)
+    html = templates.get_template("render_stream.html").render(
+        context(request, request.state.focus_account, preview=preview))
+    head, tail = html.split(PROGRESS, 1)  # sent now, then the progress, then the rest
+
+    def body() -> Iterator[str]:
+        yield head
+        for line in render_steps(preview.title):
+            yield progress_item(line)
+        job.actual_cost = preview.cost  # charged once the last chunk went out
+        yield tail
+
+    return StreamingResponse(body(), media_type="text/html; charset=utf-8")
+
+
+@router.get("/render")
+@router.get("/render/stream")
+async def back_to_studio(request: Request) -> Response:
+    """Where a browser lands on its way back from buying credits (the 402 page's return
+    address is the paid URL): the studio, where the render button is."""
+    return RedirectResponse(request.scope.get("root_path", "") + "/studio", status_code=303)
+
+
+@router.get("/previews/{name}")
+async def preview_image(name: str) -> Response:
+    match = re.fullmatch(r"([A-Za-z0-9_-]{1,64})\.svg", name)
+    if match is None:
+        raise HTTPException(404)
+    return Response(preview_svg(match[1]), media_type="image/svg+xml",
+                    headers={"cache-control": "public, max-age=86400"})
+
+
+# -- the API, for scripts with a personal access token ----------------------------------------------
+
+
+class Me(BaseModel):
+    account_id: str
+    clerk_id: str
+    credits: int
+    plan: str | None
+    credential: str
+
+
+class RenderRequest(BaseModel):
+    title: str = ""
+
+
+class RenderResult(BaseModel):
+    job_id: str
+    title: str
+    description: str
+    preview_url: str
+    cost_estimate: int
+    actual_cost: int
+
+
+@router.get("/api/me")
+async def api_me(account: Annotated[FocusAccount, Depends(current_account)]) -> Me:
+    return Me(account_id=account.id, clerk_id=account.clerk_id, credits=account.credits, plan=account.plan,
+              credential=account.credential_kind)
+
+
+@router.post("/api/render")
+async def api_render(request: Request, body: RenderRequest,
+                     job: Annotated[FocusJob, Depends(render_job)]) -> RenderResult:
+    preview = render_preview(clean_title(body.title), job.job_id, request.app.state.public_origin)
+    job.actual_cost = preview.cost
+    job.metadata.update(description=preview.description, previewUrl=preview.url)
+    return RenderResult(job_id=job.job_id, title=preview.title, description=preview.description,
+                        preview_url=preview.url, cost_estimate=job.cost_estimate, actual_cost=preview.cost)
+
+
+__all__ = ["create_app"]
