@@ -13,7 +13,7 @@ from focus_middleware.testing import EmulatedUser, FocusEmulator
 
 from .servers import APP, FAST_STEPS, fastapi_served, flask_served, module_served
 
-FRAMEWORKS = ["fastapi"]  # flask and django join as their apps land
+FRAMEWORKS = ["fastapi", "flask"]
 
 
 @pytest.fixture(params=FRAMEWORKS)
