@@ -138,6 +138,8 @@ class Walk:
             if runs == 0:
                 self.steps.shot("action-form")
             self.run_action()
+            if runs == 0:
+                self.steps.shot("action-done")  # whatever page the app answers the action with
             runs += 1
             credits -= app.cost
             self.open_account()
