@@ -13,7 +13,7 @@ from focus_middleware.testing import EmulatedUser, FocusEmulator
 
 from .servers import APP, FAST_STEPS, fastapi_served, flask_served, module_served
 
-FRAMEWORKS = ["fastapi", "flask"]
+FRAMEWORKS = ["fastapi", "flask", "django"]
 
 
 @pytest.fixture(params=FRAMEWORKS)

@@ -1,0 +1,158 @@
+"""Clip Studio's views, with django-focus: a Focus app that renders video previews for credits.
+
+- ``home``: the public page (``focus_account`` is falsy for anonymous visitors)
+- ``studio``: your account and credits (``@focus_login_required``)
+- ``render_clip``: a paid form post (``@paid``): 5 credits reserved, 3 charged once the
+  result page went out, all returned if anything fails; the 402 page when too few
+- ``render_stream``: the same with live progress, charged after the last line
+- ``api_me``, ``api_render``: the same for scripts with a personal access token
+
+The refresh script, sign-in and sign-out URLs come from ``django_focus``'s context
+processor (``templates/clipstudio/base.html``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from django_focus.decorators import focus_login_required, paid
+from example_apps.common import (
+    PROGRESS,
+    RENDER_COST,
+    RENDER_ESTIMATE,
+    STREAM_COST,
+    STREAM_ESTIMATE,
+    STYLE,
+    clean_title,
+    preview_svg,
+    progress_item,
+    render_preview,
+    render_steps,
+)
+from focus_middleware.jobs import PaidJob
+from focus_middleware.models import FocusAccount
+
+
+class FocusRequest(HttpRequest):
+    """``HttpRequest`` as django-focus fills it in the views it guards (for type checkers)."""
+
+    focus_account: FocusAccount
+    focus_job: PaidJob
+
+
+def prices(request: HttpRequest) -> dict[str, Any]:
+    """A context processor: what every page shows about prices, and the stylesheet."""
+    return {"style": STYLE, "estimate": RENDER_ESTIMATE, "cost": RENDER_COST,
+            "stream_estimate": STREAM_ESTIMATE, "stream_cost": STREAM_COST}
+
+
+def origin() -> str:
+    """The app's public origin (``FOCUS["public_origin"]``), for the URLs in job metadata."""
+    return str(settings.FOCUS["public_origin"]).rstrip("/")
+
+
+# -- pages ------------------------------------------------------------------------------------------
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "clipstudio/home.html")
+
+
+@require_GET
+@focus_login_required
+def studio(request: HttpRequest) -> HttpResponse:
+    return render(request, "clipstudio/studio.html")
+
+
+@require_http_methods(["GET", "POST"])
+def render_clip(request: FocusRequest) -> HttpResponseBase:
+    """POST renders. GET is where a browser lands on its way back from buying credits (the
+    402 page's return address is this URL): the studio, where the render button is."""
+    if request.method != "POST":
+        return redirect("studio")
+    return paid_render(request)
+
+
+@paid(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render")
+def paid_render(request: FocusRequest) -> HttpResponse:
+    job = request.focus_job
+    preview = render_preview(clean_title(request.POST.get("title")), job.job_id, origin())
+    job.actual_cost = preview.cost  # settled once this page went out; the rest goes back
+    job.metadata.update(description=preview.description, previewUrl=preview.url)
+    credits_left = request.focus_account.credits - preview.cost
+    return render(request, "clipstudio/result.html", {"preview": preview, "credits_left": credits_left})
+
+
+@require_http_methods(["GET", "POST"])
+def render_stream(request: FocusRequest) -> HttpResponseBase:
+    if request.method != "POST":
+        return redirect("studio")
+    return paid_render_stream(request)
+
+
+@paid(action="render-stream", cost_estimate=STREAM_ESTIMATE, description="Preview render (live)")
+def paid_render_stream(request: FocusRequest) -> StreamingHttpResponse:
+    job = request.focus_job
+    preview = render_preview(clean_title(request.POST.get("title")), job.job_id, origin(), cost=STREAM_COST)
+    job.metadata.update(description=preview.description, previewUrl=preview.url)
+    page = render_to_string("clipstudio/render_stream.html", {"preview": preview}, request)
+    head, tail = page.split(PROGRESS, 1)  # sent now, then the progress, then the rest
+
+    def body() -> Iterator[str]:
+        yield head
+        for line in render_steps(preview.title):
+            yield progress_item(line)
+        job.actual_cost = preview.cost  # charged once the last chunk went out
+        yield tail
+
+    return StreamingHttpResponse(body(), content_type="text/html; charset=utf-8")
+
+
+@require_GET
+def preview_image(request: HttpRequest, name: str) -> HttpResponse:
+    match = re.fullmatch(r"([A-Za-z0-9_-]{1,64})\.svg", name)
+    if match is None:
+        raise Http404
+    response = HttpResponse(preview_svg(match[1]), content_type="image/svg+xml")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+# -- the API, for scripts with a personal access token ----------------------------------------------
+
+
+@require_GET
+@focus_login_required
+def api_me(request: FocusRequest) -> JsonResponse:
+    account = request.focus_account
+    return JsonResponse({"account_id": account.id, "clerk_id": account.clerk_id, "credits": account.credits,
+                         "plan": account.plan, "credential": account.credential_kind})
+
+
+@csrf_exempt  # a bearer token, never a cookie: no browser sends it on its own (cookie calls stay same-origin only)
+@require_POST
+@paid(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render")
+def api_render(request: FocusRequest) -> JsonResponse:
+    job = request.focus_job
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        body = None
+    title = body.get("title") if isinstance(body, dict) else None
+    preview = render_preview(clean_title(title), job.job_id, origin())
+    job.actual_cost = preview.cost
+    job.metadata.update(description=preview.description, previewUrl=preview.url)
+    return JsonResponse({"job_id": job.job_id, "title": preview.title, "description": preview.description,
+                         "preview_url": preview.url, "cost_estimate": job.cost_estimate,
+                         "actual_cost": preview.cost})
