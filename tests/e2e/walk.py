@@ -14,6 +14,7 @@ console must stay free of errors but for the ones each step declares, with the r
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -70,9 +71,23 @@ class Walk:
     def shown_credits(self) -> int:
         return int(self.page.locator(self.app.credits).inner_text().strip())
 
+    def settled(self, timeout: float = 10.0) -> None:
+        """Wait until no job of the user is open. The app settles a job after its answer
+        went out, so the browser can be on the next page before Focus has the settlement;
+        a page loaded in that moment may show the balance with the whole estimate held."""
+        deadline = time.monotonic() + timeout
+        while self.emu.jobs(self.user, status="started"):
+            assert time.monotonic() < deadline, f"a job is still open after {timeout} s"
+            time.sleep(0.02)
+
     def open_account(self) -> None:
+        self.settled()
         self.page.goto(self.at(self.app.account_path))
         expect(self.page).to_have_url(self.at(self.app.account_path))
+
+    def assert_shown_credits(self, credits: int, when: str) -> None:
+        shown = self.shown_credits()
+        assert shown == credits, f"{when}: the page shows {shown} credits, Focus holds {self.user.credits}, expected {credits}"
 
     def run_action(self) -> None:
         """Press the paid action's button and wait for whatever page answers."""
@@ -127,7 +142,7 @@ class Walk:
 
         # 3. The account and its credits.
         expect(page.locator(app.identity)).to_contain_text(user.clerk_id)
-        assert self.shown_credits() == start
+        self.assert_shown_credits(start, "after signing in")
         self.steps.shot("account")
 
         # 4. Run the paid action: the credits fall by its actual cost, on the page and in the books.
@@ -143,7 +158,7 @@ class Walk:
             runs += 1
             credits -= app.cost
             self.open_account()
-            assert self.shown_credits() == credits, f"run {runs}: the page shows the wrong credits"
+            self.assert_shown_credits(credits, f"after run {runs}")
             self.assert_books(credits, completed=runs)
             if runs <= 2:
                 self.steps.shot(f"charged-{runs}")
@@ -186,7 +201,7 @@ class Walk:
         runs += 1
         credits -= app.cost
         self.open_account()
-        assert self.shown_credits() == credits
+        self.assert_shown_credits(credits, "after the run after buying")
         self.assert_books(credits, completed=runs)
         self.steps.shot("charged-after-purchase")
 
@@ -205,6 +220,7 @@ class Walk:
         new_session = {c["name"]: c["value"] for c in page.context.cookies(app.url)}["focus_session"]
         assert new_session != old_session, "the app's cookie was not renewed"
         # Whatever that POST became, the next press works at once, and charges once.
+        self.settled()
         done = len(self.completed_jobs())
         if done == runs:  # the bounce came back to the form (a POST does not survive a redirect)
             assert origin_of(page.url) == app.url and page.locator(app.action_button).count() == 1, page.url
@@ -214,7 +230,7 @@ class Walk:
         runs += 1
         credits -= app.cost
         self.open_account()
-        assert self.shown_credits() == credits
+        self.assert_shown_credits(credits, "after the run after the session expired")
         self.assert_books(credits, completed=runs)
         self.steps.shot("charged-after-expiry")
 
