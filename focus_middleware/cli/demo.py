@@ -124,12 +124,14 @@ def _stop(app: subprocess.Popen[bytes]) -> None:
             continue
 
 
-def _interrupt_on_sigterm() -> None:
-    """SIGTERM (a supervisor, ``kill``) stops the demo as cleanly as Ctrl-C does."""
+def _stop_on_signals() -> None:
+    """Ctrl-C stops the demo, even when it was started from a script in the background
+    (where SIGINT arrives ignored), and so does SIGTERM (a supervisor, ``kill``)."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, handler)
 
 
@@ -147,7 +149,7 @@ def run_demo(args: argparse.Namespace) -> int:
     emulator = make_emulator(args, allowed_origins=[origin]).start()
     app: subprocess.Popen[bytes] | None = None
     try:
-        _interrupt_on_sigterm()
+        _stop_on_signals()
         user = seed(emulator)
         if root is None:
             print("focus demo: the example apps live in the focus-middleware repository; "
@@ -174,7 +176,10 @@ def run_demo(args: argparse.Namespace) -> int:
         )
         if app is not None:
             code = app.wait()
-            print(f"focus demo: the example app stopped (exit code {code})", file=sys.stderr)
+            if code == 0:  # stopped on purpose (a signal to the app alone): stop the rest too
+                print("\nthe example app stopped; stopping the Focus emulator", flush=True)
+                return 0
+            print(f"focus demo: the example app failed (exit code {code})", file=sys.stderr)
             return 1
         while True:
             time.sleep(3600)
