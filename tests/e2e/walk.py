@@ -5,7 +5,8 @@ sign in; land back on the page with the token gone from the address bar; see the
 and credits; run the paid action and see the credits fall by its actual cost; run it until
 the 402 page shows what it costs and what is left; buy credits on Focus's page and come
 back; run it again; let the session token expire (the emulator's and the app's shared fake
-clock) and act again without signing in again; sign out of the app and of Focus.
+clock, or a short token lifetime for an app in another process) and act again without
+signing in again; sign out of the app and of Focus.
 
 What the page shows is checked against the emulator's books (jobs, ledger, balance), a
 screenshot of every step goes to ``test-artifacts/e2e/<framework>/NN-step.png``, and the
@@ -14,13 +15,16 @@ console must stay free of errors but for the ones each step declares, with the r
 
 from __future__ import annotations
 
+import base64
+import json
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Page, expect
 
-from focus_middleware.clock import FakeClock
+from focus_middleware.clock import Clock, FakeClock
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 
 from .browser import Console, Steps, Traffic, origin_of
@@ -46,7 +50,7 @@ class AppUnderTest:
 
 
 class Walk:
-    def __init__(self, page: Page, target: AppUnderTest, emu: FocusEmulator, clock: FakeClock,
+    def __init__(self, page: Page, target: AppUnderTest, emu: FocusEmulator, clock: Clock,
                  user: EmulatedUser, steps: Steps, console: Console, traffic: Traffic) -> None:
         self.page, self.app, self.emu, self.clock, self.user = page, target, emu, clock, user
         self.steps, self.console, self.traffic = steps, console, traffic
@@ -210,7 +214,7 @@ class Walk:
         # through a bounce, with no sign-in form shown.
         page.goto(self.at(app.action_path))
         old_session = {c["name"]: c["value"] for c in page.context.cookies(app.url)}["focus_session"]
-        self.clock.advance(emu.token_lifetime * 2)
+        self.let_the_session_token_expire()
         mark = self.traffic.mark()
         self.run_action()
         page.wait_for_load_state()
@@ -254,6 +258,22 @@ class Walk:
         # The console: nothing but the declared noise.
         problems = self.console.unexpected()
         assert not problems, "console errors:\n" + "\n".join(map(str, problems))
+
+    def let_the_session_token_expire(self) -> None:
+        """On the shared fake clock, move it; an app on the system's clock (Django, in its
+        own process, with a short token lifetime) is waited for, until the token in its
+        cookie is past its ``exp`` (read from the cookie, so no longer than needed)."""
+        if isinstance(self.clock, FakeClock):
+            self.clock.advance(self.emu.token_lifetime * 2)
+            return
+        cookie = {c["name"]: c["value"] for c in self.page.context.cookies(self.app.url)}["focus_session"]
+        token = re.search(r"eyJ[\w-]+\.(eyJ[\w-]+)\.[\w-]+", cookie)
+        assert token is not None, "no session token in the app's cookie"
+        payload = token.group(1)
+        exp = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"]
+        wait = exp - time.time() + 0.3
+        assert wait <= self.emu.token_lifetime + 1, wait
+        time.sleep(max(0.0, wait))
 
     def assert_silent_bounce(self, trip: list[tuple[str, int, str]]) -> None:
         """The way the browser went: through Focus's sign-in, answered by redirects only
