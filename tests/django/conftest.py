@@ -12,11 +12,19 @@ import django
 from asgiref.sync import sync_to_async
 import pytest
 
-# pytest-django reads DJANGO_SETTINGS_MODULE before any conftest is imported; setting it
-# here (and setting Django up) keeps the project's settings to the runs that collect this
-# folder. Other folders never import Django, so the rest of the suite is unaffected.
+# pytest-django reads DJANGO_SETTINGS_MODULE before any conftest is imported; setting
+# Django up here keeps the project's settings to the runs that collect this folder. The
+# variable is set only for the setup: subprocesses other folders start (the example
+# apps, with settings of their own) must not inherit it.
+_previous = os.environ.get("DJANGO_SETTINGS_MODULE")
 os.environ["DJANGO_SETTINGS_MODULE"] = "tests.django.settings"
-django.setup()
+try:
+    django.setup()
+finally:
+    if _previous is None:
+        del os.environ["DJANGO_SETTINGS_MODULE"]
+    else:
+        os.environ["DJANGO_SETTINGS_MODULE"] = _previous
 
 from django.test import AsyncClient, Client  # noqa: E402
 
