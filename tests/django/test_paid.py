@@ -198,3 +198,19 @@ def test_the_job_handle_is_only_there_for_paid_views(rf: Any) -> None:
 
     with pytest.raises(RuntimeError, match="no paid job"):
         current_job(rf.get("/"))
+
+
+async def test_under_asgi_with_a_sync_only_middleware_below(settings: Any, user: EmulatedUser,
+                                                              emu: FocusEmulator) -> None:
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.django.sync_only.sync_only"]
+    asgi = Either("asgi")
+    force_focus_login(asgi.client, user)
+    same = {**API, **SAME_ORIGIN}
+    r = await asgi.get("/aprivate", headers=same)
+    assert r.status_code == 200 and r["X-Sync-Only"] == "1" and json.loads(r.content)["clerk_id"] == user.clerk_id
+    assert (await asgi.post("/arender?cost=2", headers=same)).status_code == 200
+    assert (await asgi.post("/cbv/paid?status=500", headers=same)).status_code == 500
+    streamed = await asgi.get("/stream", headers=same)
+    assert await asgi.body(streamed) == b"chunk 0\nchunk 1\nchunk 2\n"
+    assert [j["status"] for j in emu.jobs(user)] == ["completed", "failed", "completed"]
+    assert user.credits == 10 - 2 - 2
