@@ -127,12 +127,15 @@ def render_preview(title: str, job_id: str, origin: str, *, cost: int = RENDER_C
     return Preview(title=title, job_id=job_id, url=f"{origin}/previews/{job_id}.svg", frames=frames, cost=cost)
 
 
+STREAM_FRAMES = 48
+
+
 def render_steps(title: str) -> Iterator[str]:
     """The progress lines of the streamed render, each after a moment's work
     (``CLIP_STUDIO_STEP_SECONDS``, default 0.3 s)."""
     pause = float(os.environ.get("CLIP_STUDIO_STEP_SECONDS", "0.3"))
     lines = [f"Loading \u201c{title}\u201d",
-             *(f"Rendering frames {(n - 1) * 12 + 1}\u2013{n * 12} of 48" for n in range(1, 5)),
+             *(f"Rendering frames {(n - 1) * 12 + 1}\u2013{n * 12} of {STREAM_FRAMES}" for n in range(1, 5)),
              "Encoding the preview"]
     for line in lines:
         time.sleep(pause)
@@ -189,6 +192,7 @@ button, a.button { font: inherit; display: inline-block; margin: .7rem .5rem 0 0
 button.secondary, a.secondary { background: #ececf3; color: var(--ink); }
 header button { margin: 0; padding: .35rem .8rem; }
 .note { color: var(--muted); font-size: .9rem; }
+ol.progress { padding-left: 2.8rem; }
 ol.progress li { font-family: ui-monospace, monospace; font-size: .9rem; }
 img.preview { border-radius: 12px; display: block; margin: .6rem 0; max-width: 100%; }
 """

@@ -32,6 +32,7 @@ from example_apps.common import (
     RENDER_ESTIMATE,
     STREAM_COST,
     STREAM_ESTIMATE,
+    STREAM_FRAMES,
     STYLE,
     clean_title,
     preview_svg,
@@ -104,7 +105,8 @@ def render_stream(request: FocusRequest) -> HttpResponseBase:
 @paid(action="render-stream", cost_estimate=STREAM_ESTIMATE, description="Preview render (live)")
 def paid_render_stream(request: FocusRequest) -> StreamingHttpResponse:
     job = request.focus_job
-    preview = render_preview(clean_title(request.POST.get("title")), job.job_id, origin(), cost=STREAM_COST)
+    preview = render_preview(clean_title(request.POST.get("title")), job.job_id, origin(), cost=STREAM_COST,
+                             frames=STREAM_FRAMES)
     job.metadata.update(description=preview.description, previewUrl=preview.url)
     page = render_to_string("clipstudio/render_stream.html", {"preview": preview}, request)
     head, tail = page.split(PROGRESS, 1)  # sent now, then the progress, then the rest

@@ -29,6 +29,7 @@ from example_apps.common import (
     RENDER_ESTIMATE,
     STREAM_COST,
     STREAM_ESTIMATE,
+    STREAM_FRAMES,
     PROGRESS,
     STYLE,
     clean_title,
@@ -106,7 +107,8 @@ async def render(request: Request, job: Annotated[FocusJob, Depends(render_job)]
 @router.post("/render/stream")
 async def render_stream(request: Request, job: Annotated[FocusJob, Depends(stream_job)],
                         title: Title = "") -> Response:
-    preview = render_preview(clean_title(title), job.job_id, request.app.state.public_origin, cost=STREAM_COST)
+    preview = render_preview(clean_title(title), job.job_id, request.app.state.public_origin, cost=STREAM_COST,
+                             frames=STREAM_FRAMES)
     job.metadata.update(description=preview.description, previewUrl=preview.url)
     html = templates.get_template("render_stream.html").render(
         context(request, request.state.focus_account, preview=preview))

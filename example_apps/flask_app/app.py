@@ -29,6 +29,7 @@ from example_apps.common import (
     RENDER_ESTIMATE,
     STREAM_COST,
     STREAM_ESTIMATE,
+    STREAM_FRAMES,
     STYLE,
     clean_title,
     flask_settings,
@@ -97,7 +98,8 @@ def render() -> str:
 @focus.paid(action="render-stream", cost_estimate=STREAM_ESTIMATE, description="Preview render (live)")
 def render_stream() -> Response:
     job: PaidJob = request.focus_job  # type: ignore[attr-defined]
-    preview = render_preview(clean_title(request.form.get("title")), job.job_id, origin(), cost=STREAM_COST)
+    preview = render_preview(clean_title(request.form.get("title")), job.job_id, origin(), cost=STREAM_COST,
+                             frames=STREAM_FRAMES)
     job.metadata.update(description=preview.description, previewUrl=preview.url)
     head, tail = render_template("render_stream.html", preview=preview).split(PROGRESS, 1)
 
