@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.template.loader import render_to_string
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -73,15 +74,16 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @focus_login_required
 def studio(request: HttpRequest) -> HttpResponse:
-    return render(request, "clipstudio/studio.html")
+    return render(request, "clipstudio/studio.html", {"back": "back" in request.GET})
 
 
 @require_http_methods(["GET", "POST"])
 def render_clip(request: FocusRequest) -> HttpResponseBase:
-    """POST renders. GET is where a browser lands on its way back from buying credits (the
-    402 page's return address is this URL): the studio, where the render button is."""
+    """POST renders. GET is where a browser lands back on this URL: from buying credits (the
+    402 page's return address), or from Focus after a session too close to its end was
+    renewed (the form post is not replayed). The studio, where the render button is."""
     if request.method != "POST":
-        return redirect("studio")
+        return redirect(f"{reverse('studio')}?back=1")
     return paid_render(request)
 
 
@@ -98,7 +100,7 @@ def paid_render(request: FocusRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def render_stream(request: FocusRequest) -> HttpResponseBase:
     if request.method != "POST":
-        return redirect("studio")
+        return redirect(f"{reverse('studio')}?back=1")
     return paid_render_stream(request)
 
 

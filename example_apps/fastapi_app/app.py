@@ -91,8 +91,9 @@ async def home(request: Request, account: Annotated[FocusAccount | None, Depends
 
 
 @router.get("/studio", response_class=HTMLResponse)
-async def studio(request: Request, account: Annotated[FocusAccount, Depends(current_account)]) -> Response:
-    return page(request, "studio.html", account)
+async def studio(request: Request, account: Annotated[FocusAccount, Depends(current_account)],
+                 back: bool = False) -> Response:
+    return page(request, "studio.html", account, back=back)
 
 
 @router.post("/render", response_class=HTMLResponse)
@@ -127,9 +128,10 @@ async def render_stream(request: Request, job: Annotated[FocusJob, Depends(strea
 @router.get("/render")
 @router.get("/render/stream")
 async def back_to_studio(request: Request) -> Response:
-    """Where a browser lands on its way back from buying credits (the 402 page's return
-    address is the paid URL): the studio, where the render button is."""
-    return RedirectResponse(request.scope.get("root_path", "") + "/studio", status_code=303)
+    """Where a browser lands back on a paid URL: from buying credits (the 402 page's return
+    address), or from Focus after a session too close to its end was renewed (the form
+    post is not replayed). The studio, where the render button is."""
+    return RedirectResponse(request.scope.get("root_path", "") + "/studio?back=1", status_code=303)
 
 
 @router.get("/previews/{name}")

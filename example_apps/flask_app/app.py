@@ -81,7 +81,7 @@ def home() -> str:
 @studio.get("/studio")
 @focus.login_required
 def studio_page() -> str:
-    return render_template("studio.html")
+    return render_template("studio.html", back="back" in request.args)
 
 
 @studio.post("/render")
@@ -116,9 +116,10 @@ def render_stream() -> Response:
 @studio.get("/render")
 @studio.get("/render/stream")
 def back_to_studio() -> ResponseReturnValue:
-    """Where a browser lands on its way back from buying credits (the 402 page's return
-    address is the paid URL): the studio, where the render button is."""
-    return redirect(url_for("studio.studio_page"), 303)
+    """Where a browser lands back on a paid URL: from buying credits (the 402 page's return
+    address), or from Focus after a session too close to its end was renewed (the form
+    post is not replayed). The studio, where the render button is."""
+    return redirect(url_for("studio.studio_page", back=1), 303)
 
 
 @studio.get("/previews/<name>")

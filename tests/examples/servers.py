@@ -33,7 +33,9 @@ FAST_STEPS = {"CLIP_STUDIO_STEP_SECONDS": "0.05"}
 
 
 def config(emu: FocusEmulator, clock: Clock, origin: str) -> FocusConfig:
-    return FocusConfig(api_url=emu.url, issuer=emu.issuer, app=APP, public_origin=origin, clock=clock)
+    # min_token_life: the apps' own default (example_apps.common.focus_settings).
+    return FocusConfig(api_url=emu.url, issuer=emu.issuer, app=APP, public_origin=origin, clock=clock,
+                       min_token_life=10)
 
 
 @contextmanager

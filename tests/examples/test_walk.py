@@ -43,6 +43,7 @@ def test_the_demo_walk(serve: AbstractContextManager[str], emu: FocusEmulator, u
         studio = render_with_live_progress(browser, emu, user, studio)
         if isinstance(clock, FakeClock):
             studio = come_back_after_the_token_expired(browser, app, emu, clock)
+            studio = render_with_a_token_about_to_expire(browser, app, emu, user, clock, studio)
         use_the_api_with_a_pat(app, emu, user)
         sign_out(browser, app, studio)
     jobs = emu.jobs(user)
@@ -104,8 +105,8 @@ def buy_credits_and_render_again(browser: Browser, app: str, emu: FocusEmulator,
     billing = browser.follow(refused, "buy-credits")
     assert billing.url.startswith(f"{emu.url}/billing?") and billing.number("balance") == 3
     back = browser.submit(billing, "buy-10")
-    assert back.status == 200 and back.url == f"{app}/studio", back.visited()  # via GET /render
-    assert back.number("credits") == 13
+    assert back.status == 200 and back.url == f"{app}/studio?back=1", back.visited()  # via GET /render
+    assert back.number("credits") == 13 and back.has("welcome-back")
     result = render(browser, back, "After buying")
     assert result.status == 200 and result.number("charged") == COST
     settled(emu, user, 4)
@@ -144,6 +145,19 @@ def come_back_after_the_token_expired(browser: Browser, app: str, emu: FocusEmul
     assert any(url.startswith(f"{emu.url}/signin?") for url in again.visited())  # bounced
     assert again.number("credits") == 10 - STREAM_COST
     assert browser.cookie("focus_session", "127.0.0.1") != before
+    return again
+
+
+def render_with_a_token_about_to_expire(browser: Browser, app: str, emu: FocusEmulator, user: EmulatedUser,
+                                        clock: FakeClock, studio: Page) -> Page:
+    """Paid work needs a token that can still settle it: with 5 s left the form post is sent
+    through Focus for a fresh one first, and lands back on the studio to be pressed again."""
+    clock.advance(55)
+    jobs = len(emu.jobs(user))
+    again = render(browser, studio, "Just in time")
+    assert again.status == 200 and again.url == f"{app}/studio?back=1", again.visited()
+    assert any(url.startswith(f"{emu.url}/signin?") for url in again.visited())
+    assert again.has("welcome-back") and len(emu.jobs(user)) == jobs  # nothing reserved
     return again
 
 
