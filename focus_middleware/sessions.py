@@ -532,20 +532,26 @@ def refresh_response(facts: RequestFacts, config: FocusConfig, result: Credentia
 
 
 def refresh_script(facts: RequestFacts, config: FocusConfig) -> ResponseSpec:
-    """``/_focus/refresh.js``: plain JavaScript, no build step; the only setting it needs
-    (where Focus is) is written into it as a JSON string literal."""
+    """``/_focus/refresh.js``: plain JavaScript, no build step; the settings it needs (where
+    Focus is, how early to refresh) are written into it as JSON literals."""
     if facts.method not in ("GET", "HEAD"):
         return _method_not_allowed("GET, HEAD")
-    body = _script(config.api_url)
+    body = _script(config.api_url, refresh_lead(config))
     headers = (("content-type", "text/javascript; charset=utf-8"), ("cache-control", "public, max-age=300"),
                ("x-content-type-options", "nosniff"))
     return ResponseSpec(200, headers, body if facts.method == "GET" else b"")
 
 
+def refresh_lead(config: FocusConfig) -> int:
+    """Seconds before a token's expiry at which the page renews it: early enough that a
+    paid click always finds ``min_token_life`` left, else it would detour via sign-in."""
+    return int(config.min_token_life) + 15
+
+
 @cache
-def _script(api_url: str) -> bytes:
+def _script(api_url: str, lead: int) -> bytes:
     text = resources.files("focus_middleware").joinpath("static/refresh.js").read_text(encoding="utf-8")
-    return text.replace("__FOCUS_API_URL__", json.dumps(api_url)).encode()
+    return text.replace("__FOCUS_API_URL__", json.dumps(api_url)).replace("__FOCUS_REFRESH_LEAD__", str(lead)).encode()
 
 
 def refresh_script_path(root_path: str = "") -> str:

@@ -15,7 +15,8 @@
   var script = document.currentScript;
   var ENDPOINT = new URL("session", script ? script.src : location.href).href;
   var KEY = "focus:session-expires-at";
-  var EARLY = 15, LONGEST = 45, SHORTEST = 5;
+  // Renew this long before expiry: paid work needs min_token_life left (+15 s margin).
+  var EARLY = __FOCUS_REFRESH_LEAD__, LONGEST = 45, SHORTEST = 5;
   var timer = null, busy = false, stopped = false;
 
   function now() { return Date.now() / 1000; }

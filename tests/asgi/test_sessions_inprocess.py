@@ -235,7 +235,9 @@ async def test_refresh_script(config: FocusConfig, emu: FocusEmulator) -> None:
         assert r.headers["x-content-type-options"] == "nosniff"
         assert f'var API = "{emu.url}";' in r.text
         assert '"X-Focus-Refresh": "1"' in r.text and 'credentials: "include"' in r.text
-        assert "__FOCUS_API_URL__" not in r.text
+        assert "__FOCUS_API_URL__" not in r.text and "__FOCUS_REFRESH_LEAD__" not in r.text
+        # Renewed early enough that a paid click still finds min_token_life left.
+        assert f"var EARLY = {int(config.min_token_life) + 15}," in r.text
         head = await client.head("/_focus/refresh.js")
         assert head.status_code == 200 and head.content == b""
         assert (await client.post("/_focus/refresh.js")).status_code == 405
