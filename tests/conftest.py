@@ -3,6 +3,7 @@ and resolver pointed at it. Folders with other needs override them in their conf
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +13,15 @@ from focus_middleware.config import FocusConfig
 from focus_middleware.resolver import Resolver
 from focus_middleware.testing import FocusEmulator
 from tests.helpers import ORIGIN
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests interrupt their CLI subprocesses with SIGINT, as a person's Ctrl-C would. A
+    suite started in the background of a script inherits SIGINT *ignored*, and an ignored
+    signal stays ignored across exec, so every child would ignore it too; give the session
+    Python's usual handler, which children get back as the default."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
