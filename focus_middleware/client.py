@@ -102,6 +102,14 @@ class _ClientBase:
         self._ctx = Context(self.base_url, policy, self.clock, timeout, random.Random())
         quiet_http_logging()
 
+    @classmethod
+    def from_config(cls, config: FocusConfig, token: str | None = None, **kwargs: Any) -> Self:
+        """A client with the configuration's base URL, timeout, retries and clock."""
+        kwargs.setdefault("timeout", config.timeout)
+        kwargs.setdefault("max_retries", config.max_retries)
+        kwargs.setdefault("clock", config.clock)
+        return cls(config.api_url, token, **kwargs)
+
     def _http_options(self, transport: Any) -> dict[str, Any]:
         return {
             "base_url": self.base_url,
@@ -196,13 +204,6 @@ class FocusClient(_ClientBase):
         super().__init__(base_url, token, timeout, max_retries, clock, retry_policy)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(**self._http_options(transport))
-
-    @classmethod
-    def from_config(cls, config: FocusConfig, token: str | None = None, **kwargs: Any) -> FocusClient:
-        kwargs.setdefault("timeout", config.timeout)
-        kwargs.setdefault("max_retries", config.max_retries)
-        kwargs.setdefault("clock", config.clock)
-        return cls(config.api_url, token, **kwargs)
 
     @classmethod
     def from_stored_credentials(cls, base_url: str | None = None, **kwargs: Any) -> FocusClient:
@@ -340,13 +341,6 @@ class AsyncFocusClient(_ClientBase):
         super().__init__(base_url, token, timeout, max_retries, clock, retry_policy)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(**self._http_options(transport))
-
-    @classmethod
-    def from_config(cls, config: FocusConfig, token: str | None = None, **kwargs: Any) -> AsyncFocusClient:
-        kwargs.setdefault("timeout", config.timeout)
-        kwargs.setdefault("max_retries", config.max_retries)
-        kwargs.setdefault("clock", config.clock)
-        return cls(config.api_url, token, **kwargs)
 
     @classmethod
     def from_stored_credentials(cls, base_url: str | None = None, **kwargs: Any) -> AsyncFocusClient:
