@@ -10,6 +10,8 @@ else ``https://account.thefocus.ai``)::
     focus print-token                 the token itself (the only command that prints it)
     focus wallet [--app SLUG] [--json]
     focus jobs [--app SLUG] [--status started|completed|failed] [--limit N] [--json]
+    focus doctor [--token-stdin] [--use bearer|browser|both] [--json]
+                                      check FOCUS_* settings, the JWKS and a session token
     focus emulator [--host --port --db --allow-origin --session-cookie-domain]
     focus demo [--framework fastapi|flask|django] [--app-port --host --port --db]
 

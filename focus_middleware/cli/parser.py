@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from focus_middleware.cli import account, emulator, login
+from focus_middleware.cli import account, doctor, emulator, login
 from focus_middleware.cli.context import base_url_option
 from focus_middleware.cli.exits import EPILOG
 
@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("--status", choices=("started", "completed", "failed"), help="only jobs in this state")
     cmd.add_argument("--limit", type=_positive_int, metavar="N", help="at most N jobs")
     cmd.set_defaults(run=account.run_jobs)
+
+    cmd = add("doctor", "check this app's FOCUS_* settings, its JWKS and a session token as a request would", service, as_json)
+    doctor.add_options(cmd)
+    cmd.set_defaults(run=doctor.run_doctor)
 
     emulator.add_commands(commands)
     return parser
