@@ -1,5 +1,6 @@
 """The Django app: ``"django_focus"`` in ``INSTALLED_APPS`` registers the system checks,
-the 402 template and the reaction to changed settings."""
+the 402 template (for engines with ``APP_DIRS``; without one the core's page is served)
+and the reaction to changed settings."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ A guard asks the core (:func:`focus_middleware.access.refusal`) whether the requ
 run the view and returns the core's refusal instead of calling it: a navigation without a
 session is sent to sign-in (303), an API call gets 401 JSON, Focus being down is a 503, a
 cookie-authenticated state change from another site a 403, too few credits a 402 (the
-``django_focus/insufficient_credits.html`` page for navigations, JSON otherwise).
+``django_focus/insufficient_credits.html`` page for navigations, or the core's built-in
+page where no template engine finds it: see :mod:`django_focus.pages`; JSON otherwise).
 """
 
 from __future__ import annotations

@@ -33,7 +33,6 @@ from django.core.exceptions import (
     SynchronousOnlyOperation,
 )
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from focus_middleware.facts import RequestFacts, parse_cookie_header
@@ -41,12 +40,13 @@ from focus_middleware.models import FocusAccount
 from focus_middleware.responses import InsufficientCredits, ResponseSpec, public_origin
 from focus_middleware.sessions import Proceed, ReadBody, Reason, Respond, request_plan
 
+from django_focus import pages
+
 if TYPE_CHECKING:
     from django_focus.paid import OpenJob
     from django_focus.runtime import FocusRuntime
 
 CONTEXT_ATTR = "_focus"
-INSUFFICIENT_CREDITS_TEMPLATE = "django_focus/insufficient_credits.html"
 
 
 # -- the request ------------------------------------------------------------------------------
@@ -266,11 +266,8 @@ class FocusContext:
         return to_response(spec, self.facts, self.runtime)
 
     def insufficient_credits_page(self, info: InsufficientCredits) -> str:
-        """The 402 page, rendered from ``django_focus/insufficient_credits.html``: an app
-        replaces it by a template of that name earlier in its template search path."""
-        context = {"info": info, "action": info.action, "required": info.required, "available": info.available,
-                   "purchase_url": info.purchase_url}
-        return render_to_string(INSUFFICIENT_CREDITS_TEMPLATE, context, request=self.request)
+        """The 402 page for this request (see :mod:`django_focus.pages`)."""
+        return pages.insufficient_credits_page(info, self.request)
 
 
 def focus_context(request: HttpRequest) -> FocusContext:
