@@ -48,6 +48,7 @@ from focus_middleware.testing.inputs import (
     text_field,
 )
 from focus_middleware.testing.issuer import Issuer
+from focus_middleware.testing.origins import normalize_origin
 from focus_middleware.testing.ratelimit import AttemptLimiter
 from focus_middleware.testing.settings import EmulatorSettings
 from focus_middleware.testing.store import (
@@ -158,13 +159,15 @@ class EmulatorAPI:
     async def session_token(self, request: Request) -> Response:
         """A fresh session JWT for the browser signed in to the emulator (its cookie).
 
-        ``azp`` is the calling page's origin when it is an allowed one (a script on the
-        app fetching with credentials), and absent otherwise."""
+        ``azp`` is the emulator's own origin: the service's endpoint gets the token from
+        Clerk on Focus's site, where the Frontend API request's Origin is Focus's own,
+        whichever app's script called this endpoint. ``session_token_azp=False`` leaves
+        it out, as Clerk does when that Origin is empty or null
+        (https://clerk.com/docs/guides/sessions/session-tokens, ``azp``)."""
         caller = await self.auth.signed_in(request)
         if caller is None:
             raise ApiError(401, "unauthorized", "not signed in", signin_url=self.auth.signin_url)
-        origin = request.headers.get("origin")
-        azp = origin if self.settings.origins.allows(origin) else None
+        azp = normalize_origin(self.auth.issuer_url) if self.settings.session_token_azp else None
         token = mint_session_token(self.issuer, self.settings, caller, azp)
         response = JSONResponse({"token": token}, headers={"Cache-Control": "no-store"})
         secure = (self.issuer.url or "").startswith("https:")

@@ -13,11 +13,12 @@ Two different things are authenticated here, and kept apart:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from focus_middleware.testing.claims import SessionHolder
 from focus_middleware.testing.credentials import PAT_PREFIX, token_hash
 from focus_middleware.testing.inputs import ApiError, bearer_token, session_cookie
 from focus_middleware.testing.issuer import InvalidToken, Issuer
@@ -31,12 +32,13 @@ Via = Literal["pat", "jwt", "signin"]
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated caller: the account, how it authenticated, and its session id
-    (None for a PAT)."""
+    """An authenticated caller: the account, how it authenticated, its session id (None
+    for a PAT) and, for a browser's sign-in session, when it signed in (for ``fva``)."""
 
     account: Account
     via: Via
     session_id: str | None
+    signed_in_at: float | None = None
 
 
 class Authenticator:
@@ -44,6 +46,14 @@ class Authenticator:
         self.store = store
         self.issuer = issuer
         self.settings = settings
+
+    @property
+    def issuer_url(self) -> str:
+        """The emulator's own URL (its origin), once it is started."""
+        url = self.issuer.url
+        if url is None:
+            raise RuntimeError("the emulator is not started")
+        return url
 
     @property
     def signin_url(self) -> str:
@@ -92,18 +102,27 @@ class Authenticator:
         )
         if found is None:
             return None
-        session_id, account = found
-        return Caller(account, "signin", session_id)
+        session_id, signed_in_at, account = found
+        return Caller(account, "signin", session_id, signed_in_at)
 
 
 def mint_session_token(
     issuer: Issuer, settings: EmulatorSettings, caller: Caller, azp: str | None
 ) -> str:
-    """A fresh Clerk-like session JWT for a signed-in browser: Clerk's claims, ``azp`` the
-    origin it is minted for, and the session category header."""
+    """A fresh session JWT for a signed-in browser, as Clerk mints it: the configured
+    claims version, ``azp`` the Origin of the page that asked (None: left out), and the
+    session category header."""
     assert caller.session_id is not None
-    claims = issuer.session_claims(
-        caller.account.clerk_id, caller.session_id, settings.token_lifetime, azp
+    account = caller.account
+    holder = SessionHolder(
+        account.clerk_id, caller.session_id, account.plan, account.organization, caller.signed_in_at
     )
+    claims = issuer.session_claims(holder, settings.token_lifetime, azp, settings.token_version)
+    return issuer.mint(claims, session_headers(settings))
+
+
+def session_headers(settings: EmulatorSettings) -> dict[str, Any]:
+    """The extra JWT header of a session token: Clerk's ``cat`` for its category
+    (clerk/javascript packages/backend/src/tokens/jwtCategories.ts), unless turned off."""
     category = settings.session_category
-    return issuer.mint(claims, None if category is None else {"cat": category})
+    return {} if category is None else {"cat": category}

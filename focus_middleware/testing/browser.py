@@ -173,7 +173,7 @@ class BrowserPages:
         if caller is not None:
             if redirect_to is None:
                 return html_page(pages.signed_in(caller.account))
-            return self._return_with_token(caller, redirect_to, origin)
+            return self._return_with_token(caller, redirect_to)
         accounts = await run_in_threadpool(self.store.accounts)
         token, new = self._csrf(request)
         return self._form_page(pages.signin(accounts, redirect_to, origin, token), token, new)
@@ -181,7 +181,7 @@ class BrowserPages:
     async def signin(self, request: Request) -> Response:
         form = await self._posted_form(request)
         redirect_to = form.get("redirect_to") or None
-        origin = self._checked_redirect(redirect_to)
+        self._checked_redirect(redirect_to)
         account = await run_in_threadpool(self._chosen_account, form)
         previous = await self.auth.signed_in(request)
         if previous is not None and previous.session_id is not None:
@@ -190,11 +190,11 @@ class BrowserPages:
         await run_in_threadpool(
             self.store.create_session, account.id, session_id, token_hash(secret)
         )
-        caller = Caller(account, "signin", session_id)
+        caller = Caller(account, "signin", session_id, self.store.now())
         if redirect_to is None:
             response: Response = html_page(pages.signed_in(account))
         else:
-            response = self._return_with_token(caller, redirect_to, origin)
+            response = self._return_with_token(caller, redirect_to)
         self.cookies.set_signin(response, secret)
         return response
 
@@ -216,11 +216,16 @@ class BrowserPages:
             return found
         return self.store.create_account(clerk_like_id("user"), email, "free", 0, name or None)
 
-    def _return_with_token(
-        self, caller: Caller, redirect_to: str, origin: str | None
-    ) -> RedirectResponse:
-        """Back to ``redirect_to`` with a fresh token for its origin in the query."""
-        token = mint_session_token(self.auth.issuer, self.settings, caller, origin)
+    def _return_with_token(self, caller: Caller, redirect_to: str) -> RedirectResponse:
+        """Back to ``redirect_to`` with a fresh token in the query.
+
+        Its ``azp`` is the emulator's own origin, not ``redirect_to``'s: Clerk stamps the
+        Origin of the Frontend API request, and that request comes from the sign-in page
+        on Focus's site (https://clerk.com/docs/guides/sessions/session-tokens, ``azp``).
+        """
+        token = mint_session_token(
+            self.auth.issuer, self.settings, caller, normalize_origin(self.own_url)
+        )
         response = see_other(with_query(redirect_to, token=token))
         self.cookies.set_clerk_session(response, token)
         return response

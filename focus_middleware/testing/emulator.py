@@ -15,7 +15,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +26,8 @@ from starlette.types import ASGIApp
 
 from focus_middleware.clock import Clock, SystemClock
 from focus_middleware.testing.app import build_app, endpoint_namer, endpoint_names
+from focus_middleware.testing.auth import session_headers
+from focus_middleware.testing.claims import OrgMembership, SessionHolder, TokenVersion
 from focus_middleware.testing.cors import CORSMiddleware
 from focus_middleware.testing.credentials import (
     clerk_like_id,
@@ -150,12 +152,24 @@ class EmulatedUser:
         azp: str | None = None,
         headers: dict[str, Any] | None = None,
         key: KeyChoice = "current",
-        **claims: Any,
+        *,
+        claims: Mapping[str, Any] | None = None,
+        version: TokenVersion | None = None,
+        **more_claims: Any,
     ) -> str:
-        """A session JWT as Clerk would mint it, or bent: ``claims`` override or add
-        claims (None removes one), ``headers`` the JWT header, ``key="foreign"`` signs
-        with a key the JWKS does not hold (under the current ``kid``)."""
-        return self._emulator._mint(self, lifetime, azp, headers, key, claims)
+        """A session JWT as Clerk would mint it (the emulator's claims version, v2 by
+        default, the session ``cat`` header; ``azp`` only when given), or bent:
+        ``claims`` and keyword claims override or add claims (None removes one; the
+        mapping also reaches claims named like a parameter), ``headers`` the JWT header,
+        ``version`` picks v1 or v2 for this token, ``key="foreign"`` signs with a key the
+        JWKS does not hold (under the current ``kid``)."""
+        overrides = {**(claims or {}), **more_claims}
+        return self._emulator._mint(self, lifetime, azp, headers, key, overrides, version)
+
+    @property
+    def organization(self) -> OrgMembership | None:
+        """The active organisation the user's session tokens carry."""
+        return self._emulator._store.account(self.account_id).organization
 
     def pat(self) -> str:
         """A new personal access token (only its hash is stored), valid 90 days."""
@@ -194,6 +208,8 @@ class FocusEmulator:
         allowed_origins: Iterable[str] = (),
         session_cookie_domain: str | None = None,
         session_category: str | None = SESSION_CATEGORY,
+        token_version: TokenVersion = 2,
+        session_token_azp: bool = True,
         clock_skew: float = 5.0,
         stale_job_age: float = DAY,
         device_interval: int = 5,
@@ -203,7 +219,11 @@ class FocusEmulator:
     ) -> None:
         """``allowed_origins`` are trusted besides loopback (any port) for ``redirect_to``
         and CORS; ``session_cookie_domain`` makes sign-in also set Clerk's ``__session`` on
-        that parent domain; ``clock_skew`` is the leeway on JWT times; jobs still started
+        that parent domain; ``session_category`` is the ``cat`` header of session tokens
+        (None: none); ``token_version`` their claims (Clerk's v2, or v1);
+        ``session_token_azp=False`` makes ``/api/sessionToken`` mint without ``azp``;
+        ``clock_skew`` is the leeway on JWT times and how far ``nbf`` is set back before
+        ``iat`` (Clerk's "Allowed Clock Skew"); jobs still started
         after ``stale_job_age`` seconds are failed with refund; device codes poll every
         ``device_interval`` s and expire after ``device_expires_in`` s; ``code_attempts``
         wrong codes per ``code_window`` s are allowed per session and per address."""
@@ -213,6 +233,8 @@ class FocusEmulator:
             token_lifetime=token_lifetime,
             origins=Origins.of(allowed_origins),
             session_category=session_category,
+            token_version=token_version,
+            session_token_azp=session_token_azp,
             session_cookie_domain=session_cookie_domain,
             stale_job_age=stale_job_age,
             device_interval=device_interval,
@@ -310,10 +332,16 @@ class FocusEmulator:
         email: str | None = None,
         plan: str = "free",
         name: str | None = None,
+        organization: OrgMembership | Mapping[str, Any] | None = None,
     ) -> EmulatedUser:
+        """A new user with an open session (``user.session_id``). ``organization`` makes
+        them a member of an active organisation, which their tokens carry: an
+        ``OrgMembership`` or a mapping of its fields, e.g. ``{"id": "org_2abc", "slug":
+        "acme", "role": "org:admin", "permissions": ["org:reports:read"]}``."""
         clerk_id = clerk_id or clerk_like_id("user")
         email = email or f"{clerk_id.lower()}@example.test"
-        account = self._store.create_account(clerk_id, email, plan, credits, name)
+        org = None if organization is None else OrgMembership.of(organization)
+        account = self._store.create_account(clerk_id, email, plan, credits, name, org)
         session_id = clerk_like_id("sess")
         self._store.create_session(account.id, session_id)
         return self._user(account, session_id)
@@ -340,6 +368,14 @@ class FocusEmulator:
 
     def _user(self, account: Account, session_id: str) -> EmulatedUser:
         return EmulatedUser(account.clerk_id, account.id, account.email, session_id, self)
+
+    def set_organization(
+        self, user: EmulatedUser, organization: OrgMembership | Mapping[str, Any] | None
+    ) -> None:
+        """Make ``organization`` the user's active one (None: none), as switching the
+        active organisation in Clerk does; tokens minted from now on carry it."""
+        org = None if organization is None else OrgMembership.of(organization)
+        self._store.set_organization(user.account_id, org)
 
     def set_credits(self, user: EmulatedUser, credits: int) -> None:
         self._store.set_credits(user.account_id, credits)
@@ -383,11 +419,24 @@ class FocusEmulator:
         headers: dict[str, Any] | None,
         key: KeyChoice,
         claims: dict[str, Any],
+        version: TokenVersion | None,
     ) -> str:
         if lifetime is None:
             lifetime = self.token_lifetime
-        base = self._issuer.session_claims(user.clerk_id, user.session_id, lifetime, azp)
-        return self._issuer.mint({**base, **claims}, headers, key)
+        found = self._store.session_holder(user.session_id)
+        signed_in_at, account = found if found is not None else (None, None)
+        holder = SessionHolder(
+            user.clerk_id,
+            user.session_id,
+            "free" if account is None else account.plan,
+            None if account is None else account.organization,
+            signed_in_at,
+        )
+        base = self._issuer.session_claims(
+            holder, lifetime, azp, self.settings.token_version if version is None else version
+        )
+        header = {**session_headers(self.settings), **(headers or {})}
+        return self._issuer.mint({**base, **claims}, header, key)
 
     def _new_pat(self, user: EmulatedUser) -> str:
         token = new_pat()

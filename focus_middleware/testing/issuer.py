@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from focus_middleware.clock import Clock
+from focus_middleware.testing.claims import SessionHolder, TokenVersion, session_claims
 from focus_middleware.testing.store import Store
 
 KeyChoice = Literal["current", "foreign"]
@@ -136,23 +137,25 @@ class Issuer:
     # -- minting ----------------------------------------------------------------------
 
     def session_claims(
-        self, clerk_id: str, session_id: str, lifetime: float, azp: str | None
+        self,
+        holder: SessionHolder,
+        lifetime: float,
+        azp: str | None,
+        version: TokenVersion = 2,
     ) -> dict[str, Any]:
-        """Clerk's session claims; ``azp`` is left out when None (as for API calls)."""
+        """Clerk's default session claims (:mod:`claims`) by the emulator's clock, ``nbf``
+        set back by the leeway as Clerk sets it back by the "Allowed Clock Skew"."""
         if self.url is None:
             raise RuntimeError("start the emulator before minting tokens")
-        now = self._clock.time()
-        claims: dict[str, Any] = {
-            "sub": clerk_id,
-            "sid": session_id,
-            "iss": self.url,
-            "iat": int(now),
-            "nbf": int(now),
-            "exp": int(now + lifetime),
-        }
-        if azp is not None:
-            claims["azp"] = azp
-        return claims
+        return session_claims(
+            holder,
+            issuer=self.url,
+            now=self._clock.time(),
+            lifetime=lifetime,
+            clock_skew=self.leeway,
+            azp=azp,
+            version=version,
+        )
 
     def mint(
         self,

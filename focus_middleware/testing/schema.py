@@ -3,14 +3,14 @@
 A file-backed emulator is reopened across runs (``focus demo`` keeps its user), so a
 schema change is a migration, never "delete your database". Version 1 had no names on
 accounts, no secrets on sign-in sessions and no client on device codes; version 2 adds
-them as nullable columns.
+them as nullable columns. Version 3 adds the user's active organisation (JSON, nullable).
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     plan TEXT NOT NULL DEFAULT 'free',
     credits INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
-    name TEXT
+    name TEXT,
+    organization TEXT
 );
 CREATE TABLE IF NOT EXISTS apps (
     slug TEXT PRIMARY KEY,
@@ -117,6 +118,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE device_codes ADD COLUMN client_name TEXT",
         "ALTER TABLE device_codes ADD COLUMN client_address TEXT",
     ),
+    2: ("ALTER TABLE accounts ADD COLUMN organization TEXT",),
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from focus_middleware.testing.claims import TOKEN_VERSIONS, TokenVersion
 from focus_middleware.testing.origins import Origins
 
 SESSION_CATEGORY = "cl_B7d4PD111AAA"
@@ -20,6 +21,14 @@ class EmulatorSettings:
     emulator's own origin is always added)."""
     session_category: str | None = SESSION_CATEGORY
     """The ``cat`` header of tokens the server mints; None leaves it out."""
+    token_version: TokenVersion = 2
+    """The session-token claims version (Clerk's v2 is the default since 2025-04-14; v1
+    has ``org_*`` claims instead of ``o``, and no ``v``, ``jti``, ``pla``, ``fea``,
+    ``sts``)."""
+    session_token_azp: bool = True
+    """Whether ``/api/sessionToken`` stamps ``azp`` (the emulator's own origin: the token
+    is minted on Focus's site). False mints without it, as Clerk does when the request's
+    Origin is empty or null."""
     session_cookie_domain: str | None = None
     """If set, sign-in also sets Clerk's ``__session`` cookie (the session JWT) on this
     parent domain, as Clerk does for apps on ``*.thefocus.ai``."""
@@ -37,3 +46,5 @@ class EmulatorSettings:
     def __post_init__(self) -> None:
         if self.token_lifetime <= 0 or self.signin_lifetime <= 0 or self.stale_job_age <= 0:
             raise ValueError("lifetimes and stale_job_age must be positive")
+        if self.token_version not in TOKEN_VERSIONS:
+            raise ValueError("token_version must be 1 or 2")

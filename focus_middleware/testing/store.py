@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from focus_middleware.clock import Clock
+from focus_middleware.testing.claims import OrgMembership
 from focus_middleware.testing.schema import create_or_migrate
 
 MEMORY = ":memory:"
@@ -68,6 +69,8 @@ class Account:
     plan: str
     credits: int
     name: str | None = None
+    organization: OrgMembership | None = None
+    """The user's active organisation, which their session tokens carry."""
 
     @property
     def display_name(self) -> str:
@@ -195,13 +198,21 @@ class Store:
     # -- accounts ---------------------------------------------------------------------
 
     def create_account(
-        self, clerk_id: str, email: str | None, plan: str, credits: int, name: str | None = None
+        self,
+        clerk_id: str,
+        email: str | None,
+        plan: str,
+        credits: int,
+        name: str | None = None,
+        organization: OrgMembership | None = None,
     ) -> Account:
         """A new account; its opening balance is an ``adjust`` ledger row."""
         with self._write() as conn:
             if self._account_row(conn, "clerk_id", clerk_id) is not None:
                 raise ValueError("an account with this clerk_id already exists")
             account_id = self._insert_account(conn, clerk_id, email, plan, name)
+            if organization is not None:
+                self._set_organization(conn, account_id, organization)
             self._move(conn, account_id, credits, "adjust")
         return self.account(account_id)
 
@@ -271,6 +282,19 @@ class Store:
         with self._read() as conn:
             row = self._account_row(conn, "clerk_id", clerk_id)
         return None if row is None else _account(row)
+
+    def set_organization(self, account_id: str, organization: OrgMembership | None) -> None:
+        with self._write() as conn:
+            self._set_organization(conn, account_id, organization)
+
+    @staticmethod
+    def _set_organization(
+        conn: sqlite3.Connection, account_id: str, organization: OrgMembership | None
+    ) -> None:
+        conn.execute(
+            "UPDATE accounts SET organization = ? WHERE id = ?",
+            (None if organization is None else organization.to_json(), account_id),
+        )
 
     def add_credits(self, account_id: str, amount: int, kind: str) -> int:
         with self._write() as conn:
@@ -571,17 +595,32 @@ class Store:
                 (session_id, account_id, self._now(), secret_hash),
             )
 
-    def signin_session(self, secret_hash: str, max_age: float) -> tuple[str, Account] | None:
+    def signin_session(
+        self, secret_hash: str, max_age: float
+    ) -> tuple[str, float, Account] | None:
         """The live session (not ended, not older than ``max_age``) whose cookie secret
-        hashes to ``secret_hash``, with its account."""
+        hashes to ``secret_hash``: its id, when it signed in, and its account."""
         with self._read() as conn:
             row = conn.execute(
-                "SELECT s.id AS session_id, a.* FROM sessions s"
+                "SELECT s.id AS session_id, s.created_at AS signed_in_at, a.* FROM sessions s"
                 " JOIN accounts a ON a.id = s.account_id"
                 " WHERE s.secret_hash = ? AND s.ended_at IS NULL AND s.created_at > ?",
                 (secret_hash, self._now() - max_age),
             ).fetchone()
-        return None if row is None else (str(row["session_id"]), _account(row))
+        if row is None:
+            return None
+        return str(row["session_id"]), float(row["signed_in_at"]), _account(row)
+
+    def session_holder(self, session_id: str) -> tuple[float, Account] | None:
+        """When a session (ended or not) signed in, and its account: what a token minted
+        for it carries."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT s.created_at AS signed_in_at, a.* FROM sessions s"
+                " JOIN accounts a ON a.id = s.account_id WHERE s.id = ?",
+                (session_id,),
+            ).fetchone()
+        return None if row is None else (float(row["signed_in_at"]), _account(row))
 
     def end_session(self, session_id: str) -> None:
         with self._write() as conn:
@@ -664,7 +703,13 @@ def _balance(conn: sqlite3.Connection, account_id: str) -> int:
 
 def _account(row: sqlite3.Row) -> Account:
     return Account(
-        row["id"], row["clerk_id"], row["email"], row["plan"], row["credits"], row["name"]
+        row["id"],
+        row["clerk_id"],
+        row["email"],
+        row["plan"],
+        row["credits"],
+        row["name"],
+        OrgMembership.from_json(row["organization"]),
     )
 
 

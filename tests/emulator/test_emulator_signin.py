@@ -37,7 +37,10 @@ def test_sign_in_creates_a_user_and_returns_with_a_token(
     assert back.headers["referrer-policy"] == "no-referrer"
     token = token_from(location)
     claims = verified(focus_emulator, token)
-    assert claims["azp"] == APP  # the origin of redirect_to, as Clerk does
+    # Clerk's azp is the Origin of the Frontend API request: the sign-in page is on Focus's
+    # site, so a return-trip token carries Focus's origin, never the app's
+    # (https://clerk.com/docs/guides/sessions/session-tokens, "azp").
+    assert claims["azp"] == focus_emulator.url
     assert jwt.get_unverified_header(token)["cat"] == "cl_B7d4PD111AAA"
     assert claims["exp"] - claims["iat"] == 60
     user = focus_emulator.find_user(claims["sub"])
@@ -65,7 +68,7 @@ def test_a_signed_in_browser_is_sent_straight_back_with_a_fresh_token(
     second = token_from(again.headers["location"])
     claims, before = verified(focus_emulator, second), verified(focus_emulator, first)
     assert claims["sub"] == before["sub"] and claims["sid"] == before["sid"]
-    assert claims["azp"] == "http://localhost:9000"
+    assert claims["azp"] == focus_emulator.url
     assert second != first
     # Without redirect_to it says who is signed in instead.
     shown = browser.get("/signin")
@@ -155,7 +158,7 @@ def test_configured_origins_are_allowed_too() -> None:
         browser = Browser(emu)
         back = browser.sign_in("https://video.focus.test/render", email="f@example.test")
         assert back.headers["location"].startswith("https://video.focus.test/render?token=")
-        assert verified(emu, token_from(back.headers["location"]))["azp"] == "https://video.focus.test"
+        assert verified(emu, token_from(back.headers["location"]))["azp"] == emu.url
         assert browser.get("/signin", redirect_to="https://other.focus.test/").status_code == 400
         browser.close()
 
@@ -269,7 +272,7 @@ def test_session_token_with_the_browsers_cookie_after_sign_in(
     browser.sign_in(APP, email="o@example.test")
     answer = browser.client.get("/api/sessionToken", headers={"Origin": APP})
     assert answer.status_code == 200
-    assert verified(focus_emulator, answer.json()["token"])["azp"] == APP
+    assert verified(focus_emulator, answer.json()["token"])["azp"] == focus_emulator.url
 
 
 def test_signin_sessions_expire_by_the_emulator_clock(fake_browser: Browser, clock: object) -> None:

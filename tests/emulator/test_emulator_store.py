@@ -99,8 +99,8 @@ def test_check_books_audits_each_settled_job(tmp_path: Path) -> None:
 
 def _version_1_file(db: Path) -> None:
     """A database as version 1 of the schema left it (no names, secrets or clients)."""
-    v1 = re.sub(r",\n    (name|secret_hash|client_name|client_address) TEXT", "", SCHEMA)
-    assert "secret_hash" not in v1 and "client_name" not in v1
+    v1 = re.sub(r",\n    (name|organization|secret_hash|client_name|client_address) TEXT", "", SCHEMA)
+    assert "secret_hash" not in v1 and "client_name" not in v1 and "organization" not in v1
     with sqlite3.connect(db) as conn:
         conn.executescript(v1)
         conn.execute(
