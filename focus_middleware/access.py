@@ -56,6 +56,7 @@ from focus_middleware.responses import (
     is_navigation,
     is_same_origin,
     needs_same_origin,
+    refusal_reason,
     unauthorized,
     unavailable,
 )
@@ -117,7 +118,8 @@ def no_account(facts: RequestFacts, outcome: Outcome, config: FocusConfig, *, no
         if signin_page is not None and not isinstance(outcome, Expired):
             return signin_page_redirect(facts, config, signin_page)
         return signin_redirect(facts, config, nonce=nonce)
-    return unauthorized(facts, config, token_presented=isinstance(outcome, (Rejected, Expired)))
+    return unauthorized(facts, config, token_presented=isinstance(outcome, (Rejected, Expired)),
+                        reason=refusal_reason(outcome))
 
 
 def unavailable_response(facts: RequestFacts, retry_after: int) -> ResponseSpec:

@@ -8,6 +8,7 @@ construction with a message that names the setting, not at the first request.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import re
@@ -61,6 +62,13 @@ class FocusConfig:
     jwks_url: str | None = None
     jwt_public_key: str | None = None
     authorized_parties: tuple[str, ...] | None = None
+    # A token minted on the sign-in site carries that site's origin as azp (Clerk stamps the
+    # Origin of the page that asked for it). Accepted on the browser's own sign-in path;
+    # as a bearer only with this (any other app on Focus could hold such a token).
+    allow_signin_azp_bearer: bool = False
+    # For a service that mints session tokens server-side, without azp: accepted on the
+    # browser's sign-in path (return trip, refresh, the cookies they set), never as a bearer.
+    allow_missing_azp: bool = False
     leeway: float = 5.0
     min_token_life: float = 30.0
 
@@ -151,6 +159,9 @@ class FocusConfig:
             raise ConfigError("session_cookie", "must be a cookie token, and not Clerk's __session")
         if self.clerk_cookie_suffix is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.clerk_cookie_suffix):
             raise ConfigError("clerk_cookie_suffix", "must be letters, digits, '-' or '_'")
+        for name in ("allow_signin_azp_bearer", "allow_missing_azp"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(name, f"must be True or False, got {getattr(self, name)!r}")
         self._check_numbers()
         self._check_shared_cache()
 
@@ -223,6 +234,17 @@ class FocusConfig:
     def verifies_locally(self) -> bool:
         return self.issuer is not None
 
+    @functools.cached_property
+    def signin_origin(self) -> str:
+        """The sign-in site's origin: the ``azp`` of tokens minted there."""
+        return _origin_of(self.signin_url or "", "signin_url")
+
+    @property
+    def checks_azp(self) -> bool:
+        """Whether ``azp`` is checked at all (it is not without ``public_origin`` or
+        ``authorized_parties``: then any app's token for this Focus is accepted)."""
+        return bool(self.authorized_parties)
+
 
 def settings_from_prefixed(values: Mapping[str, Any], prefix: str = "FOCUS_", *, strict: bool = True) -> dict[str, Any]:
     """``{"FOCUS_API_URL": ...}`` → ``{"api_url": ...}`` for every prefixed key.
@@ -250,6 +272,11 @@ def _coerce(name: str, annotation: Any, raw: Any) -> Any:
         return raw
     text = str(annotation)
     value = raw.strip()
+    if text == "bool":
+        flag = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+        if value.lower() not in flag:
+            raise ConfigError(name, f"expected true or false, got {raw!r}")
+        return flag[value.lower()]
     try:
         if "tuple" in text:
             return tuple(item.strip() for item in value.split(",") if item.strip())

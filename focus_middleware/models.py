@@ -261,6 +261,36 @@ class Wallet:
 
 
 @dataclass(frozen=True, slots=True)
+class Organization:
+    """The organisation a session token is active in (Clerk's organisation claims).
+
+    Read from v2 tokens' ``o`` claim (``id``, ``slg``, ``rol``, ``per`` as a comma-separated
+    string) or v1's ``org_id``, ``org_slug``, ``org_role``, ``org_permissions`` (a list);
+    see https://clerk.com/docs/guides/sessions/session-tokens. Roles and permissions are
+    Clerk's keys as given (``org:admin``; a v2 role may come without the ``org:`` prefix).
+    """
+
+    id: str
+    slug: str | None = None
+    role: str | None = None
+    permissions: tuple[str, ...] = ()
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any]) -> Organization | None:
+        o = claims.get("o")
+        if isinstance(o, Mapping) and isinstance(o.get("id"), str) and o["id"]:
+            per = o.get("per")
+            perms = tuple(p for p in per.split(",") if p) if isinstance(per, str) else ()
+            return cls(o["id"], _opt_str(o, "slg"), _opt_str(o, "rol"), perms)
+        org_id = claims.get("org_id")
+        if isinstance(org_id, str) and org_id:
+            raw = claims.get("org_permissions")
+            perms = tuple(p for p in raw if isinstance(p, str)) if isinstance(raw, (list, tuple)) else ()
+            return cls(org_id, _opt_str(claims, "org_slug"), _opt_str(claims, "org_role"), perms)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class FocusAccount:
     """The Focus account a request belongs to, as every adapter exposes it.
 
@@ -321,6 +351,20 @@ class FocusAccount:
     @property
     def display_name(self) -> str:
         return self.clerk_id
+
+    @property
+    def actor(self) -> Mapping[str, Any] | None:
+        """Who is acting for the user when the session is an impersonation (Clerk's ``act``
+        claim, e.g. ``{"sub": "user_admin"}``), else None. Apps may want to show it, or
+        refuse spending while impersonated."""
+        act = self.claims.get("act") if self.claims is not None else None
+        return act if isinstance(act, Mapping) else None
+
+    @property
+    def organization(self) -> Organization | None:
+        """The organisation the session is active in, from the token's claims; None for PATs
+        and for tokens without organisation claims."""
+        return Organization.from_claims(self.claims) if self.claims is not None else None
 
     def with_credits(self, credits: int) -> FocusAccount:
         return dataclasses.replace(self, credits=credits)
@@ -522,6 +566,7 @@ __all__ = [
     "DeviceStart",
     "FocusAccount",
     "Job",
+    "Organization",
     "SessionToken",
     "SettledJob",
     "Wallet",

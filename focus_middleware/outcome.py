@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal, TypeAlias
 if TYPE_CHECKING:
     from focus_middleware.models import FocusAccount
 
-CredentialSource = Literal["bearer", "app_cookie", "clerk_cookie", "return_trip"]
+CredentialSource = Literal["bearer", "app_cookie", "clerk_cookie", "return_trip", "refresh"]
 CredentialKind = Literal["session", "pat"]
 
 

@@ -45,6 +45,12 @@ def forbidden() -> ResponseSpec:
     return _page(403, "forbidden.html")
 
 
+def token_too_large(limit: int) -> ResponseSpec:
+    """400 for a return trip whose token cannot fit the app's cookie: storing it would fail
+    silently in the browser and every later sign-in would loop, so the trip stops here."""
+    return _page(400, "token_too_large.html", ("referrer-policy", "no-referrer"), limit=str(limit))
+
+
 def template_page(text: str) -> InsufficientCreditsPage:
     """An app's own 402 page from template text with ``$action``, ``$required``,
     ``$available`` and ``$purchase_url`` (``string.Template`` syntax), each escaped."""
@@ -62,4 +68,4 @@ def template_page(text: str) -> InsufficientCreditsPage:
     return render
 
 
-__all__ = ["forbidden", "signin_required", "template_page", "unavailable"]
+__all__ = ["forbidden", "signin_required", "template_page", "token_too_large", "unavailable"]

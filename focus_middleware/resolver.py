@@ -68,14 +68,16 @@ from focus_middleware.outcome import (
 )
 from focus_middleware.singleflight import AsyncSingleFlight, SingleFlight
 from focus_middleware.tokens import (
+    PENDING,
     JWTVerifier,
     KeysUnavailable,
     TokenExpired,
     TokenRejected,
     VerifiedClaims,
+    azp_refusal,
     looks_like_jwt,
     looks_like_pat,
-    unverified_exp,
+    unverified_claims,
 )
 
 logger = logging.getLogger("focus_middleware")
@@ -234,6 +236,11 @@ class ResolverCore:
         self.shared = shared
         self._max_polls = math.ceil((config.cache_lock_ttl + 0.5) / _SHARED_POLL)
         self.verifier = JWTVerifier(config) if config.verifies_locally else None
+        if not config.checks_azp:
+            logger.warning(
+                "focus: public_origin is not set, so a session token minted for any app on this Focus is "
+                "accepted here (azp is not checked); set public_origin (FOCUS_PUBLIC_ORIGIN) to this app's origin"
+            )
         self._remote_checks = _RateLimit(config.remote_checks_per_second, config)
         namespace = namespace_for(config.api_url, config.issuer, config.app)
         # Key prefixes are built once: the hot path only appends a hex digest.
@@ -305,17 +312,23 @@ class ResolverCore:
         key = self._key("jwt", token)
         cached = self.cache.get(key)
         if isinstance(cached, dict) and cached.get("exp", 0) > now - self.config.leeway:
-            return _Identity(cached["sub"], Credential("session", source, token, cached["exp"]), cached.get("claims"))
+            claims_map = cached.get("claims") or {}
+            refused = azp_refusal(claims_map.get("azp"), source, self.config)
+            if refused is not None:
+                return Rejected(refused, source)
+            return _Identity(cached["sub"], Credential("session", source, token, cached["exp"]), claims_map)
         if self.verifier is None:
-            exp = unverified_exp(token)
-            if exp is None:
+            payload = unverified_claims(token)
+            exp = payload.get("exp")
+            if isinstance(exp, bool) or not isinstance(exp, (int, float)) or not math.isfinite(exp):
                 return Rejected("exp", source)
             if exp <= now - self.config.leeway:
                 return Expired(source)
-            return (yield from self._identify_remote(source, token, "session", exp))
+            return (yield from self._identify_remote(source, token, "session", float(exp)))
         result = yield VerifyJWT(token)
         if isinstance(result, TokenExpired):
-            return Expired(source)
+            refused = azp_refusal(result.claims.azp, source, self.config)
+            return Expired(source) if refused is None else Rejected(refused, source)
         if isinstance(result, TokenRejected):
             return Rejected(result.reason, source)
         if isinstance(result, KeysUnavailable):
@@ -323,7 +336,12 @@ class ResolverCore:
         if isinstance(result, BaseException):
             return Unavailable("verification")
         claims: VerifiedClaims = result
+        # Cached before the azp rule: the verification holds whatever the source; the rule
+        # is applied to every presentation (a bearer may not reuse a cookie's acceptance).
         self.cache.set(key, {"sub": claims.sub, "exp": claims.exp, "claims": dict(claims.claims)}, claims.exp - now)
+        refused = azp_refusal(claims.azp, source, self.config)
+        if refused is not None:
+            return Rejected(refused, source)
         return _Identity(claims.sub, Credential("session", source, token, claims.exp), claims.claims)
 
     def _identify_remote(
@@ -335,13 +353,26 @@ class ResolverCore:
         if isinstance(cached, dict):
             if cached.get("refused"):
                 return Rejected("refused", source)
-            return _Identity(cached["clerk_id"], Credential(kind, source, token, exp), None)
+            return self._remote_identity(source, token, kind, exp, cached["clerk_id"], None)
         checked: _Checked = yield Coalesce(key, self._remote_plan(token, key, exp))
         if checked.failure is not None:
             return checked.failure
         if checked.refused or checked.clerk_id is None:
             return Rejected("refused", source)
-        return _Identity(checked.clerk_id, Credential(kind, source, token, exp), None, checked.wallet)
+        return self._remote_identity(source, token, kind, exp, checked.clerk_id, checked.wallet)
+
+    def _remote_identity(self, source: CredentialSource, token: str, kind: CredentialKind, exp: float | None,
+                         clerk_id: str, wallet: Wallet | None) -> _Identity | Outcome:
+        """A credential Focus accepted. A session JWT is then genuine, so its claims can be
+        read: its ``azp`` and ``sts`` are held to the same rules as a locally verified one."""
+        if kind == "session":
+            payload = unverified_claims(token)
+            if payload.get("sts") == PENDING:
+                return Rejected("session_pending", source)
+            refused = azp_refusal(payload.get("azp"), source, self.config)
+            if refused is not None:
+                return Rejected(refused, source)
+        return _Identity(clerk_id, Credential(kind, source, token, exp), None, wallet)
 
     def _remote_plan(self, token: str, key: str, exp: float | None) -> Generator[Effect, Any, _Checked]:
         load = partial(self._check_remote, token, key, exp)

@@ -6,18 +6,20 @@ and copy the resulting :class:`ResponseSpec` into their framework's response typ
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Literal
-from urllib.parse import quote, urlencode
+from typing import Concatenate, Literal, ParamSpec
+from urllib.parse import urlencode
 
 from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts
 from focus_middleware.outcome import Authenticated, Expired, Outcome, Rejected, Unavailable
+from focus_middleware.urls import NEVER_ECHOED, UnsafeURL, query_without, request_target
 
 Protection = Literal["account", "credits", "paid"]
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -70,10 +72,52 @@ def _plausible_host(host: str) -> bool:
 
 
 def absolute_url(facts: RequestFacts, config: FocusConfig, path: str | None = None, query: str | None = None) -> str:
-    """This request's URL (or another path of this app), absolute, from the public origin."""
-    target = facts.root_path + (facts.path if path is None else path)
-    qs = facts.query_string if query is None else query
-    return public_origin(facts, config) + quote(target, safe="/:@!$&'()*+,;=-._~%") + (f"?{qs}" if qs else "")
+    """This request's URL (or another path of this app), absolute, from the public origin.
+
+    ``query`` defaults to the request's own, re-encoded; pass one built by
+    :func:`~focus_middleware.urls.query_without`. Raises
+    :class:`~focus_middleware.urls.UnsafeURL` for a control character in the path or
+    query (see :mod:`focus_middleware.urls`): the callers that build a response from it are
+    wrapped in :func:`refuses_unsafe_url`."""
+    qs = query_without(facts.query_string, frozenset()) if query is None else query
+    return public_origin(facts, config) + request_target(facts.root_path, facts.path if path is None else path, qs)
+
+
+def echo_url(facts: RequestFacts, config: FocusConfig) -> str:
+    """This request's URL as a ``redirect_to`` sent to sign-in or billing: without
+    ``token`` (an app's own, say a password reset's, included: Focus and the JSON body's
+    readers have no business with it, and the sign-in returns its own under that name) and
+    without the return trip's ``focus_state``/``focus_bounce``."""
+    return absolute_url(facts, config, query=query_without(facts.query_string, NEVER_ECHOED))
+
+
+_P = ParamSpec("_P")
+
+_BAD_URL_PAGE = (b"<!doctype html><meta charset=utf-8><title>Bad request</title>"
+                 b"<h1>Bad request</h1><p>This address holds control characters; check the link.</p>")
+
+
+def bad_url(facts: RequestFacts) -> ResponseSpec:
+    """400 for a request whose URL holds control characters: never a 500, never echoed."""
+    if is_navigation(facts):
+        return ResponseSpec(400, (("content-type", "text/html; charset=utf-8"), NO_STORE), _BAD_URL_PAGE)
+    return _json(400, {"error": "bad_request", "message": "The request's URL holds control characters."})
+
+
+def refuses_unsafe_url(
+    build: Callable[Concatenate[RequestFacts, _P], ResponseSpec],
+) -> Callable[Concatenate[RequestFacts, _P], ResponseSpec]:
+    """Wrap a response builder that puts this request's URL into its response: a URL with
+    control characters gets :func:`bad_url` instead of an exception (a 500)."""
+
+    @functools.wraps(build)
+    def guarded(facts: RequestFacts, /, *args: _P.args, **kwargs: _P.kwargs) -> ResponseSpec:
+        try:
+            return build(facts, *args, **kwargs)
+        except UnsafeURL:
+            return bad_url(facts)
+
+    return guarded
 
 
 def is_same_origin(facts: RequestFacts, config: FocusConfig) -> bool:
@@ -114,9 +158,25 @@ def redirect(location: str, status: int = 303) -> ResponseSpec:
     return ResponseSpec(status, (("location", location), NO_STORE, ("referrer-policy", "no-referrer")))
 
 
-def unauthorized(facts: RequestFacts, config: FocusConfig, *, token_presented: bool) -> ResponseSpec:
+_TOLD_REASONS = {
+    "session_pending": "Your Focus session has unfinished steps (session status pending): finish signing in on Focus.",
+}
+"""Refusal reasons an API client is told in the 401 body: only those it can act on. The
+others (a bad signature, a wrong azp...) stay in our logs; the client hears invalid_token."""
+
+
+def refusal_reason(outcome: object) -> str | None:
+    """The reason an API client is told for ``outcome``, if any (see ``_TOLD_REASONS``)."""
+    reason = outcome.reason if isinstance(outcome, Rejected) else None
+    return reason if reason in _TOLD_REASONS else None
+
+
+@refuses_unsafe_url
+def unauthorized(facts: RequestFacts, config: FocusConfig, *, token_presented: bool, reason: str | None = None) -> ResponseSpec:
     challenge = 'Bearer error="invalid_token"' if token_presented else "Bearer"
-    body = {"error": "unauthorized", "signin_url": signin_url(config, absolute_url(facts, config))}
+    body = {"error": "unauthorized", "signin_url": signin_url(config, echo_url(facts, config))}
+    if reason in _TOLD_REASONS:
+        body.update(reason=reason, message=_TOLD_REASONS[reason])
     return _json(401, body, ("www-authenticate", challenge))
 
 
@@ -159,6 +219,7 @@ def default_insufficient_credits_page(info: InsufficientCredits) -> str:
     return _default_page(info)
 
 
+@refuses_unsafe_url
 def insufficient_credits(
     facts: RequestFacts,
     config: FocusConfig,
@@ -168,7 +229,7 @@ def insufficient_credits(
     action: str,
     page: InsufficientCreditsPage | None = None,
 ) -> ResponseSpec:
-    info = InsufficientCredits(required, available, action, purchase_url(config, absolute_url(facts, config)))
+    info = InsufficientCredits(required, available, action, purchase_url(config, echo_url(facts, config)))
     if is_navigation(facts):
         body = (page or _default_page)(info).encode()
         return ResponseSpec(402, (("content-type", "text/html; charset=utf-8"), NO_STORE), body)
@@ -187,4 +248,4 @@ def refusal(outcome: Outcome, facts: RequestFacts, config: FocusConfig) -> Respo
     if isinstance(outcome, Unavailable):
         return unavailable(outcome.retry_after)
     presented = isinstance(outcome, (Rejected, Expired))
-    return unauthorized(facts, config, token_presented=presented)
+    return unauthorized(facts, config, token_presented=presented, reason=refusal_reason(outcome))

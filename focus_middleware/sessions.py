@@ -49,7 +49,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
-from urllib.parse import parse_qsl, quote, unquote_plus, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from focus_middleware import pages
 from focus_middleware.config import FocusConfig
@@ -60,6 +60,7 @@ from focus_middleware.outcome import (
     Anonymous,
     Authenticated,
     Credential,
+    CredentialSource,
     Expired,
     Outcome,
     Rejected,
@@ -73,9 +74,13 @@ from focus_middleware.responses import (
     is_same_origin,
     public_origin,
     redirect,
+    refusal_reason,
+    refuses_unsafe_url,
     signin_url,
     unauthorized,
 )
+from focus_middleware.tokens import MAX_COOKIE_TOKEN, looks_like_jwt
+from focus_middleware.urls import has_control_character, query_without, request_target
 
 if TYPE_CHECKING:
     from focus_middleware.resolver import Effect, ResolverCore
@@ -94,9 +99,6 @@ REFRESH_HEADER = "x-focus-refresh"
 MAX_BODY = 16 * 1024
 """The most the refresh and sign-out endpoints read of a request body."""
 
-MAX_COOKIE_TOKEN = 3800
-"""A token longer than this would not fit a browser's 4 KiB cookie with its attributes:
-storing it would silently fail and loop, so it is refused instead."""
 
 _KEPT_NONCES = 3
 """Nonces kept in the state cookie: sign-ins started in a few tabs at once all complete."""
@@ -324,17 +326,9 @@ def new_nonce() -> str:
 
 
 def _query_without(query_string: str, names: frozenset[str]) -> str:
-    """The query with every ``names`` parameter removed and the others kept byte for byte."""
-    if not query_string:
-        return ""
-    kept = []
-    for part in query_string.split("&"):
-        if not part:
-            continue
-        name = unquote_plus(part.partition("=")[0])
-        if name not in names:
-            kept.append(part)
-    return "&".join(kept)
+    """The query with every ``names`` parameter removed and the others re-encoded, never
+    copied (see :mod:`focus_middleware.urls`); raises ``UnsafeURL`` for a control character."""
+    return query_without(query_string, names)
 
 
 def _join_query(query: str, *extra: str) -> str:
@@ -364,6 +358,7 @@ def _return_url(facts: RequestFacts, config: FocusConfig, nonce: str, rounds: in
 # -- the sign-in redirect ----------------------------------------------------------------------
 
 
+@refuses_unsafe_url
 def signin_redirect(facts: RequestFacts, config: FocusConfig, *, nonce: str | None = None) -> ResponseSpec:
     """Send a navigation that needs a session to sign in, bound to a fresh nonce.
 
@@ -380,6 +375,7 @@ def signin_redirect(facts: RequestFacts, config: FocusConfig, *, nonce: str | No
     return redirect(signin_url(config, _return_url(facts, config, nonce, rounds + 1))).with_cookies(state)
 
 
+@refuses_unsafe_url
 def signin_start(facts: RequestFacts, config: FocusConfig) -> ResponseSpec:
     """``GET /_focus/signin?next=<same-origin URL>``: start a sign-in that comes back to
     ``next`` (default: the app's root), bound to a fresh nonce like any other.
@@ -396,12 +392,13 @@ def signin_start(facts: RequestFacts, config: FocusConfig) -> ResponseSpec:
     return signin_redirect(there, config)
 
 
+@refuses_unsafe_url
 def signin_page_redirect(facts: RequestFacts, config: FocusConfig, page: str) -> ResponseSpec:
     """Send a navigation without a session to the app's own sign-in page (``page``: a URL
     or a root-relative path), with ``next`` = this URL (root-relative, without the return
     trip's parameters), as Flask-Login's ``login_view`` does."""
     query = _query_without(facts.query_string, _OUR_PARAMS)
-    here = quote(facts.root_path + facts.path, safe="/:@!$&'()*+,;=-._~%") + (f"?{query}" if query else "")
+    here = request_target(facts.root_path, facts.path, query)
     location = page if "://" in page else public_origin(facts, config) + page
     return redirect(f"{location}{'&' if '?' in location else '?'}{urlencode({'next': here})}")
 
@@ -431,24 +428,28 @@ def return_trip(facts: RequestFacts, config: FocusConfig) -> ReturnTrip | None:
     if state is None:
         return None
     token = query.get(TOKEN_PARAM)
-    if not token or not _NONCE.match(state):
-        return ReturnTrip()
+    if not token or not _NONCE.match(state) or has_control_character(facts.root_path, facts.path, facts.query_string):
+        return ReturnTrip()  # an unsafe URL: the token is never used, the cleanup answers 400
     for nonce in _nonces(facts, config):
         if hmac.compare_digest(nonce, state):
             return ReturnTrip(token, nonce)
     return ReturnTrip()
 
 
-def verify_session_token(core: ResolverCore, token: str) -> Generator[Effect, Any, Credential | Outcome]:
-    """A token handed over by the browser to be stored in the app's cookie: it must be a
-    genuine, unexpired session JWT for this app (never a PAT), and fit in a cookie."""
-    if len(token) > MAX_COOKIE_TOKEN:
-        return Rejected("oversized", "return_trip")
-    result = yield from core.identify("return_trip", token)
+def verify_session_token(
+    core: ResolverCore, token: str, source: CredentialSource = "return_trip"
+) -> Generator[Effect, Any, Credential | Outcome]:
+    """A token handed over by the browser (``source``: the return trip or the refresh
+    endpoint) to be stored in the app's cookie: it must be a genuine, unexpired session JWT
+    for this app (never a PAT), and fit in a cookie."""
+    if len(token) > MAX_COOKIE_TOKEN and looks_like_jwt(token):
+        # Shaped like a session JWT, only too large to keep: say so (junk is just refused).
+        return Rejected("oversized", source)
+    result = yield from core.identify(source, token)
     if isinstance(result, (Authenticated, Anonymous, Expired, Rejected, Unavailable)):
         return result
     if result.credential.kind != "session":
-        return Rejected("not_session", "return_trip")
+        return Rejected("not_session", source)
     return result.credential
 
 
@@ -456,7 +457,7 @@ def _return_trip_plan(core: ResolverCore, facts: RequestFacts, trip: ReturnTrip)
     config = core.config
     if trip.token is None or trip.nonce is None:
         return _cleanup_redirect(facts, config)
-    result = yield from verify_session_token(core, trip.token)
+    result = yield from verify_session_token(core, trip.token, "return_trip")
     return return_trip_response(facts, config, trip, result)
 
 
@@ -470,11 +471,15 @@ def return_trip_response(facts: RequestFacts, config: FocusConfig, trip: ReturnT
     if isinstance(result, Unavailable):
         # The token may be good; keep the nonce so a reload retries once Focus answers.
         return pages.unavailable(result.retry_after).with_headers(("referrer-policy", "no-referrer"))
+    if isinstance(result, Rejected) and result.reason == "oversized":
+        # Another round would bring back a token just as large: stop, and say why.
+        return pages.token_too_large(MAX_COOKIE_TOKEN).with_cookies(_state_cookie(facts, config, remaining))
     # Refused or expired: the nonce is spent, the token dropped; the counter stays, so a
     # sign-in that keeps producing unusable tokens ends at the 401 page, not in a loop.
     return _cleanup_redirect(facts, config).with_cookies(_state_cookie(facts, config, remaining))
 
 
+@refuses_unsafe_url
 def _cleanup_redirect(facts: RequestFacts, config: FocusConfig) -> ResponseSpec:
     return redirect(absolute_url(facts, config, query=_query_without(facts.query_string, _TRIP_PARAMS)))
 
@@ -504,7 +509,7 @@ def _refresh_plan(core: ResolverCore, facts: RequestFacts) -> Generator[Effect |
     token = _token_from_json(body)
     if token is None:
         return _error(400, "bad_request", 'Send {"token": "<session JWT>"} as JSON.')
-    result = yield from verify_session_token(core, token)
+    result = yield from verify_session_token(core, token, "refresh")
     return refresh_response(facts, config, result)
 
 
@@ -528,7 +533,9 @@ def refresh_response(facts: RequestFacts, config: FocusConfig, result: Credentia
         return _error(503, "unavailable", "The Focus account service is unavailable; try again shortly.").with_headers(
             ("retry-after", str(result.retry_after))
         )
-    return unauthorized(facts, config, token_presented=True)
+    if isinstance(result, Rejected) and result.reason == "oversized":
+        return _error(400, "token_too_large", f"The token is longer than the {MAX_COOKIE_TOKEN} characters a cookie can hold.")
+    return unauthorized(facts, config, token_presented=True, reason=refusal_reason(result))
 
 
 def refresh_script(facts: RequestFacts, config: FocusConfig) -> ResponseSpec:
@@ -577,6 +584,7 @@ def _signout_plan(facts: RequestFacts, config: FocusConfig) -> Generator[ReadBod
     return signout_response(facts, config, target)
 
 
+@refuses_unsafe_url
 def signout_response(facts: RequestFacts, config: FocusConfig, next_url: str | None = None) -> ResponseSpec:
     """Clear the app's cookies, then go to ``next_url`` if it is safe, else the app's root.
     A script (``Sec-Fetch-Mode`` other than ``navigate``) gets 204 rather than a redirect."""

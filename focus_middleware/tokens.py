@@ -27,8 +27,18 @@ from jwt.algorithms import RSAAlgorithm
 
 from focus_middleware.clock import Clock
 from focus_middleware.config import FocusConfig
+from focus_middleware.outcome import CredentialSource
 
-MAX_TOKEN_LENGTH = 8192
+MAX_HEADER_TOKEN = 8192
+"""The longest token accepted from a header (or any source): servers cap a request line
+or header near 8 KiB, so a longer one is not a token anyone was issued."""
+
+MAX_COOKIE_TOKEN = 3800
+"""The longest token the app stores in its session cookie: a browser keeps at most 4 KiB per
+cookie, name and attributes included, and silently drops a larger one (which would then
+loop through sign-in). Tokens arriving to be stored (return trip, refresh) are held to it."""
+
+MAX_TOKEN_LENGTH = MAX_HEADER_TOKEN
 _COMPACT_JWT = re.compile(r"^[A-Za-z0-9_-]{2,2048}\.[A-Za-z0-9_-]{2,6144}\.[A-Za-z0-9_-]{2,1024}$")
 _KID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # PATs are opaque; this only rules out what no token service would mint.
@@ -38,6 +48,36 @@ _PAT = re.compile(r"^[A-Za-z0-9_.~+/=-]{16,512}$")
 # request here. "ignore" is stamped on every class by instances that opt out of tagging.
 SESSION_CATEGORY = "cl_B7d4PD111AAA"
 _ACCEPTED_CATEGORIES = frozenset({SESSION_CATEGORY, "cl_I7d4PD111III"})
+
+
+SIGNIN_SOURCES: frozenset[CredentialSource] = frozenset({"return_trip", "refresh", "app_cookie", "clerk_cookie"})
+"""Where a token can only have come from this browser's own sign-in on Focus: the
+nonce-bound return trip, the refresh endpoint, the app cookie those two set, and Clerk's
+``__session`` (written on the parent domain by Focus's own pages). A token minted on the
+sign-in site carries that site's origin as ``azp`` (Clerk stamps the Origin of the page that
+asked for it), so it is accepted here; presented as a bearer it could come from any other
+app on Focus that holds the person's token, and is not (``allow_signin_azp_bearer``)."""
+
+
+def azp_refusal(azp: object, source: CredentialSource, config: FocusConfig) -> str | None:
+    """None when a genuine token's ``azp`` is acceptable through ``source``, else the reason.
+
+    Clerk's SDK compares exactly (``authorizedParties.includes(azp)``) and refuses a token
+    without ``azp`` once parties are configured; so do we, except for the sign-in site's
+    origin on :data:`SIGNIN_SOURCES` and, with ``allow_missing_azp``, a token without one
+    there. With no authorized parties at all (no ``public_origin``) nothing is checked.
+    """
+    if azp is not None and not isinstance(azp, str):
+        return "azp"
+    if not config.authorized_parties:
+        return None
+    if azp is None:
+        return None if config.allow_missing_azp and source in SIGNIN_SOURCES else "azp"
+    if azp in config.authorized_parties:
+        return None
+    if azp == config.signin_origin and (source in SIGNIN_SOURCES or config.allow_signin_azp_bearer):
+        return None
+    return "azp"
 
 
 class TokenRejected(Exception):
@@ -69,8 +109,13 @@ class VerifiedClaims:
     claims: Mapping[str, Any]
 
 
+PENDING = "pending"
+"""``sts`` of a session with unfinished tasks on Focus (Clerk v2 claims). Clerk's SDKs treat
+it as signed out by default (``treatPendingAsSignedOut``), and so do we."""
+
+
 def looks_like_jwt(token: str) -> bool:
-    return len(token) <= MAX_TOKEN_LENGTH and token.count(".") == 2 and _COMPACT_JWT.match(token) is not None
+    return len(token) <= MAX_HEADER_TOKEN and token.count(".") == 2 and _COMPACT_JWT.match(token) is not None
 
 
 def looks_like_pat(token: str) -> bool:
@@ -90,7 +135,7 @@ def _b64json(segment: str) -> dict[str, Any]:
 
 def read_header(token: str) -> dict[str, Any]:
     """The header of a compact JWS, refused early for anything we would never accept."""
-    if len(token) > MAX_TOKEN_LENGTH:
+    if len(token) > MAX_HEADER_TOKEN:
         raise TokenRejected("oversized")
     if not _COMPACT_JWT.match(token):
         raise TokenRejected("malformed")
@@ -109,12 +154,18 @@ def read_header(token: str) -> dict[str, Any]:
     return header
 
 
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The payload read without verification ({} if unreadable): to bound a cache entry's
+    life, or to hold a token that Focus itself accepted to our ``azp`` rule."""
+    try:
+        return _b64json(token.split(".")[1])
+    except (TokenRejected, IndexError):
+        return {}
+
+
 def unverified_exp(token: str) -> float | None:
     """``exp`` read without verification: only to bound a cache entry's life."""
-    try:
-        exp = _b64json(token.split(".")[1]).get("exp")
-    except (TokenRejected, IndexError):
-        return None
+    exp = unverified_claims(token).get("exp")
     return float(exp) if isinstance(exp, (int, float)) and _is_number(exp) else None
 
 
@@ -235,12 +286,13 @@ def check_claims(payload: Mapping[str, Any], config: FocusConfig, now: float) ->
             raise TokenRejected(name)
     if payload.get("iss") != config.issuer:
         raise TokenRejected("issuer")
+    # Whether ``azp`` is acceptable depends on where the token was presented (see
+    # :func:`azp_refusal`), which the resolver knows and a cached verification must not fix.
     azp = payload.get("azp")
-    if config.authorized_parties:
-        if not isinstance(azp, str) or azp.rstrip("/").lower() not in config.authorized_parties:
-            raise TokenRejected("azp")
-    elif azp is not None and not isinstance(azp, str):
+    if azp is not None and not isinstance(azp, str):
         raise TokenRejected("azp")
+    if payload.get("sts") == PENDING:
+        raise TokenRejected("session_pending")
     sub = payload.get("sub")
     if not isinstance(sub, str) or not sub or sub.startswith("mch_"):
         raise TokenRejected("sub")
