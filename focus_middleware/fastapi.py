@@ -7,7 +7,9 @@ path they cost a dict lookup and no I/O.
 
 .. code-block:: python
 
-    from focus_middleware.fastapi import FocusJob, PaidJob, RequireCredits, current_account
+    from focus_middleware.fastapi import FocusJob, PaidJob, RequireCredits, current_account, focus_openapi
+
+    focus_openapi(app)  # /openapi.json lists each route's refusals (401, 402...)
 
     @app.get("/me")
     async def me(account: FocusAccount = Depends(current_account)): ...
@@ -22,22 +24,35 @@ client, 402, 403, 503): a dependency cannot return a response, so it raises
 :class:`~focus_middleware.asgi.FocusRefusal` and the middleware answers with it. FastAPI's
 ``HTTPException`` would wrap the body in ``{"detail": ...}`` and drop the cookie.
 
-Every dependency here is itself the bearer security scheme (a FastAPI ``SecurityBase``
-named ``FocusBearer``, as FastAPI's own ``HTTPBearer`` is), so the generated OpenAPI shows
-how to authenticate at no cost per request: a separate ``HTTPBearer`` sub-dependency would
-add a second dependency to solve on every call (about 15 us, more than all the rest).
-Browsers' cookies are not declared: their name depends on the app's public origin, and a
-browser sends them without being told.
+Every dependency that refuses is itself the bearer security scheme (a FastAPI
+``SecurityBase`` named ``FocusBearer``, as FastAPI's own ``HTTPBearer`` is), so FastAPI's
+document marks its routes as needing a credential at no cost per request: a separate
+``HTTPBearer`` sub-dependency would add a second dependency to solve on every call (about
+15 us, more than all the rest). ``optional_account`` is not a scheme: FastAPI can only
+declare a scheme as required, and a route that runs for anyone would be documented as
+refusing anonymous callers.
+
+The rest of the truth FastAPI cannot express through dependencies: a dependency has no say
+in its routes' ``responses``, and no security scheme can be optional. :func:`focus_openapi`
+completes the generated document instead (FastAPI's documented way to extend it): each
+route's refusals (303, 401, 402, 403, 503, only those its dependencies can produce, with
+their JSON bodies as components and the HTML pages browsers get), and ``optional_account``
+routes as taking the bearer optionally. Browsers' cookies are not declared: their name
+depends on the app's public origin, and a browser sends them without being told.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
-from fastapi import Request
+import fastapi.routing
+from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security.base import SecurityBase
 
+from focus_middleware import openapi
 from focus_middleware.access import ACCOUNT, Requirement, refusal
 from focus_middleware.asgi import FocusRefusal, focus_context
 from focus_middleware.jobs import PaidJob as FocusJob
@@ -45,21 +60,25 @@ from focus_middleware.jobs import PaidRoute
 from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import Authenticated
 from focus_middleware.paid import open_job
-from focus_middleware.responses import ResponseSpec
+from focus_middleware.responses import Protection, ResponseSpec
 
-SCHEME_NAME = "FocusBearer"
+SCHEME_NAME = openapi.SCHEME_NAME
 """The security scheme's name in the OpenAPI document."""
 
 
-class FocusSecurity(SecurityBase):
+class FocusDependency:
+    """One of this module's dependencies; ``protection`` says what it may refuse (None:
+    nothing), which :func:`focus_openapi` reads to document its routes."""
+
+    protection: Protection | None = "account"
+
+
+class FocusSecurity(FocusDependency, SecurityBase):
     """A dependency that is also the ``FocusBearer`` scheme in the OpenAPI document. It never
     reads the header itself: the middleware already resolved the request."""
 
     def __init__(self) -> None:
-        self.model = HTTPBearerModel(
-            bearerFormat="Focus PAT or Clerk session JWT",
-            description="A Focus personal access token (`focus login`) or a Clerk session JWT.",
-        )
+        self.model = HTTPBearerModel(bearerFormat=openapi.BEARER_FORMAT, description=openapi.SCHEME_DESCRIPTION)
         self.scheme_name = SCHEME_NAME
 
 
@@ -81,9 +100,12 @@ class CurrentAccount(FocusSecurity):
         return _checked(request, ACCOUNT)
 
 
-class OptionalAccount(FocusSecurity):
+class OptionalAccount(FocusDependency):
     """``Depends(optional_account)``: the request's Focus account, or None (anonymous, or
-    refused: ``request.user.reason`` says why)."""
+    refused: ``request.user.reason`` says why). Never refuses, so it is no required scheme
+    (see the module's docstring); :func:`focus_openapi` documents the bearer as optional."""
+
+    protection = None
 
     async def __call__(self, request: Request) -> FocusAccount | None:
         return focus_context(request).account
@@ -104,6 +126,7 @@ class RequireCredits(FocusSecurity):
         Requirement(protection="credits", credits=credits)  # validate at import time
         self.credits = credits
         self.action = action
+        self.protection = "credits" if credits else "account"  # 0 credits never gets a 402
 
     async def __call__(self, request: Request) -> FocusAccount:
         action = self.action
@@ -131,6 +154,7 @@ class PaidJob(FocusSecurity):
     def __init__(self, *, action: str, cost_estimate: int, app: str | None = None,
                  description: str | None = None) -> None:
         super().__init__()
+        self.protection = "paid"
         self.route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description)
 
     async def __call__(self, request: Request) -> AsyncIterator[FocusJob]:
@@ -148,14 +172,96 @@ class PaidJob(FocusSecurity):
         return f"PaidJob(action={self.route.action!r}, cost_estimate={self.route.cost_estimate})"
 
 
+# -- the OpenAPI document ---------------------------------------------------------------------------
+
+
+def focus_openapi(app: FastAPI) -> FastAPI:
+    """Make ``app``'s OpenAPI document tell the truth about its Focus routes (see the
+    module's docstring); returns ``app``. Call it once, anywhere after creating the app:
+    the document is completed whenever FastAPI generates it, routes added later included.
+
+    It wraps ``app.openapi`` as FastAPI's "Extending OpenAPI" guide does
+    (https://fastapi.tiangolo.com/how-to/extending-openapi/), keeping FastAPI's cache and
+    any ``openapi`` the app installed before. A response the app declares itself for the
+    same status keeps its description and bodies; missing media types are added.
+    """
+    generate: Callable[[], dict[str, Any]] = app.openapi
+
+    def focus_document() -> dict[str, Any]:
+        document = generate()
+        describe_routes(document, app.routes)
+        return document
+
+    app.openapi = focus_document  # type: ignore[method-assign]
+    return app
+
+
+def describe_routes(document: dict[str, Any], routes: Any) -> None:
+    """Complete ``document`` (FastAPI's, for ``routes``) in place; idempotent."""
+    used = False
+    paths = document.get("paths", {})
+    for route in _api_routes(routes):
+        protections = {dep.protection for dep in _focus_dependencies(route.dependant)}
+        if not protections or not route.include_in_schema:
+            continue
+        required = [p for p in protections if p is not None]
+        for method in route.methods or ():
+            operation = paths.get(route.path_format, {}).get(method.lower())
+            if operation is None:
+                continue
+            used = True
+            if required:
+                openapi.merge_responses(operation, openapi.refusal_responses(required, method))
+                _require(operation)
+            elif "security" not in operation:
+                # An app's own scheme on the route decides alone; Focus's adds nothing required.
+                operation["security"] = openapi.optional_security()
+    if used:
+        parts = document.setdefault("components", {})
+        parts.setdefault("securitySchemes", {}).setdefault(SCHEME_NAME, dict(openapi.SECURITY_SCHEME))
+        schemas = parts.setdefault("schemas", {})
+        for name, schema in openapi.components().items():
+            schemas.setdefault(name, schema)
+
+
+def _require(operation: dict[str, Any]) -> None:
+    security = [req for req in operation.get("security", []) if req]  # no "or none" once one refuses
+    if not any(SCHEME_NAME in req for req in security):
+        security.insert(0, {SCHEME_NAME: []})
+    operation["security"] = security
+
+
+def _api_routes(routes: Any) -> Iterator[Any]:
+    """FastAPI's routes as its document sees them: newer FastAPI keeps included routers as
+    one entry and gives each route's effective context (prefix, the router's
+    dependencies) through ``iter_route_contexts``; older versions copied them flat."""
+    contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    if contexts is None:
+        yield from (route for route in routes if isinstance(route, fastapi.routing.APIRoute))
+        return
+    for context in contexts(routes):
+        if isinstance(context.original_route, fastapi.routing.APIRoute):
+            yield context
+
+
+def _focus_dependencies(dependant: Dependant) -> Iterator[FocusDependency]:
+    for sub in dependant.dependencies:
+        if isinstance(sub.call, FocusDependency):
+            yield sub.call
+        yield from _focus_dependencies(sub)
+
+
 __all__ = [
     "SCHEME_NAME",
     "CurrentAccount",
+    "FocusDependency",
     "FocusJob",
     "FocusSecurity",
     "OptionalAccount",
     "PaidJob",
     "RequireCredits",
     "current_account",
+    "describe_routes",
+    "focus_openapi",
     "optional_account",
 ]
