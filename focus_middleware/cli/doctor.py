@@ -57,6 +57,12 @@ from focus_middleware.tokens import looks_like_pat
 
 _MAX_INPUT = 1024 * 1024
 _EXIT = {"ok": OK, "failed": ERROR, "unavailable": UNAVAILABLE}
+DOCTOR_EXITS = """\
+focus doctor exits 0 when no check failed (warnings allowed), 1 when one did, and 5 when
+the JWKS or Focus could not be reached and nothing else failed.
+FOCUS_* variables are the app's settings, read as FocusConfig.from_env() reads them.
+
+"""
 TOKEN_ARGUMENT_WARNING = (
     "focus doctor: warning: --token leaves the token in your shell history and in the process list;"
     " prefer --token-stdin\n"
@@ -65,6 +71,7 @@ TOKEN_ARGUMENT_WARNING = (
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     """``doctor``'s own options (``--base-url`` and ``--json`` come from the shared parents)."""
+    parser.epilog = DOCTOR_EXITS + (parser.epilog or "")
     given = parser.add_mutually_exclusive_group()
     given.add_argument(
         "--token-stdin", action="store_true",
