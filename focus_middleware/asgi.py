@@ -62,6 +62,7 @@ from focus_middleware.sessions import (
     vary,
 )
 from focus_middleware.shielding import shielded
+from focus_middleware.urls import scrubbed_return_trip_query
 
 logger = logging.getLogger("focus_middleware")
 
@@ -385,6 +386,8 @@ class FocusMiddleware:
             await self.app(scope, receive, send)
             return
         facts = facts_from_scope(scope)
+        if not websocket:
+            _scrub_return_trip_token(scope)
         proceed = quick_proceed(facts, websocket=websocket)
         if proceed is None:
             result = await self._run(request_plan(self.resolver.core, facts, websocket=websocket), receive)
@@ -511,6 +514,21 @@ async def _finish_hooks(ctx: FocusContext, finish: Finish) -> None:
             await hook(finish)
         except Exception:
             logger.exception("focus: a finish hook failed")
+
+
+def _scrub_return_trip_token(scope: MutableMapping[str, Any]) -> None:
+    """Take the return trip's ``token`` out of the scope itself, in place, before anything
+    is answered: uvicorn and hypercorn write their access log line from this very dict
+    (``query_string``, and ``raw_path`` where a server puts the query in it), after the
+    response has started. The core already holds the token in its facts."""
+    query = scope.get("query_string", b"")
+    scrubbed = scrubbed_return_trip_query(scope.get("method", ""), query)
+    if scrubbed is None:
+        return
+    scope["query_string"] = scrubbed
+    raw_path = scope.get("raw_path")
+    if isinstance(raw_path, bytes) and b"?" in raw_path:
+        scope["raw_path"] = raw_path.partition(b"?")[0] + (b"?" + scrubbed if scrubbed else b"")
 
 
 def _attach(scope: MutableMapping[str, Any], ctx: FocusContext) -> None:
