@@ -9,7 +9,9 @@
 - ``GET /api/me``, ``POST /api/render``: the same for scripts, with a personal access
   token (``Authorization: Bearer <PAT>``; ``focus login`` gets one)
 
-The session refresh script and the sign-out form are in ``templates/base.html``.
+The session refresh script and the sign-out form are in ``templates/base.html``. The API
+document (``/openapi.json``, ``/docs``) says which routes take a credential and what each
+answers without one or without credits (``focus_openapi``).
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
+from starlette.routing import Match
 
 from example_apps.common import (
     RENDER_COST,
@@ -40,7 +44,7 @@ from example_apps.common import (
     render_steps,
 )
 from focus_middleware import FocusAccount, FocusConfig, FocusMiddleware
-from focus_middleware.fastapi import FocusJob, PaidJob, current_account, optional_account
+from focus_middleware.fastapi import FocusJob, PaidJob, current_account, focus_openapi, optional_account
 from focus_middleware.sessions import SIGNIN_PATH, SIGNOUT_PATH, refresh_script_path
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -58,7 +62,8 @@ def create_app(config: FocusConfig | None = None) -> FastAPI:
     app.state.public_origin = config.public_origin
     app.add_middleware(FocusMiddleware, config=config)
     app.include_router(router)
-    return app
+    app.add_exception_handler(405, method_not_allowed)
+    return focus_openapi(app)  # the API document lists each route's refusals (401, 402...)
 
 
 def context(request: Request, account: FocusAccount | None, **extra: Any) -> dict[str, Any]:
@@ -80,6 +85,19 @@ def context(request: Request, account: FocusAccount | None, **extra: Any) -> dic
 
 def page(request: Request, name: str, account: FocusAccount | None, **extra: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, name, context(request, account, **extra))
+
+
+ALLOWABLE = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    """A 405 whose ``Allow`` lists every method of the path, as RFC 9110 (15.5.6) asks:
+    Starlette sends the methods of the first route it found, and ``/render`` has two (the
+    paid POST, and the GET a browser comes back to)."""
+    routes = request.app.router.routes
+    allowed = [method for method in ALLOWABLE
+               if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)]
+    return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"allow": ", ".join(allowed)})
 
 
 # -- pages ------------------------------------------------------------------------------------------
@@ -105,7 +123,7 @@ async def render(request: Request, job: Annotated[FocusJob, Depends(render_job)]
     return page(request, "result.html", account, preview=preview, credits_left=account.credits - preview.cost)
 
 
-@router.post("/render/stream")
+@router.post("/render/stream", response_class=HTMLResponse)
 async def render_stream(request: Request, job: Annotated[FocusJob, Depends(stream_job)],
                         title: Title = "") -> Response:
     preview = render_preview(clean_title(title), job.job_id, request.app.state.public_origin, cost=STREAM_COST,
@@ -125,8 +143,12 @@ async def render_stream(request: Request, job: Annotated[FocusJob, Depends(strea
     return StreamingResponse(body(), media_type="text/html; charset=utf-8")
 
 
-@router.get("/render")
-@router.get("/render/stream")
+BACK_TO_STUDIO: dict[int | str, dict[str, Any]] = {303: {"description": "To the studio, where the render button is.",
+                        "headers": {"Location": {"required": True, "schema": {"type": "string"}}}}}
+
+
+@router.get("/render", status_code=303, response_class=RedirectResponse, responses=BACK_TO_STUDIO)
+@router.get("/render/stream", status_code=303, response_class=RedirectResponse, responses=BACK_TO_STUDIO)
 async def back_to_studio(request: Request) -> Response:
     """Where a browser lands back on a paid URL: from buying credits (the 402 page's return
     address), or from Focus after a session too close to its end was renewed (the form
@@ -134,10 +156,21 @@ async def back_to_studio(request: Request) -> Response:
     return RedirectResponse(request.scope.get("root_path", "") + "/studio?back=1", status_code=303)
 
 
-@router.get("/previews/{name}")
-async def preview_image(name: str) -> Response:
-    match = re.fullmatch(r"([A-Za-z0-9_-]{1,64})\.svg", name)
-    if match is None:
+class Detail(BaseModel):
+    """FastAPI's own error body (``HTTPException``)."""
+
+    detail: str
+
+
+PREVIEW_NAME = r"^([A-Za-z0-9_-]{1,64})\.svg$"
+SVG: dict[str, Any] = {"content": {"image/svg+xml": {"schema": {"type": "string"}}}, "description": "The preview image."}
+
+
+@router.get("/previews/{name}", response_class=Response,
+            responses={200: SVG, 404: {"model": Detail, "description": "No such preview."}})
+async def preview_image(name: Annotated[str, PathParam(pattern=PREVIEW_NAME)]) -> Response:
+    match = re.fullmatch(PREVIEW_NAME, name)
+    if match is None:  # the pattern already refused it (422); kept for the type checker
         raise HTTPException(404)
     return Response(preview_svg(match[1]), media_type="image/svg+xml",
                     headers={"cache-control": "public, max-age=86400"})
@@ -173,7 +206,7 @@ async def api_me(account: Annotated[FocusAccount, Depends(current_account)]) -> 
               credential=account.credential_kind)
 
 
-@router.post("/api/render")
+@router.post("/api/render", responses={400: {"model": Detail, "description": "The body is not UTF-8 text."}})
 async def api_render(request: Request, body: RenderRequest,
                      job: Annotated[FocusJob, Depends(render_job)]) -> RenderResult:
     preview = render_preview(clean_title(body.title), job.job_id, request.app.state.public_origin)
