@@ -5,7 +5,8 @@ It reads the app's configuration as the middleware does (``FocusConfig.from_env(
 every ``FOCUS_*`` variable, ``--base-url`` overriding ``FOCUS_API_URL``), fetches the JWKS
 (or says what remote checking costs when there is no ``FOCUS_ISSUER``) and, given a token,
 says which check it passes or fails and which setting would change a failure. The
-verdicts themselves are :mod:`doctor_checks`'s, taken from the core.
+verdicts themselves are :mod:`doctor_checks`', :mod:`doctor_token`'s and
+:mod:`doctor_azp`'s, taken from the core.
 
 The token is read from stdin (``--token-stdin``; on a terminal a prompt that does not echo),
 never needed on the command line: ``--token`` exists for convenience and warns that it
@@ -23,6 +24,7 @@ import argparse
 import getpass
 import io
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -33,15 +35,14 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from focus_middleware.cli.doctor_checks import (
     Check,
     Keys,
-    claims_summary,
     env_name,
+    environment_checks,
     exit_status,
     keys_check,
-    peek,
     settings_checks,
     settings_summary,
-    token_checks,
 )
+from focus_middleware.cli.doctor_token import claims_summary, peek, token_checks
 from focus_middleware.cli.exits import ERROR, OK, UNAVAILABLE, USAGE, CLIError, remember_secret, scrub
 from focus_middleware.cli.output import cell, pairs
 from focus_middleware.client import FocusClient
@@ -97,7 +98,7 @@ def run_doctor(args: argparse.Namespace) -> int:
         checks = [Check("settings", "fail", f"{env_name(exc.setting)}: {problem}",
                         fix=f"correct {env_name(exc.setting)}", settings=(exc.setting,))]
         return _finish(args, None, checks, None)
-    checks = settings_checks(config)
+    checks = settings_checks(config) + environment_checks(os.environ)
     key_checks, keys = _keys(config)
     checks += key_checks
     claims = None
@@ -117,10 +118,13 @@ def _read_token(args: argparse.Namespace) -> str | None:
         sys.stderr.write(TOKEN_ARGUMENT_WARNING)
         raw: str = args.token
     elif args.token_stdin:
-        if sys.stdin.isatty():
-            raw = getpass.getpass("Session token (not shown): ")
-        else:
-            raw = sys.stdin.read(_MAX_INPUT)
+        try:
+            if sys.stdin.isatty():
+                raw = getpass.getpass("Session token (not shown): ")
+            else:
+                raw = sys.stdin.read(_MAX_INPUT)
+        except EOFError:  # Ctrl-D at the prompt
+            raw = ""
     else:
         return None
     token = raw.strip()

@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 
 from focus_middleware.cli import main
-from focus_middleware.cli.doctor_checks import Check, azp_checks, exit_status, sources_of
+from focus_middleware.cli.doctor_azp import azp_checks, sources_of
+from focus_middleware.cli.doctor_checks import Check, exit_status
 from focus_middleware.config import FocusConfig
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 
@@ -305,6 +306,17 @@ def test_a_bad_setting_fails_naming_it(here: Callable[..., Result], emulator: Fo
     assert checks(result)["settings"]["detail"].startswith("FOCUS_LEEWAY: expected a number")
     base = here("--base-url", emulator.url, "--json", FOCUS_API_URL="https://nowhere.invalid")
     assert json.loads(base.out)["settings"]["api_url"] == emulator.url  # --base-url wins
+
+
+def test_a_misspelt_setting_is_named(here: Callable[..., Result], emulator: FocusEmulator) -> None:
+    # from_env() ignores FOCUS_* names it does not know (other tools may own some), so a
+    # typo would silently leave public_origin unset.
+    result = here("--json", FOCUS_API_URL=emulator.url, FOCUS_PUBLIC_ORGIN=APP_ORIGIN, FOCUS_DEBUG="0")
+    found = [c for c in json.loads(result.out)["checks"] if c["check"] == "environment"]
+    assert found == [{"check": "environment", "status": "warn", "settings": [],
+                      "detail": "FOCUS_PUBLIC_ORGIN is not a Focus setting, and is ignored",
+                      "fix": "did you mean FOCUS_PUBLIC_ORIGIN?"}]
+    assert result.code == 0
 
 
 def test_token_as_an_argument_warns_about_shell_history(cli: Cli, emulator: FocusEmulator, person: EmulatedUser) -> None:
