@@ -17,6 +17,8 @@ configured them itself.
 
 from __future__ import annotations
 
+import asyncio
+
 import dataclasses
 import logging
 import random
@@ -323,6 +325,26 @@ class FocusClient(_ClientBase):
         self.close()
 
 
+def _running_loop() -> object:
+    """A key for the running event loop: asyncio's loop, or trio's run token."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    try:
+        import trio
+
+        return trio.lowlevel.current_trio_token()
+    except (ImportError, RuntimeError):
+        return None
+
+
+def _loop_ended(key: object) -> bool:
+    if isinstance(key, asyncio.AbstractEventLoop):
+        return key.is_closed()
+    return key is not None  # a trio run's token: only the current run's is ever asked for
+
+
 class AsyncFocusClient(_ClientBase):
     """The same API as :class:`FocusClient`, as coroutines (ASGI, Django's async path)."""
 
@@ -340,7 +362,27 @@ class AsyncFocusClient(_ClientBase):
     ) -> None:
         super().__init__(base_url, token, timeout, max_retries, clock, retry_policy)
         self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(**self._http_options(transport))
+        self._options = self._http_options(transport)
+        # A client or transport handed in is the caller's to scope. Our own pool is made per
+        # event loop: its connections belong to the loop that opened them, and an app often
+        # outlives a loop (each test's loop under pytest-asyncio, asyncio.run per call).
+        self._fixed = http_client or (httpx.AsyncClient(**self._options) if transport is not None else None)
+        self._per_loop: dict[object, httpx.AsyncClient] = {}
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        """The HTTP client for the running event loop, made on first use in it."""
+        if self._fixed is not None:
+            return self._fixed
+        key = _running_loop()
+        client = self._per_loop.get(key)
+        if client is None:
+            # Clients of loops that have ended are dropped, not closed: their connections
+            # ended with their loop, and nothing can be awaited there any more.
+            for ended in [k for k in self._per_loop if _loop_ended(k)]:
+                del self._per_loop[ended]
+            client = self._per_loop[key] = httpx.AsyncClient(**self._options)
+        return client
 
     @classmethod
     def from_stored_credentials(cls, base_url: str | None = None, **kwargs: Any) -> AsyncFocusClient:
@@ -442,8 +484,16 @@ class AsyncFocusClient(_ClientBase):
     # -- lifecycle ------------------------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+        if not self._owns_http:
+            return
+        if self._fixed is not None:
+            await self._fixed.aclose()
+            return
+        # The running loop's pool is closed here; a pool of another loop still running is
+        # that loop's to close (it is dropped with its loop otherwise).
+        client = self._per_loop.pop(_running_loop(), None)
+        if client is not None:
+            await client.aclose()
 
     async def __aenter__(self) -> Self:
         return self
