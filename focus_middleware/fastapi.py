@@ -126,7 +126,7 @@ class RequireCredits(FocusSecurity):
         Requirement(protection="credits", credits=credits)  # validate at import time
         self.credits = credits
         self.action = action
-        self.protection = "credits" if credits else "account"  # 0 credits never gets a 402
+        self.protection = openapi.protection_of(Requirement(protection="credits", credits=credits))
 
     async def __call__(self, request: Request) -> FocusAccount:
         action = self.action
@@ -202,6 +202,7 @@ def describe_routes(document: dict[str, Any], routes: Any) -> None:
     paths = document.get("paths", {})
     for route in _api_routes(routes):
         protections = {dep.protection for dep in _focus_dependencies(route.dependant)}
+        protections.update(openapi.protection_of(r) for r in openapi.requirements_of(route.endpoint))  # decorators
         if not protections or not route.include_in_schema:
             continue
         required = [p for p in protections if p is not None]

@@ -24,6 +24,7 @@ from starlette.responses import Response
 
 from focus_middleware.access import ACCOUNT, Requirement, refusal
 from focus_middleware.asgi import focus_context, to_response
+from focus_middleware.openapi import mark
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -93,6 +94,7 @@ def _guard(func: Callable[P, R], requirement: Requirement) -> Callable[P, R | Re
         guarded = sync_guarded
     if injected:
         guarded.__signature__ = _with_request_param(func)  # type: ignore[attr-defined]
+    mark(guarded, requirement)  # for FastAPI's OpenAPI document (focus_openapi)
     return guarded
 
 

@@ -27,9 +27,10 @@ parameter no route declares).
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
+from focus_middleware.access import Requirement
 from focus_middleware.responses import _SAFE_METHODS, Protection
 
 SCHEME_NAME: Final = "FocusBearer"
@@ -157,6 +158,30 @@ _RESPONSES: Final[Mapping[int, Mapping[str, Any]]] = {
 }
 
 
+_MARK = "__focus_requirements__"
+
+
+def mark(endpoint: Callable[..., Any], requirement: Requirement) -> None:
+    """Record on a guarded endpoint what its guard requires, for API documents (a decorator
+    leaves no other trace a framework's router could read). Guards stacked on one
+    endpoint add up: ``functools.wraps`` carries the inner ones' marks outwards."""
+    setattr(endpoint, _MARK, (*requirements_of(endpoint), requirement))
+
+
+def requirements_of(endpoint: object) -> tuple[Requirement, ...]:
+    """What the guards on ``endpoint`` require (see :func:`mark`); empty if unguarded."""
+    found = getattr(endpoint, _MARK, ())
+    return tuple(r for r in found if isinstance(r, Requirement)) if isinstance(found, tuple) else ()
+
+
+def protection_of(requirement: Requirement) -> Protection:
+    """The protection a requirement documents as: a credits check for 0 credits never
+    answers 402, so it is only an account check."""
+    if requirement.protection == "credits" and not requirement.credits:
+        return "account"
+    return requirement.protection
+
+
 def refusal_statuses(protection: Protection | None, method: str) -> frozenset[int]:
     """The statuses a route with ``protection`` (None: optional) may answer to ``method``
     instead of running; see the table in the module's docstring."""
@@ -203,9 +228,12 @@ __all__ = [
     "SCHEME_NAME",
     "SECURITY_SCHEME",
     "components",
+    "mark",
     "merge_responses",
     "optional_security",
     "refusal_responses",
+    "protection_of",
     "refusal_statuses",
     "required_security",
+    "requirements_of",
 ]

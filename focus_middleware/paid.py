@@ -24,11 +24,12 @@ from typing import Any, ParamSpec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from focus_middleware.access import paid_refusal, reservation_refusal
+from focus_middleware.access import Requirement, paid_refusal, reservation_refusal
 from focus_middleware.asgi import Finish, FocusContext, focus_context, to_response
 from focus_middleware.errors import FocusError
 from focus_middleware.guards import _needs_request_param, _take_request, _with_request_param
 from focus_middleware.jobs import PaidJob, PaidRoute, new_request_id, settlement_for
+from focus_middleware.openapi import mark
 from focus_middleware.outcome import Authenticated
 from focus_middleware.responses import ResponseSpec
 from focus_middleware.shielding import Shielded
@@ -39,6 +40,7 @@ JOB_STATE = "focus_job"
 """``request.state.focus_job``: the request's :class:`~focus_middleware.jobs.PaidJob`."""
 
 _OPEN_KEY = "focus.paid"
+_PAID = Requirement(protection="paid")
 
 
 @dataclass(slots=True, eq=False)
@@ -139,6 +141,7 @@ def paid(
 
         if injected:
             paid_endpoint.__signature__ = _with_request_param(func)  # type: ignore[attr-defined]
+        mark(paid_endpoint, _PAID)  # for FastAPI's OpenAPI document (focus_openapi)
         return paid_endpoint
 
     return decorate

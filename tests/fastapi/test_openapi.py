@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from focus_middleware import FocusAccount, FocusConfig, FocusMiddleware
+from focus_middleware import FocusAccount, FocusConfig, FocusMiddleware, paid, require_account, require_credits
 from focus_middleware.fastapi import (
     SCHEME_NAME,
     FocusJob,
@@ -96,6 +96,22 @@ def make_app(config: FocusConfig | None = None) -> FastAPI:
     async def page(account: FocusAccount = Depends(current_account)) -> str:
         return "<p>hello</p>"
 
+    @app.get("/guarded")
+    @require_account
+    async def guarded(request: Request) -> dict[str, Any]:
+        return {}
+
+    @app.post("/decorated-paid")
+    @paid(action="decorated", cost_estimate=5)
+    async def decorated_paid() -> dict[str, Any]:  # no Request: the decorator adds one
+        return {}
+
+    @app.get("/stacked")
+    @require_account
+    @require_credits(3)
+    async def stacked(request: Request) -> dict[str, Any]:
+        return {}
+
     @app.get("/hidden", include_in_schema=False)
     async def hidden(account: FocusAccount = Depends(current_account)) -> dict[str, Any]:
         return {}
@@ -134,6 +150,9 @@ def statuses(doc: dict[str, Any], method: str, path: str) -> set[str]:
     ("POST", "/render", REQUIRED, {"303", "401", "402", "403", "503"}),
     ("GET", "/stream", REQUIRED, {"303", "401", "402", "403", "503"}),  # paid: same-origin for every method
     ("GET", "/admin/users", REQUIRED, {"303", "401", "503"}),  # the router's dependency counts
+    ("GET", "/guarded", REQUIRED, {"303", "401", "503"}),  # the decorators too
+    ("POST", "/decorated-paid", REQUIRED, {"303", "401", "402", "403", "503"}),
+    ("GET", "/stacked", REQUIRED, {"303", "401", "402", "503"}),  # the inner guard's 402 is not lost
 ])
 def test_each_route_declares_its_security_and_refusals(method: str, path: str, security: list[Any] | None,
                                                        refusals: set[str]) -> None:
@@ -254,6 +273,9 @@ async def test_every_refusal_sent_is_declared(config: FocusConfig, emu: FocusEmu
         await send("GET", "/export", bearer(poor.pat()), 402, "application/json")
         await send("GET", "/export", bearer(poor.pat(), NAV), 402, "text/html")
         await send("POST", "/render", bearer(poor.pat()), 402, "application/json")  # the reservation's 402
+        await send("POST", "/decorated-paid", bearer(poor.pat()), 402, "application/json")
+        await send("GET", "/stacked", bearer(poor.pat(), NAV), 402, "text/html")
+        await send("GET", "/guarded", API, 401, "application/json")
         client.cookies.set("__session", rich.session_jwt(azp=ORIGIN))
         await send("POST", "/me", CROSS_SITE_POST, 403, "application/json")
         await send("POST", "/render", CROSS_SITE_FORM, 403, "text/html")
