@@ -183,7 +183,9 @@ def focus_openapi(app: FastAPI) -> FastAPI:
     It wraps ``app.openapi`` as FastAPI's "Extending OpenAPI" guide does
     (https://fastapi.tiangolo.com/how-to/extending-openapi/), keeping FastAPI's cache and
     any ``openapi`` the app installed before. A response the app declares itself for the
-    same status keeps its description and bodies; missing media types are added.
+    same status keeps its description and bodies; missing media types are added. Endpoints
+    guarded by the decorators (``@require_account``, ``@require_credits``, ``@paid``) are
+    documented as the dependencies are.
     """
     generate: Callable[[], dict[str, Any]] = app.openapi
 
