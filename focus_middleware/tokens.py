@@ -39,7 +39,8 @@ cookie, name and attributes included, and silently drops a larger one (which wou
 loop through sign-in). Tokens arriving to be stored (return trip, refresh) are held to it."""
 
 MAX_TOKEN_LENGTH = MAX_HEADER_TOKEN
-_COMPACT_JWT = re.compile(r"^[A-Za-z0-9_-]{2,2048}\.[A-Za-z0-9_-]{2,6144}\.[A-Za-z0-9_-]{2,1024}$")
+# The payload may take almost all of MAX_HEADER_TOKEN (Clerk templates add custom claims).
+_COMPACT_JWT = re.compile(r"^[A-Za-z0-9_-]{2,2048}\.[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{2,1024}$")
 _KID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 # PATs are opaque; this only rules out what no token service would mint.
 _PAT = re.compile(r"^[A-Za-z0-9_.~+/=-]{16,512}$")
