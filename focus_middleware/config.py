@@ -105,6 +105,8 @@ class FocusConfig:
     jwks_refresh_cooldown: float = 30.0
     jwks_stale_window: float = 6 * 3600.0
     remote_checks_per_second: float = 50.0
+    # Each client address's own share of it (IPv6 by /64), so one flood turns no one else away.
+    remote_checks_per_client: float = 5.0
     # With a shared cache (cache_url or cache_backend): how long an entry read from it stays
     # in the in-process first level (never longer than the entry itself), and the lease of
     # the cross-process lock that lets one process fetch while the others wait.
@@ -167,7 +169,8 @@ class FocusConfig:
 
     def _check_numbers(self) -> None:
         non_negative = ("leeway", "min_token_life", "negative_ttl", "stale_if_error", "jwks_refresh_cooldown", "jwks_stale_window")
-        positive = ("timeout", "settle_timeout", "pat_ttl", "wallet_ttl", "jwks_ttl", "remote_checks_per_second")
+        positive = ("timeout", "settle_timeout", "pat_ttl", "wallet_ttl", "jwks_ttl", "remote_checks_per_second",
+                    "remote_checks_per_client")
         for name in non_negative + positive:
             value = getattr(self, name)
             # NaN passes every comparison and infinity makes tokens or entries immortal.

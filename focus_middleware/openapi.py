@@ -79,14 +79,23 @@ def _error(name: str, description: str, **properties: Any) -> dict[str, Any]:
     }
 
 
+def _with_optional(schema: dict[str, Any], **properties: Any) -> dict[str, Any]:
+    return {**schema, "properties": {**schema["properties"], **properties}}
+
+
 _URL = {"type": "string", "format": "uri"}
 _TEXT = {"type": "string"}
 
 SCHEMAS: Final[Mapping[str, Mapping[str, Any]]] = {
-    "FocusUnauthorized": _error(
-        "FocusUnauthorized",
-        "No valid Focus credential. Send a bearer token, or send the user to `signin_url`.",
-        signin_url={**_URL, "description": "Focus's sign-in page, coming back to this URL."},
+    "FocusUnauthorized": _with_optional(
+        _error(
+            "FocusUnauthorized",
+            "No valid Focus credential. Send a bearer token, or send the user to `signin_url`.",
+            signin_url={**_URL, "description": "Focus's sign-in page, coming back to this URL."},
+        ),
+        # Only where the client can act on it (responses._TOLD_REASONS): a pending session.
+        reason={"type": "string", "enum": ["session_pending"], "description": "Why, when the user can act on it."},
+        message=_TEXT,
     ),
     "FocusInsufficientCredits": _error(
         "FocusInsufficientCredits",

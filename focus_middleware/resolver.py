@@ -37,6 +37,7 @@ from urllib.parse import quote
 import anyio
 from cachetools import LRUCache
 
+from focus_middleware.budget import RemoteCheckBudget, client_address, client_group
 from focus_middleware.cache import (
     AsyncCacheBackend,
     CacheBackend,
@@ -96,6 +97,8 @@ class CheckRemotely:
     """Ask the service who a credential belongs to (``GET /api/wallet?app=``)."""
 
     token: str = field(repr=False)
+    client: str = ""
+    """Whose budget the check is spent from (see :mod:`focus_middleware.budget`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,29 +203,6 @@ class RemoteChecksExhausted(Exception):
     """The remote-check budget is spent for now."""
 
 
-class _RateLimit:
-    """A token bucket for remote credential checks, so a flood of random bearers cannot
-    turn this app into an amplifier against the Focus service."""
-
-    def __init__(self, per_second: float, config: FocusConfig) -> None:
-        self._rate = per_second
-        self._burst = max(per_second, 1.0)
-        self._tokens = self._burst
-        self._clock = config.clock
-        self._at = self._clock.monotonic()
-        self._lock = threading.Lock()
-
-    def allow(self) -> bool:
-        with self._lock:
-            now = self._clock.monotonic()
-            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
-            self._at = now
-            if self._tokens < 1.0:
-                return False
-            self._tokens -= 1.0
-            return True
-
-
 class ResolverCore:
     """The decisions, and the caches they consult. Holds no network client."""
 
@@ -241,7 +221,7 @@ class ResolverCore:
                 "focus: public_origin is not set, so a session token minted for any app on this Focus is "
                 "accepted here (azp is not checked); set public_origin (FOCUS_PUBLIC_ORIGIN) to this app's origin"
             )
-        self._remote_checks = _RateLimit(config.remote_checks_per_second, config)
+        self._remote_checks = RemoteCheckBudget(config)
         namespace = namespace_for(config.api_url, config.issuer, config.app)
         # Key prefixes are built once: the hot path only appends a hex digest.
         self._prefix = {kind: cache_key(namespace, kind, "") for kind in ("jwt", "remote", "wallet")}
@@ -285,7 +265,7 @@ class ResolverCore:
         expired: CredentialSource | None = None
         identity: _Identity | None = None
         for source, token in candidates:
-            result = yield from self.identify(source, token)
+            result = yield from self.identify(source, token, facts)
             if isinstance(result, Expired):
                 expired = expired or source
                 continue
@@ -298,16 +278,20 @@ class ResolverCore:
             return Expired(expired)
         return (yield from self.account_for(identity))
 
-    def identify(self, source: CredentialSource, token: str) -> Generator[Effect, Any, _Identity | Outcome]:
+    def identify(self, source: CredentialSource, token: str, facts: RequestFacts | None = None
+                 ) -> Generator[Effect, Any, _Identity | Outcome]:
+        """Who ``token`` (presented through ``source``) belongs to. ``facts`` tell whose
+        remote-check budget a check of it would spend."""
         if not token:
             return Rejected("empty", source)
         if looks_like_jwt(token):
-            return (yield from self._identify_session(source, token))
+            return (yield from self._identify_session(source, token, facts))
         if source == "bearer" and looks_like_pat(token):
-            return (yield from self._identify_remote(source, token, "pat", None))
+            return (yield from self._identify_remote(source, token, "pat", None, facts))
         return Rejected("malformed", source)
 
-    def _identify_session(self, source: CredentialSource, token: str) -> Generator[Effect, Any, _Identity | Outcome]:
+    def _identify_session(self, source: CredentialSource, token: str, facts: RequestFacts | None
+                          ) -> Generator[Effect, Any, _Identity | Outcome]:
         now = self.config.clock.time()
         key = self._key("jwt", token)
         cached = self.cache.get(key)
@@ -324,7 +308,7 @@ class ResolverCore:
                 return Rejected("exp", source)
             if exp <= now - self.config.leeway:
                 return Expired(source)
-            return (yield from self._identify_remote(source, token, "session", float(exp)))
+            return (yield from self._identify_remote(source, token, "session", float(exp), facts))
         result = yield VerifyJWT(token)
         if isinstance(result, TokenExpired):
             refused = azp_refusal(result.claims.azp, source, self.config)
@@ -345,7 +329,7 @@ class ResolverCore:
         return _Identity(claims.sub, Credential("session", source, token, claims.exp), claims.claims)
 
     def _identify_remote(
-        self, source: CredentialSource, token: str, kind: CredentialKind, exp: float | None
+        self, source: CredentialSource, token: str, kind: CredentialKind, exp: float | None, facts: RequestFacts | None
     ) -> Generator[Effect, Any, _Identity | Outcome]:
         """PATs (and JWTs when no issuer is configured): the wallet call is the check."""
         key = self._key("remote", token)
@@ -354,7 +338,8 @@ class ResolverCore:
             if cached.get("refused"):
                 return Rejected("refused", source)
             return self._remote_identity(source, token, kind, exp, cached["clerk_id"], None)
-        checked: _Checked = yield Coalesce(key, self._remote_plan(token, key, exp))
+        client = client_group(client_address(facts, self.config)) if facts is not None else ""
+        checked: _Checked = yield Coalesce(key, self._remote_plan(token, key, exp, client))
         if checked.failure is not None:
             return checked.failure
         if checked.refused or checked.clerk_id is None:
@@ -374,14 +359,14 @@ class ResolverCore:
                 return Rejected(refused, source)
         return _Identity(clerk_id, Credential(kind, source, token, exp), None, wallet)
 
-    def _remote_plan(self, token: str, key: str, exp: float | None) -> Generator[Effect, Any, _Checked]:
-        load = partial(self._check_remote, token, key, exp)
+    def _remote_plan(self, token: str, key: str, exp: float | None, client: str) -> Generator[Effect, Any, _Checked]:
+        load = partial(self._check_remote, token, key, exp, client)
         if not self.shared:
             return (yield from load())
         return (yield from self._shared_fill(key, self._remote_from_shared, load))
 
-    def _check_remote(self, token: str, key: str, exp: float | None) -> Generator[Effect, Any, _Checked]:
-        result = yield CheckRemotely(token)
+    def _check_remote(self, token: str, key: str, exp: float | None, client: str) -> Generator[Effect, Any, _Checked]:
+        result = yield CheckRemotely(token, client)
         if isinstance(result, RemoteChecksExhausted):
             return _Checked(failure=Unavailable("rate_limited", retry_after=1))
         if isinstance(result, UnauthorizedError):
@@ -409,9 +394,9 @@ class ResolverCore:
         clerk_id = entry.get("clerk_id")
         return _Checked(clerk_id=clerk_id) if isinstance(clerk_id, str) else None
 
-    def admit_remote_check(self) -> None:
+    def admit_remote_check(self, client: str = "") -> None:
         """Called by a driver just before a remote check goes out (once per single flight)."""
-        if not self._remote_checks.allow():
+        if not self._remote_checks.allow(client):
             logger.warning("focus: remote credential checks rate-limited")
             raise RemoteChecksExhausted()
 
@@ -719,7 +704,7 @@ class Resolver:
 
     def _fetch(self, effect: CheckRemotely | FetchWallet) -> Wallet:
         if isinstance(effect, CheckRemotely):
-            self.core.admit_remote_check()
+            self.core.admit_remote_check(effect.client)
         return self.client.wallet(app=self.config.app, token=effect.token)
 
     def _fetch_jwks(self) -> object | None:
@@ -818,7 +803,7 @@ class AsyncResolver:
 
     async def _fetch(self, effect: CheckRemotely | FetchWallet) -> Wallet:
         if isinstance(effect, CheckRemotely):
-            self.core.admit_remote_check()
+            self.core.admit_remote_check(effect.client)
         return await self.client.wallet(app=self.config.app, token=effect.token)
 
     async def _fetch_jwks(self) -> object | None:

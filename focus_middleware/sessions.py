@@ -437,7 +437,7 @@ def return_trip(facts: RequestFacts, config: FocusConfig) -> ReturnTrip | None:
 
 
 def verify_session_token(
-    core: ResolverCore, token: str, source: CredentialSource = "return_trip"
+    core: ResolverCore, token: str, source: CredentialSource = "return_trip", facts: RequestFacts | None = None
 ) -> Generator[Effect, Any, Credential | Outcome]:
     """A token handed over by the browser (``source``: the return trip or the refresh
     endpoint) to be stored in the app's cookie: it must be a genuine, unexpired session JWT
@@ -445,7 +445,7 @@ def verify_session_token(
     if len(token) > MAX_COOKIE_TOKEN and looks_like_jwt(token):
         # Shaped like a session JWT, only too large to keep: say so (junk is just refused).
         return Rejected("oversized", source)
-    result = yield from core.identify(source, token)
+    result = yield from core.identify(source, token, facts)
     if isinstance(result, (Authenticated, Anonymous, Expired, Rejected, Unavailable)):
         return result
     if result.credential.kind != "session":
@@ -457,7 +457,7 @@ def _return_trip_plan(core: ResolverCore, facts: RequestFacts, trip: ReturnTrip)
     config = core.config
     if trip.token is None or trip.nonce is None:
         return _cleanup_redirect(facts, config)
-    result = yield from verify_session_token(core, trip.token, "return_trip")
+    result = yield from verify_session_token(core, trip.token, "return_trip", facts)
     return return_trip_response(facts, config, trip, result)
 
 
@@ -509,7 +509,7 @@ def _refresh_plan(core: ResolverCore, facts: RequestFacts) -> Generator[Effect |
     token = _token_from_json(body)
     if token is None:
         return _error(400, "bad_request", 'Send {"token": "<session JWT>"} as JSON.')
-    result = yield from verify_session_token(core, token, "refresh")
+    result = yield from verify_session_token(core, token, "refresh", facts)
     return refresh_response(facts, config, result)
 
 
