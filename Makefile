@@ -30,6 +30,8 @@ test: $(STAMP)
 	cd integrations/django && ../../$(BIN)/python -m mypy
 	cd integrations/flask && ../../$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	# The ASGI suite once more on anyio's other backend (trio).
+	FOCUS_TEST_ANYIO_BACKEND=trio $(BIN)/python -m pytest tests/asgi -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

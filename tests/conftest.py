@@ -3,6 +3,7 @@ and resolver pointed at it. Folders with other needs override them in their conf
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 
@@ -26,7 +27,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def anyio_backend() -> str:
-    return "asyncio"
+    """asyncio; ``FOCUS_TEST_ANYIO_BACKEND=trio`` runs the async suites on anyio's other
+    backend (``.ci/run`` does so once for tests/asgi)."""
+    return os.environ.get("FOCUS_TEST_ANYIO_BACKEND", "asyncio")
 
 
 @pytest.fixture
