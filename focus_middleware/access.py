@@ -21,7 +21,10 @@ The order of the checks is the policy:
    same-site).
 3. Credits (a soft check: the job reservation stays the authority): a wallet read from the
    stale-if-error window never approves a spend, since it only exists because Focus just
-   failed to answer: 503. Too few credits: 402, JSON or the (replaceable) HTML page.
+   failed to answer: 503. Too few credits: 402, JSON or the (replaceable) HTML page, and
+   the user's cached wallet is dropped (when the adapter passes its resolver as
+   ``wallets``), so the next page shows what the user has after buying more. Its
+   purchase link returns with the billing marker (see ``sessions.billing_return``).
 
 A paid route (:func:`paid_refusal`) first counts a session token too close to expiry as
 expired (it must live long enough to settle the job), and has no soft credits check: the
@@ -45,7 +48,7 @@ from focus_middleware.errors import (
     UnavailableError,
 )
 from focus_middleware.facts import RequestFacts
-from focus_middleware.jobs import PaidRoute, reservation_outcome
+from focus_middleware.jobs import PaidRoute, WalletSink, reservation_outcome
 from focus_middleware.outcome import Authenticated, Expired, Outcome, Rejected, Unavailable
 from focus_middleware.responses import (
     InsufficientCreditsPage,
@@ -93,8 +96,13 @@ def refusal(
     page: InsufficientCreditsPage | None = None,
     nonce: str | None = None,
     signin_page: str | None = None,
+    wallets: WalletSink | None = None,
 ) -> ResponseSpec | None:
-    """The response a protected route sends instead of running, or None to run it."""
+    """The response a protected route sends instead of running, or None to run it.
+
+    ``wallets`` (the adapter's resolver) hears of every 402 sent to an account: its
+    cached wallet is dropped, so the page after it (typically after buying credits)
+    reads the balance from Focus instead of the one that was too low."""
     if not isinstance(outcome, Authenticated):
         return no_account(facts, outcome, config, nonce=nonce, signin_page=signin_page)
     if needs_same_origin(facts, outcome, requirement.protection) and not is_same_origin(facts, config):
@@ -104,6 +112,8 @@ def refusal(
         if account.stale:
             return unavailable_response(facts, STALE_RETRY_AFTER)
         if account.credits < requirement.credits:
+            if wallets is not None:
+                wallets.forget_wallet(account.clerk_id)
             return insufficient_credits(facts, config, required=requirement.credits, available=account.credits,
                                         action=requirement.action, page=page)
     return None

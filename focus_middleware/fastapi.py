@@ -84,7 +84,8 @@ class FocusSecurity(FocusDependency, SecurityBase):
 
 def _checked(request: Request, requirement: Requirement) -> FocusAccount:
     ctx = focus_context(request)
-    spec = refusal(ctx.facts, ctx.outcome, ctx.config, requirement, page=ctx.middleware.insufficient_credits_page)
+    spec = refusal(ctx.facts, ctx.outcome, ctx.config, requirement, page=ctx.middleware.insufficient_credits_page,
+                   wallets=ctx.resolver)
     if spec is not None:
         raise FocusRefusal(spec)
     outcome = ctx.outcome

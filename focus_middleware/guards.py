@@ -36,7 +36,8 @@ def check(request: HTTPConnection, requirement: Requirement = ACCOUNT) -> Respon
     """The response to send instead of running a protected endpoint, or None. Usable
     directly in code that guards itself (``if (r := check(request)) is not None: return r``)."""
     ctx = focus_context(request)
-    spec = refusal(ctx.facts, ctx.outcome, ctx.config, requirement, page=ctx.middleware.insufficient_credits_page)
+    spec = refusal(ctx.facts, ctx.outcome, ctx.config, requirement, page=ctx.middleware.insufficient_credits_page,
+                   wallets=ctx.resolver)
     return None if spec is None else to_response(spec)
 
 

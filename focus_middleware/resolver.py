@@ -224,7 +224,7 @@ class ResolverCore:
         self._remote_checks = RemoteCheckBudget(config)
         namespace = namespace_for(config.api_url, config.issuer, config.app)
         # Key prefixes are built once: the hot path only appends a hex digest.
-        self._prefix = {kind: cache_key(namespace, kind, "") for kind in ("jwt", "remote", "wallet")}
+        self._prefix = {kind: cache_key(namespace, kind, "") for kind in ("jwt", "remote", "wallet", "billed")}
         # Parsed accounts by (token hash, wallet version): a cached request re-parses nothing.
         self._accounts: LRUCache[tuple[str, str], FocusAccount] = LRUCache(maxsize=1024)
         self._wallets: LRUCache[str, tuple[str, Wallet]] = LRUCache(maxsize=1024)
@@ -259,6 +259,14 @@ class ResolverCore:
         return found
 
     def plan(self, facts: RequestFacts) -> Plan:
+        identity = yield from self.identity_plan(facts)
+        if not isinstance(identity, _Identity):
+            return identity
+        return (yield from self.account_for(identity))
+
+    def identity_plan(self, facts: RequestFacts) -> Generator[Effect, Any, _Identity | Outcome]:
+        """Whose request this is, without its wallet: the identity, or the outcome that
+        ends the plan (anonymous, expired, rejected, unavailable)."""
         candidates = self.credentials(facts)
         if not candidates:
             return ANONYMOUS
@@ -276,7 +284,7 @@ class ResolverCore:
         if identity is None:
             assert expired is not None
             return Expired(expired)
-        return (yield from self.account_for(identity))
+        return identity
 
     def identify(self, source: CredentialSource, token: str, facts: RequestFacts | None = None
                  ) -> Generator[Effect, Any, _Identity | Outcome]:
@@ -515,6 +523,31 @@ class ResolverCore:
         self.cache.delete(key)
         if self.shared:
             yield SharedDelete(key)
+
+    def back_from_billing(self, facts: RequestFacts) -> Generator[Effect, Any, Outcome | None]:
+        """A browser back from buying credits (the 402's ``redirect_to`` marker): its
+        user's wallet is dropped from both levels, so the next page reads the balance from
+        Focus. None once done; else the outcome that left no one to do it for (anonymous,
+        rejected, unavailable, or expired: the caller bounces that one to refresh it).
+
+        The marker is only a query parameter, which anyone can put in a link, so it is
+        honoured at most once per user per ``wallet_ttl`` (remembered in this process,
+        keyed by a hash of the user id): a flood of marked requests costs Focus at most
+        one wallet read per user per ``wallet_ttl``, as the cache alone would."""
+        identity = yield from self.identity_plan(facts)
+        if not isinstance(identity, _Identity):
+            return identity
+        if self._billing_marker_due(identity.clerk_id):
+            yield from self.forget_plan(identity.clerk_id)
+        return None
+
+    def _billing_marker_due(self, clerk_id: str) -> bool:
+        key = self._key("billed", clerk_id)
+        with self._accounts_lock:  # check and set as one step: concurrent marked requests honour one
+            if self.cache.get(key) is not None:
+                return False
+            self.cache.set(key, True, self.config.wallet_ttl)
+        return True
 
     # -- two levels ---------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts
 from focus_middleware.outcome import Authenticated, Expired, Outcome, Rejected, Unavailable
-from focus_middleware.urls import NEVER_ECHOED, UnsafeURL, query_without, request_target
+from focus_middleware.urls import BILLED_PARAM, NEVER_ECHOED, UnsafeURL, query_without, request_target
 
 Protection = Literal["account", "credits", "paid"]
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -89,6 +89,14 @@ def echo_url(facts: RequestFacts, config: FocusConfig) -> str:
     readers have no business with it, and the sign-in returns its own under that name) and
     without the return trip's ``focus_state``/``focus_bounce``."""
     return absolute_url(facts, config, query=query_without(facts.query_string, NEVER_ECHOED))
+
+
+def billing_return_url(facts: RequestFacts, config: FocusConfig) -> str:
+    """The 402's ``redirect_to``: :func:`echo_url` plus the billing marker
+    (``focus_billed=1``), so the browser back from buying credits has its wallet read
+    afresh instead of seeing the balance cached before it bought them."""
+    query = query_without(facts.query_string, NEVER_ECHOED)
+    return absolute_url(facts, config, query="&".join(p for p in (query, f"{BILLED_PARAM}=1") if p))
 
 
 _P = ParamSpec("_P")
@@ -229,7 +237,7 @@ def insufficient_credits(
     action: str,
     page: InsufficientCreditsPage | None = None,
 ) -> ResponseSpec:
-    info = InsufficientCredits(required, available, action, purchase_url(config, echo_url(facts, config)))
+    info = InsufficientCredits(required, available, action, purchase_url(config, billing_return_url(facts, config)))
     if is_navigation(facts):
         body = (page or _default_page)(info).encode()
         return ResponseSpec(402, (("content-type", "text/html; charset=utf-8"), NO_STORE), body)

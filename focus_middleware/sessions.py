@@ -27,6 +27,10 @@ The pieces:
   break them, and ignoring it is what defeats login CSRF. (A protected URL's own ``token``
   does not survive a sign-in, though: Focus returns its token under that name, replacing
   any other, so the sign-in redirect leaves it out of ``redirect_to``.)
+- **Back from billing.** The 402's purchase link returns to the page with
+  ``focus_billed=1``. A GET navigation carrying it has its user's cached wallet dropped
+  (once per user per ``wallet_ttl``: the marker can be forged) and is sent (303) to the
+  same URL without it, so the page shows the balance just bought, not the one cached.
 - **Refresh.** ``POST /_focus/session`` with ``{"token": ...}`` verifies a fresh session
   token and re-sets the cookie. It answers only same-origin requests that carry
   ``X-Focus-Refresh: 1``: a custom header cannot be sent cross-origin without a CORS
@@ -80,7 +84,7 @@ from focus_middleware.responses import (
     unauthorized,
 )
 from focus_middleware.tokens import MAX_COOKIE_TOKEN, looks_like_jwt
-from focus_middleware.urls import has_control_character, query_without, request_target
+from focus_middleware.urls import BILLED_PARAM, has_control_character, query_without, request_target
 
 if TYPE_CHECKING:
     from focus_middleware.resolver import Effect, ResolverCore
@@ -106,6 +110,7 @@ _KEPT_NONCES = 3
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _OUR_PARAMS = frozenset({TOKEN_PARAM, STATE_PARAM, BOUNCE_PARAM})
 _TRIP_PARAMS = frozenset({TOKEN_PARAM, STATE_PARAM})
+_BILLED_PARAMS = frozenset({BILLED_PARAM})
 _MAX_BOUNCE_PARAM = 1000
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -177,7 +182,7 @@ def up_front(facts: RequestFacts, config: FocusConfig) -> bool:
     request the plan can wait until someone asks for the account, and then only resolves."""
     if not may_answer_up_front(facts.path, facts.query_string):
         return False
-    return endpoint_for(facts) is not None or return_trip(facts, config) is not None
+    return endpoint_for(facts) is not None or return_trip(facts, config) is not None or billing_return(facts)
 
 
 def quick_proceed(facts: RequestFacts, *, websocket: bool = False) -> Proceed | None:
@@ -194,9 +199,9 @@ def quick_proceed(facts: RequestFacts, *, websocket: bool = False) -> Proceed | 
 
 def may_answer_up_front(path: str, query_string: str) -> bool:
     """A necessary condition of :func:`up_front` from the raw path and query alone (one of
-    our paths, or our state parameter), so a lazy adapter can skip building the facts of
-    the many requests that are neither."""
-    return path.startswith(FOCUS_PREFIX) or STATE_PARAM in query_string
+    our paths, or our state parameter, or the billing marker), so a lazy adapter can skip
+    building the facts of the many requests that are neither."""
+    return path.startswith(FOCUS_PREFIX) or STATE_PARAM in query_string or BILLED_PARAM in query_string
 
 
 def request_plan(core: ResolverCore, facts: RequestFacts, *, websocket: bool = False) -> RequestPlan:
@@ -221,6 +226,8 @@ def request_plan(core: ResolverCore, facts: RequestFacts, *, websocket: bool = F
         trip = return_trip(facts, config)
         if trip is not None:
             return Respond((yield from _return_trip_plan(core, facts, trip)))
+        if billing_return(facts):
+            return Respond((yield from _billing_return_plan(core, facts)))
     return (yield from account_plan(core, facts, websocket=websocket))
 
 
@@ -484,6 +491,38 @@ def _cleanup_redirect(facts: RequestFacts, config: FocusConfig) -> ResponseSpec:
     return redirect(absolute_url(facts, config, query=_query_without(facts.query_string, _TRIP_PARAMS)))
 
 
+# -- back from buying credits ---------------------------------------------------------------------
+
+
+def billing_return(facts: RequestFacts) -> bool:
+    """Is this a browser back from Focus's billing page? The 402's ``redirect_to`` carries
+    ``focus_billed=1`` (:func:`~focus_middleware.responses.billing_return_url`); only a GET
+    navigation with it counts (a script's request is left alone)."""
+    return (facts.method == "GET" and BILLED_PARAM in facts.query_string and is_navigation(facts)
+            and BILLED_PARAM in facts.query)
+
+
+def _billing_return_plan(core: ResolverCore, facts: RequestFacts) -> Generator[Effect, Any, ResponseSpec]:
+    """The user's cached wallet is dropped (at most once per ``wallet_ttl``: see
+    :meth:`ResolverCore.back_from_billing`) and the browser sent (303) to the same URL
+    without the marker, whose page then reads the balance from Focus. The marker leaves
+    the address bar, so a reload or a bookmark does not ask again.
+
+    A session token that expired while the user was on the billing page (likely off
+    ``*.thefocus.ai``: it lives a minute) cannot say whose wallet to drop: the browser is
+    bounced to sign-in with the marker kept in ``redirect_to``, and comes back through
+    the return trip to this same step, signed in."""
+    left = yield from core.back_from_billing(facts)
+    if isinstance(left, Expired):
+        return signin_redirect(facts, core.config)
+    return _without_marker(facts, core.config)
+
+
+@refuses_unsafe_url
+def _without_marker(facts: RequestFacts, config: FocusConfig) -> ResponseSpec:
+    return redirect(absolute_url(facts, config, query=_query_without(facts.query_string, _BILLED_PARAMS)))
+
+
 # -- the refresh endpoint and its script ------------------------------------------------------------
 
 
@@ -670,6 +709,7 @@ __all__ = [
     "Respond",
     "ReturnTrip",
     "account_plan",
+    "billing_return",
     "bounce_count",
     "cache_control",
     "clean_url",

@@ -30,11 +30,15 @@ from urllib.parse import quote, unquote_plus
 TOKEN_PARAM = "token"
 STATE_PARAM = "focus_state"
 BOUNCE_PARAM = "focus_bounce"
+BILLED_PARAM = "focus_billed"
+"""Added to the 402's ``redirect_to``: a browser back from buying credits has its wallet
+read afresh (see :func:`focus_middleware.sessions.billing_return`)."""
 
-NEVER_ECHOED = frozenset({TOKEN_PARAM, STATE_PARAM, BOUNCE_PARAM})
+NEVER_ECHOED = frozenset({TOKEN_PARAM, STATE_PARAM, BOUNCE_PARAM, BILLED_PARAM})
 """Parameters left out of every URL built from a request and sent to sign-in or billing:
 the token is a credential (whoever's it is: Focus returns its own under that name anyway,
-replacing it), the nonce and the counter belong to one sign-in round only."""
+replacing it), the nonce and the counter belong to one sign-in round only, and the
+billing marker belongs to one purchase (the 402 adds a fresh one; never two)."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NEEDS_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9!$'()*+,;=:@/?\-._~%]")
@@ -129,6 +133,7 @@ def scrubbed_return_trip_query(method: str, query_string: bytes) -> bytes | None
 
 
 __all__ = [
+    "BILLED_PARAM",
     "BOUNCE_PARAM",
     "NEVER_ECHOED",
     "STATE_PARAM",

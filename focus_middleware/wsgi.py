@@ -309,7 +309,8 @@ class WSGIFocusContext:
         engine = self.engine
         return refusal(self.facts, self.outcome, engine.config, requirement,
                        page=page or engine.insufficient_credits_page,
-                       signin_page=signin_page if signin_page is not None else engine.signin_page)
+                       signin_page=signin_page if signin_page is not None else engine.signin_page,
+                       wallets=engine.resolver)
 
     def open_job(self, route: PaidRoute, *, page: InsufficientCreditsPage | None = None,
                  signin_page: str | None = None) -> PaidJob | ResponseSpec:

@@ -88,7 +88,7 @@ async def test_too_few_credits_is_402_json(browser: Either, emu: FocusEmulator, 
     assert r.status_code == 402
     body = json.loads(r.content)
     assert body == {"error": "insufficient_credits", "required": required, "available": 2, "action": action,
-                    "purchase_url": f"{emu.url}/billing?redirect_to=http%3A%2F%2Fapp.example.test{path.replace('/', '%2F')}"}
+                    "purchase_url": f"{emu.url}/billing?redirect_to=http%3A%2F%2Fapp.example.test{path.replace('/', '%2F')}%3Ffocus_billed%3D1"}
 
 
 async def test_too_few_credits_is_the_402_template_for_a_navigation(browser: Either, emu: FocusEmulator) -> None:
@@ -99,7 +99,7 @@ async def test_too_few_credits_is_the_402_template_for_a_navigation(browser: Eit
     assert r.status_code == 402 and r["Content-Type"] == "text/html; charset=utf-8"
     assert '<span id="action">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co</span>' in page
     assert '<strong id="available">2</strong>' in page and '<strong id="required">5</strong>' in page
-    assert f'href="{emu.url}/billing?redirect_to=http%3A%2F%2Fapp.example.test%2Facredits"' in page
+    assert f'href="{emu.url}/billing?redirect_to=http%3A%2F%2Fapp.example.test%2Facredits%3Ffocus_billed%3D1"' in page
     assert "<script>" not in page
 
 

@@ -46,7 +46,7 @@ def test_the_402_never_echoes_the_token(secret: str, emu: FocusEmulator) -> None
     r = Client().get("/credits", QUERY_STRING=f"token={secret}", headers={**API, "authorization": f"Bearer {poor.pat()}"})
     assert r.status_code == 402
     assert secret not in everything(r)
-    assert redirect_to(json.loads(r.content)["purchase_url"]) == f"{ORIGIN}/credits"
+    assert redirect_to(json.loads(r.content)["purchase_url"]) == f"{ORIGIN}/credits?focus_billed=1"
 
 
 def test_the_sign_in_redirect_never_carries_the_token(secret: str) -> None:

@@ -63,7 +63,7 @@ def assert_core_402_page(response: Any, emu: FocusEmulator, path: str, *, requir
     assert response["Content-Type"] == "text/html; charset=utf-8" and response["Cache-Control"] == "no-store"
     assert f'<span id="action">{action}</span>' in page
     assert f'<strong id="required">{required}</strong>' in page and '<strong id="available">2</strong>' in page
-    assert f'href="{emu.url}/billing?redirect_to=http%3A%2F%2Fapp.example.test{path.replace("/", "%2F")}"' in page
+    assert f'href="{emu.url}/billing?redirect_to=http%3A%2F%2Fapp.example.test{path.replace("/", "%2F")}%3Ffocus_billed%3D1"' in page
 
 
 # -- sync views, Client ----------------------------------------------------------------------------
@@ -94,7 +94,7 @@ def test_an_api_client_still_gets_402_json(client: Client, emu: FocusEmulator, p
         assert r.status_code == 402 and r["Content-Type"] == "application/json"
         assert json.loads(r.content) == {
             "error": "insufficient_credits", "required": required, "available": 2, "action": action,
-            "purchase_url": f"{emu.url}/billing?redirect_to=http%3A%2F%2Fapp.example.test{path.replace('/', '%2F')}"}
+            "purchase_url": f"{emu.url}/billing?redirect_to=http%3A%2F%2Fapp.example.test{path.replace('/', '%2F')}%3Ffocus_billed%3D1"}
 
 
 def test_the_other_refusal_pages_need_no_templates_either(client: Client, emu: FocusEmulator,

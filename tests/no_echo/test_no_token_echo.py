@@ -199,7 +199,7 @@ async def test_the_402_never_echoes_the_token(get: Any, secret: str, poor: Emula
     r = await get("/costly", f"a=%20b&token={secret}", headers)
     assert r.status == 402
     assert secret not in r.everything()
-    assert redirect_to(json.loads(r.body)["purchase_url"]) == f"{ORIGIN}/costly?a=%20b"
+    assert redirect_to(json.loads(r.body)["purchase_url"]) == f"{ORIGIN}/costly?a=%20b&focus_billed=1"
 
 
 @pytest.mark.anyio
@@ -282,4 +282,4 @@ async def test_the_401_and_402_through_httpx_never_echo_the_token(config: FocusC
         assert redirect_to(r.json()["signin_url"]) == f"{ORIGIN}/me"
         r = await client.get("/costly", params={"token": secret}, headers={**API, "authorization": f"Bearer {poor.pat()}"})
         assert r.status_code == 402 and secret not in r.text and secret not in str(r.headers)
-        assert redirect_to(r.json()["purchase_url"]) == f"{ORIGIN}/costly"
+        assert redirect_to(r.json()["purchase_url"]) == f"{ORIGIN}/costly?focus_billed=1"

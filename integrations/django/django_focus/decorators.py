@@ -35,14 +35,14 @@ def check(request: HttpRequest, requirement: Requirement = ACCOUNT) -> HttpRespo
     sync views; async code uses :func:`acheck`)."""
     ctx = focus_context(request)
     spec = refusal(ctx.facts, ctx.resolve().outcome, ctx.runtime.config, requirement,
-                   page=ctx.insufficient_credits_page)
+                   page=ctx.insufficient_credits_page, wallets=ctx.runtime.resolver)
     return None if spec is None else ctx.respond(spec)
 
 
 async def acheck(request: HttpRequest, requirement: Requirement = ACCOUNT) -> HttpResponse | None:
     ctx = focus_context(request)
     spec = refusal(ctx.facts, (await ctx.aresolve()).outcome, ctx.runtime.config, requirement,
-                   page=ctx.insufficient_credits_page)
+                   page=ctx.insufficient_credits_page, wallets=ctx.runtime.resolver)
     return None if spec is None else ctx.respond(spec)
 
 
