@@ -110,7 +110,9 @@ def paid_render_stream(request: FocusRequest) -> StreamingHttpResponse:
     preview = render_preview(clean_title(request.POST.get("title")), job.job_id, origin(), cost=STREAM_COST,
                              frames=STREAM_FRAMES)
     job.metadata.update(description=preview.description, previewUrl=preview.url)
-    page = render_to_string("clipstudio/render_stream.html", {"preview": preview}, request)
+    credits_left = request.focus_account.credits - preview.cost  # once the job is settled
+    page = render_to_string("clipstudio/render_stream.html", {"preview": preview, "credits_left": credits_left},
+                            request)
     head, tail = page.split(PROGRESS, 1)  # sent now, then the progress, then the rest
 
     def body() -> Iterator[str]:

@@ -129,8 +129,9 @@ async def render_stream(request: Request, job: Annotated[FocusJob, Depends(strea
     preview = render_preview(clean_title(title), job.job_id, request.app.state.public_origin, cost=STREAM_COST,
                              frames=STREAM_FRAMES)
     job.metadata.update(description=preview.description, previewUrl=preview.url)
+    account = request.state.focus_account
     html = templates.get_template("render_stream.html").render(
-        context(request, request.state.focus_account, preview=preview))
+        context(request, account, preview=preview, credits_left=account.credits - preview.cost))
     head, tail = html.split(PROGRESS, 1)  # sent now, then the progress, then the rest
 
     def body() -> Iterator[str]:

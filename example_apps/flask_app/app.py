@@ -101,7 +101,8 @@ def render_stream() -> Response:
     preview = render_preview(clean_title(request.form.get("title")), job.job_id, origin(), cost=STREAM_COST,
                              frames=STREAM_FRAMES)
     job.metadata.update(description=preview.description, previewUrl=preview.url)
-    head, tail = render_template("render_stream.html", preview=preview).split(PROGRESS, 1)
+    head, tail = render_template("render_stream.html", preview=preview,
+                                 credits_left=signed_in().credits - preview.cost).split(PROGRESS, 1)
 
     def body() -> Iterator[str]:
         yield head

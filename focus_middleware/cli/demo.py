@@ -13,6 +13,7 @@ its own token with ``focus login --base-url <emulator>``.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import socket
@@ -62,12 +63,27 @@ def free_port(host: str = APP_HOST) -> int:
 
 
 def port_taken(port: int, host: str = APP_HOST) -> bool:
+    """Whether a server could not listen on ``port``, asked the way the servers themselves
+    bind (uvicorn, Werkzeug's and Django's development servers all set ``SO_REUSEADDR``):
+    the connections of a demo just stopped linger in TIME-WAIT for a minute, and only a
+    bind without that option counts them as taking the port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
             return True
     return False
+
+
+def port_clash(command: str, host: str, port: int, option: str, exc: OSError | None = None) -> str:
+    """The one line for a port a server cannot listen on: which port, and the option that
+    changes it (never a bare ``[Errno 98]``)."""
+    if exc is None or exc.errno == errno.EADDRINUSE:
+        why = "is taken (is another demo or emulator still running?)"
+    else:
+        why = f"cannot be used ({exc.strerror or exc})"
+    return f"focus {command}: port {port} on {host} {why}; choose another with {option}"
 
 
 def seed(emulator: FocusEmulator) -> EmulatedUser:
@@ -143,10 +159,13 @@ def run_demo(args: argparse.Namespace) -> int:
     app_port = args.app_port or free_port()
     origin = f"http://{APP_HOST}:{app_port}"
     if root is not None and port_taken(app_port):
-        print(f"focus demo: port {app_port} on {APP_HOST} is taken; choose another with --app-port",
-              file=sys.stderr)
+        print(port_clash("demo", APP_HOST, app_port, "--app-port"), file=sys.stderr)
         return 1
-    emulator = make_emulator(args, allowed_origins=[origin]).start()
+    try:
+        emulator = make_emulator(args, allowed_origins=[origin]).start()
+    except OSError as exc:
+        print(port_clash("demo", args.host, args.port, "--port", exc), file=sys.stderr)
+        return 1
     app: subprocess.Popen[bytes] | None = None
     try:
         _stop_on_signals()
@@ -160,7 +179,9 @@ def run_demo(args: argparse.Namespace) -> int:
             if not _wait_until_serving(app, app_port):
                 code = app.poll()
                 print(f"focus demo: the {label} example app did not start"
-                      + (f" (exit code {code})" if code is not None else ""), file=sys.stderr)
+                      + (f" (exit code {code})" if code is not None else "")
+                      + (f"; if port {app_port} on {APP_HOST} is taken, choose another with --app-port"
+                         if port_taken(app_port) else ""), file=sys.stderr)
                 return 1
         print(
             "\n"
@@ -170,7 +191,7 @@ def run_demo(args: argparse.Namespace) -> int:
             f" ({DEMO_CREDITS} credits; a render reserves 5 and costs 3)\n"
             f"emulator: {emulator.url}  (database {args.db})\n"
             f"CLI:      focus login --base-url {emulator.url}   then: focus wallet --app {DEMO_APP}\n"
-            f"also:     focus demo --framework {'|'.join(k for k in FRAMEWORKS if k != 'starlette')}\n"
+            f"also:     focus demo --framework {'|'.join(FRAMEWORKS)}\n"
             "stop:     Ctrl-C (stops the app and the emulator)",
             flush=True,
         )

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from focus_middleware.cli.demo import DEFAULT_APP_PORT, DEFAULT_FRAMEWORK, FRAMEWORKS, run_demo
+from focus_middleware.cli.demo import DEFAULT_APP_PORT, DEFAULT_FRAMEWORK, FRAMEWORKS, port_clash, run_demo
 
 if TYPE_CHECKING:
     from focus_middleware.testing.emulator import FocusEmulator
@@ -79,6 +79,9 @@ def run_emulator(args: argparse.Namespace) -> int:
     except ValueError as exc:  # an --allow-origin that is not an origin
         print(f"focus emulator: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the port is taken, or not ours to use
+        print(port_clash("emulator", args.host, args.port, "--port", exc), file=sys.stderr)
+        return 1
     print(f"Focus emulator on {emulator.url} (database {args.db}); Ctrl-C stops it", flush=True)
     print(
         f"sign in: {emulator.url}/signin   devices: {emulator.url}/device   "

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from focus_middleware.cli import build_parser
-from focus_middleware.cli.demo import DEMO_APP, DEMO_CLERK_ID, DEMO_CREDITS, DEMO_EMAIL
+from focus_middleware.cli.demo import DEMO_APP, DEMO_CLERK_ID, DEMO_CREDITS, DEMO_EMAIL, FRAMEWORKS, free_port
 from focus_middleware.testing import FocusEmulator
 
 from .browser import Browser
@@ -137,3 +137,85 @@ def test_a_taken_app_port_is_said_plainly(tmp_path: Path) -> None:
              "--db", ":memory:"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert demo.returncode == 1
     assert f"port {port}" in demo.stderr and "--app-port" in demo.stderr
+
+
+def time_wait_ports() -> set[int]:
+    """Local ports with a connection in TIME-WAIT (Linux: state 06 of /proc/net/tcp{,6})."""
+    ports: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            if fields[3] == "06":
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_a_demo_starts_again_at_once_on_the_same_ports(tmp_path: Path) -> None:
+    # `make demo`, Ctrl-C, `make demo` (issue 25): the first demo's connections linger in
+    # TIME-WAIT on its ports, which uvicorn, Werkzeug and Django's servers all bind past
+    # (SO_REUSEADDR); the demo's own free-port check must do the same.
+    app_port, emulator_port = free_port(), free_port()
+    ports = ("--port", str(emulator_port), "--app-port", str(app_port))
+    demo = launch(tmp_path, *ports)
+    with Browser() as browser:  # keep-alive connections the servers close as they stop
+        try:
+            info, _ = banner(demo)
+            assert browser.open(info["open"]).status == 200
+            assert browser.open(f"{info['emulator'].split()[0]}/signin").status == 200
+        finally:
+            code, _, err = interrupt(demo)
+        assert code == 0, err
+    # The precondition the test is about (else it proves nothing): a TIME-WAIT on a port.
+    assert time_wait_ports() & {app_port, emulator_port}
+    again = launch(tmp_path, *ports)
+    try:
+        info, _ = banner(again)
+        assert info["open"] == f"http://127.0.0.1:{app_port}/"
+        with Browser() as browser:
+            assert browser.open(info["open"]).status == 200
+    finally:
+        code, _, err = interrupt(again)
+    assert code == 0, err
+
+
+def listening(host: str) -> socket.socket:
+    sock = socket.socket()
+    sock.bind((host, 0))
+    sock.listen()
+    return sock
+
+
+@pytest.mark.parametrize("which", ["--app-port", "--port"])
+def test_a_port_clash_names_the_port_and_the_option_that_changes_it(tmp_path: Path, which: str) -> None:
+    with listening("127.0.0.1") as taken:  # the emulator's "localhost" binds 127.0.0.1
+        port = taken.getsockname()[1]
+        host = "127.0.0.1" if which == "--app-port" else "localhost"
+        demo = launch(tmp_path, which, str(port))
+        _, err = demo.communicate(timeout=60)
+    assert demo.returncode == 1
+    assert err.strip() == (f"focus demo: port {port} on {host} is taken (is another demo or emulator still "
+                           f"running?); choose another with {which}")
+    assert "Errno" not in err and "Traceback" not in err
+
+
+def test_an_emulator_port_clash_names_the_port_and_the_option(tmp_path: Path) -> None:
+    with listening("127.0.0.1") as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "focus_middleware.cli", "emulator", "--port", str(port),
+             "--db", str(tmp_path / "emulator.db")],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+            env={k: v for k, v in os.environ.items() if not k.startswith("FOCUS_")},
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"focus emulator: port {port} on 127.0.0.1 is taken (is another demo or "
+                                   "emulator still running?); choose another with --port")
+
+
+def test_every_framework_is_offered_by_the_banner(tmp_path: Path) -> None:
+    demo = launch(tmp_path)
+    try:
+        info, _ = banner(demo)
+    finally:
+        interrupt(demo)
+    assert info["also"] == f"focus demo --framework {'|'.join(FRAMEWORKS)}"
