@@ -15,9 +15,6 @@ console must stay free of errors but for the ones each step declares, with the r
 
 from __future__ import annotations
 
-import base64
-import json
-import re
 import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -28,6 +25,7 @@ from focus_middleware.clock import Clock, FakeClock
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 
 from .browser import Console, Steps, Traffic, origin_of
+from .tokens import session_claims
 
 
 @dataclass(frozen=True)
@@ -143,6 +141,9 @@ class Walk:
         cookies = {c["name"]: c for c in page.context.cookies(app.url)}
         session = cookies.get("focus_session")
         assert session is not None and session["httpOnly"], cookies.keys()
+        # Minted on Focus's sign-in page, the token names Focus's origin as azp, as Clerk's do
+        # (https://clerk.com/docs/guides/sessions/session-tokens, "azp"): issue 17.
+        assert session_claims(page, app.url).get("azp") == emu.url
 
         # 3. The account and its credits.
         expect(page.locator(app.identity)).to_contain_text(user.clerk_id)
@@ -266,11 +267,7 @@ class Walk:
         if isinstance(self.clock, FakeClock):
             self.clock.advance(self.emu.token_lifetime * 2)
             return
-        cookie = {c["name"]: c["value"] for c in self.page.context.cookies(self.app.url)}["focus_session"]
-        token = re.search(r"eyJ[\w-]+\.(eyJ[\w-]+)\.[\w-]+", cookie)
-        assert token is not None, "no session token in the app's cookie"
-        payload = token.group(1)
-        exp = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"]
+        exp = session_claims(self.page, self.app.url)["exp"]
         wait = exp - time.time() + 0.3
         assert wait <= self.emu.token_lifetime + 1, wait
         time.sleep(max(0.0, wait))
