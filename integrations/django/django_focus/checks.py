@@ -11,6 +11,10 @@ and a hint, instead of as an error page later.
 ``django_focus.E006``     ``ALLOWED_HOSTS`` accepts any host and ``FOCUS["public_origin"]`` is not set
 ``django_focus.W001``     ``FOCUS["app"]`` is not set (wallets and paid views need it)
 ``django_focus.W002``     ``FOCUS["public_origin"]``'s host is not in ``ALLOWED_HOSTS``
+``django_focus.W003``     paid DRF views exist and ``FocusMiddleware`` (which settles them) is missing
+``django_focus.E007``     ``FOCUS["link_users"]`` is on and ``"django_focus.users"`` is not in ``INSTALLED_APPS``
+``django_focus.E008``     ``FOCUS["link_users"]`` is on and ``FocusBackend`` is not in ``AUTHENTICATION_BACKENDS``
+``django_focus.E009``     ``FOCUS["link_users"]`` is on and ``FocusAuthenticationMiddleware`` is not in ``MIDDLEWARE``
 ========================  =====================================================================
 """
 
@@ -25,9 +29,12 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.http.request import split_domain_port, validate_host
 
-from django_focus.conf import CACHE_ALIAS, SETTING, FocusSettingError, config_from_settings
+from django_focus.conf import CACHE_ALIAS, SETTING, FocusSettingError, config_from_settings, user_linking
 
 MIDDLEWARE_PATH = "django_focus.middleware.FocusMiddleware"
+USERS_APP = "django_focus.users"
+BACKEND_PATH = "django_focus.users.backends.FocusBackend"
+USER_MIDDLEWARE_PATH = "django_focus.users.middleware.FocusAuthenticationMiddleware"
 _FIELDS_HINT = ('Keys are FocusConfig field names ("app", "api_url", "issuer", "public_origin", ...) '
                 'plus "cache_alias"; see the README\'s configuration reference.')
 
@@ -48,6 +55,9 @@ def check_focus_settings(app_configs: Sequence[AppConfig] | None = None, **kwarg
         ))
     if config is None:
         return messages
+    messages.extend(_linking_messages())
+    if MIDDLEWARE_PATH not in settings.MIDDLEWARE:
+        messages.extend(_unsettled_paid_views())
     if config.public_origin is None and "*" in settings.ALLOWED_HOSTS:
         messages.append(Error(
             'ALLOWED_HOSTS accepts any host ("*") and FOCUS["public_origin"] is not set: '
@@ -75,6 +85,67 @@ def check_focus_settings(app_configs: Sequence[AppConfig] | None = None, **kwarg
     return messages
 
 
+def _linking_messages() -> list[CheckMessage]:
+    try:
+        linking = user_linking()
+    except FocusSettingError as error:
+        return [Error(str(error), hint="See the README's \"Focus users as Django users\".", id="django_focus.E003")]
+    if not linking.enabled:
+        return []
+    messages: list[CheckMessage] = []
+    if USERS_APP not in settings.INSTALLED_APPS:
+        messages.append(Error(f'FOCUS["link_users"] is on and "{USERS_APP}" is not in INSTALLED_APPS.',
+                              hint=f'Add "{USERS_APP}" to INSTALLED_APPS (its table links accounts to users).',
+                              id="django_focus.E007"))
+    if BACKEND_PATH not in settings.AUTHENTICATION_BACKENDS:
+        messages.append(Error(f'FOCUS["link_users"] is on and {BACKEND_PATH} is not in AUTHENTICATION_BACKENDS.',
+                              hint=f'Add "{BACKEND_PATH}" to AUTHENTICATION_BACKENDS, before ModelBackend.',
+                              id="django_focus.E008"))
+    if USER_MIDDLEWARE_PATH not in settings.MIDDLEWARE:
+        messages.append(Error(
+            f'FOCUS["link_users"] is on and {USER_MIDDLEWARE_PATH} is not in MIDDLEWARE: request.user '
+            "is not derived from the Focus credential.",
+            hint=f'Put "{USER_MIDDLEWARE_PATH}" in place of django.contrib.auth.middleware.AuthenticationMiddleware.',
+            id="django_focus.E009"))
+    return messages
+
+
+def _views(patterns: Sequence[Any]) -> list[Any]:
+    found: list[Any] = []
+    for entry in patterns:
+        inner = getattr(entry, "url_patterns", None)
+        if inner is not None:
+            found.extend(_views(inner))
+        elif getattr(entry, "callback", None) is not None:
+            found.append(entry.callback)
+    return found
+
+
+def _unsettled_paid_views() -> list[CheckMessage]:
+    """DRF views with a ``@paid`` handler, when no middleware is there to settle them."""
+    from django.urls import get_resolver
+
+    from focus_middleware.openapi import requirements_of
+
+    names: list[str] = []
+    for view in _views(get_resolver().url_patterns):
+        cls = getattr(view, "cls", None)  # DRF's as_view() keeps the class here
+        if cls is None:
+            continue
+        for attr in dir(cls):
+            handler = getattr(cls, attr, None)
+            if callable(handler) and any(r.protection == "paid" for r in requirements_of(handler)):
+                names.append(f"{cls.__module__}.{cls.__qualname__}.{attr}")
+    if not names:
+        return []
+    return [Warning(
+        f"Paid views exist ({', '.join(sorted(set(names)))}) and {MIDDLEWARE_PATH} is not in MIDDLEWARE: "
+        "their jobs would never be settled, so they refuse to run.",
+        hint=f'Add "{MIDDLEWARE_PATH}" to MIDDLEWARE.',
+        id="django_focus.W003",
+    )]
+
+
 def _setting_error(error: FocusSettingError) -> Error:
     if error.key is None and error.problem == "is not set":
         return Error(f"settings.{SETTING} is not set.",
@@ -93,4 +164,4 @@ def _setting_error(error: FocusSettingError) -> Error:
     return Error(str(error), hint=hint, id="django_focus.E003")
 
 
-__all__ = ["MIDDLEWARE_PATH", "check_focus_settings"]
+__all__ = ["BACKEND_PATH", "MIDDLEWARE_PATH", "USERS_APP", "USER_MIDDLEWARE_PATH", "check_focus_settings"]
