@@ -18,7 +18,10 @@ a password:
 
 Credentials are keyed by the API's base URL (normalised: lower-case scheme and host, no
 default port, no trailing slash), so a token for the local emulator never reaches
-production, and logging in to one never logs out of the other.
+production, and logging in to one never logs out of the other. The loopback spellings
+``localhost``, ``127.0.0.1`` and ``[::1]`` are one key (``localhost``): the demo prints
+one, a person types another, and it is the same emulator on this machine. Tokens stored
+under another spelling before that rule are still found, and moved to the key.
 
 Nothing here logs, prints or puts a token into an exception: errors name the base URL and
 the place, never the value.
@@ -109,6 +112,24 @@ def normalize_base_url(url: str) -> str:
     default = 443 if scheme == "https" else 80
     netloc = host if port in (None, default) else f"{host}:{port}"
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+"""How this machine is spelt in a URL; one storage key for all of them."""
+
+
+def storage_keys(base_url: str) -> list[str]:
+    """The keys a token for ``base_url`` is stored under: the key first, then the
+    spellings used before loopback hosts shared one (read, then moved to the key).
+    ``http://127.0.0.1:8787/`` and ``http://[::1]:8787`` are both ``http://localhost:8787``."""
+    url = normalize_base_url(base_url)
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
+    if host not in LOOPBACK_HOSTS:
+        return [url]
+    rest = parts.netloc[len(host):]
+    spelt = [f"{parts.scheme}://{name}{rest}{parts.path}" for name in LOOPBACK_HOSTS]
+    return [spelt[0], *(key for key in dict.fromkeys([url, *spelt[1:]]) if key != spelt[0])]
 
 
 def resolve_base_url(base_url: str | None = None, environ: Mapping[str, str] | None = None) -> str:
@@ -312,6 +333,7 @@ class CredentialStore:
     ) -> None:
         self._env: Mapping[str, str] = os.environ if environ is None else environ
         self.base_url = resolve_base_url(base_url, self._env)
+        self.key, *self._old_keys = storage_keys(self.base_url)
         self.file = CredentialsFile(config_dir(self._env) / FILE_NAME)
         self._use_keyring = use_keyring
         self._given_backend = keyring_backend
@@ -347,20 +369,38 @@ class CredentialStore:
         return self.load_stored()
 
     def load_stored(self) -> StoredCredential | None:
-        """What ``focus login`` stored (``FOCUS_TOKEN`` aside)."""
+        """What ``focus login`` stored (``FOCUS_TOKEN`` aside): under the key, else under
+        an older spelling of it, which is then moved to the key."""
+        for key in (self.key, *self._old_keys):
+            found = self._load_at(key)
+            if found is not None:
+                if key != self.key:
+                    self._migrate(found)
+                return found
+        return None
+
+    def _load_at(self, key: str) -> StoredCredential | None:
         backend = self.keyring
         if backend is not None:
             try:
-                token = backend.get_password(KEYRING_SERVICE, self.base_url)
+                token = backend.get_password(KEYRING_SERVICE, key)
             except Exception as exc:  # locked, D-Bus gone...: the file may still have one
                 logger.debug("focus: keyring read failed (%s)", type(exc).__name__)
                 token = None
             if token:
                 return StoredCredential(token, self.base_url, "keyring", f"the system keyring ({backend_name(backend)})")
-        token = self.file.get(self.base_url)
+        token = self.file.get(key)
         if token:
             return StoredCredential(token, self.base_url, "file", str(self.file.path))
         return None
+
+    def _migrate(self, found: StoredCredential) -> None:
+        """Store a token found under an older key under the key (best effort: reading it
+        already worked, and a read-only store must not fail the command)."""
+        try:
+            self.save(found.token)
+        except (OSError, CredentialsFileError) as exc:
+            logger.debug("focus: could not move a stored token to its key (%s)", type(exc).__name__)
 
     def require(self) -> StoredCredential:
         """:meth:`load`, or :class:`NoCredentialsError`."""
@@ -375,34 +415,45 @@ class CredentialStore:
         shadow or outlive the new one."""
         if not token:
             raise ValueError("an empty token")
+        self._forget_old_keys()
         backend = self.keyring
         if backend is not None:
             try:
-                backend.set_password(KEYRING_SERVICE, self.base_url, token)
+                backend.set_password(KEYRING_SERVICE, self.key, token)
             except Exception as exc:
                 logger.warning("focus: the keyring refused the token (%s); using %s", type(exc).__name__, self.file.path)
             else:
-                self.file.remove(self.base_url)
+                self.file.remove(self.key)
                 return StoredCredential(token, self.base_url, "keyring", f"the system keyring ({backend_name(backend)})")
-            self._keyring_remove(backend)
-        self.file.put(self.base_url, token)
+            self._keyring_remove(backend, self.key)
+        self.file.put(self.key, token)
         return StoredCredential(token, self.base_url, "file", str(self.file.path))
+
+    def _forget_old_keys(self) -> list[str]:
+        removed: list[str] = []
+        backend = self.keyring
+        for key in self._old_keys:
+            if backend is not None and self._keyring_remove(backend, key):
+                removed.append(f"the system keyring ({backend_name(backend)})")
+            if self.file.remove(key):
+                removed.append(str(self.file.path))
+        return removed
 
     def delete(self) -> list[str]:
         """Forget the stored token (keyring and file); the places it was removed from."""
         removed = []
         backend = self.keyring
-        if backend is not None and self._keyring_remove(backend):
+        if backend is not None and self._keyring_remove(backend, self.key):
             removed.append(f"the system keyring ({backend_name(backend)})")
-        if self.file.remove(self.base_url):
+        if self.file.remove(self.key):
             removed.append(str(self.file.path))
-        return removed
+        return list(dict.fromkeys([*removed, *self._forget_old_keys()]))
 
-    def _keyring_remove(self, backend: KeyringBackend) -> bool:
+    def _keyring_remove(self, backend: KeyringBackend, key: str) -> bool:
         try:
-            if backend.get_password(KEYRING_SERVICE, self.base_url) is None:
+            if backend.get_password(KEYRING_SERVICE, key) is None:
                 return False
-            backend.delete_password(KEYRING_SERVICE, self.base_url)
+            backend.delete_password(KEYRING_SERVICE, key)
         except Exception as exc:
             logger.debug("focus: keyring delete failed (%s)", type(exc).__name__)
             return False
@@ -429,6 +480,7 @@ __all__ = [
     "is_secure_backend",
     "normalize_base_url",
     "resolve_base_url",
+    "storage_keys",
     "stored_credential",
     "system_keyring",
 ]

@@ -13,7 +13,7 @@ else ``https://account.thefocus.ai``)::
     focus doctor [--token-stdin] [--use bearer|browser|both] [--json]
                                       check FOCUS_* settings, the JWKS and a session token
     focus emulator [--host --port --db --allow-origin --session-cookie-domain]
-    focus demo [--framework fastapi|flask|django] [--app-port --host --port --db]
+    focus demo [--framework fastapi|starlette|flask|django] [--app-port --host --port --db]
 
 The token is read from ``$FOCUS_TOKEN`` when set, else from the system keyring, else from
 ``$XDG_CONFIG_HOME/focus/credentials.json`` (see :mod:`focus_middleware.credentials_store`).
@@ -45,6 +45,7 @@ from focus_middleware.cli.demo import run_demo
 from focus_middleware.cli.emulator import exposure_warning, is_loopback, run_emulator
 from focus_middleware.cli.exits import ERROR, report
 from focus_middleware.cli.parser import build_parser
+from focus_middleware.credentials_store import resolve_base_url
 
 
 def _silence_stdout() -> None:
@@ -68,7 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return ERROR
     except Exception as exc:
-        return report(args.command, exc)
+        return report(args.command, exc, base_url=_base_url(args))
+
+
+def _base_url(args: argparse.Namespace) -> str | None:
+    """The Focus service an account command talks to, to name it in an error."""
+    if not hasattr(args, "base_url"):
+        return None  # emulator, demo: no service to reach
+    try:
+        return resolve_base_url(args.base_url)
+    except ValueError:
+        return None
 
 
 __all__ = ["build_parser", "exposure_warning", "is_loopback", "main", "run_demo", "run_emulator"]

@@ -9,6 +9,7 @@ writes a token out: the others must be safe to paste into a bug report.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from focus_middleware.cli.context import (
@@ -18,7 +19,7 @@ from focus_middleware.cli.context import (
     make_client,
     refused_as_not_logged_in,
 )
-from focus_middleware.cli.output import emit_json, pairs, table
+from focus_middleware.cli.output import emit_json, pairs, printable, table
 
 
 def run_whoami(args: argparse.Namespace) -> int:
@@ -52,15 +53,21 @@ def run_whoami(args: argparse.Namespace) -> int:
 
 
 def run_wallet(args: argparse.Namespace) -> int:
+    # Never ``?app=``: the contract makes that call grant the app's starter credits, and
+    # looking at a wallet must not change it. ``--app`` filters the answer instead.
     _, credential = logged_in(args)
     with make_client(credential.base_url, credential.token) as client, refused_as_not_logged_in(credential):
-        wallet = client.wallet(args.app or None)
+        wallet = client.wallet()
+    if args.app:
+        wallet = dataclasses.replace(wallet, apps=tuple(a for a in wallet.apps if a.slug == args.app))
     if args.json:
         emit_json(wallet.to_json())
         return 0
     account = wallet.account
     pairs([("User", account.clerk_id), ("Plan", account.plan), ("Credits", account.credits)])
-    if wallet.apps:
+    if args.app and not wallet.apps:
+        print(f"\nNo credits from {printable(args.app)} yet: an app's starter credits come with its first use.")
+    elif wallet.apps:
         print()
         table(
             ["APP", "STARTER CREDITS", "GRANTED", "GRANTED AT"],

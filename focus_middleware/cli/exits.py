@@ -88,8 +88,15 @@ def debugging() -> bool:
     return os.environ.get("FOCUS_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def classify(exc: BaseException) -> tuple[int, str]:
-    """The exit code and the line for ``exc``."""
+def refused_connection(exc: BaseException) -> bool:
+    """Whether ``exc`` is a connection that could not be made (nothing listens there, or
+    the name does not resolve), as the client words it, as opposed to an answer or a timeout."""
+    return isinstance(exc, UnavailableError) and exc.status is None and str(exc).endswith("failed (ConnectError)")
+
+
+def classify(exc: BaseException, base_url: str | None = None) -> tuple[int, str]:
+    """The exit code and the line for ``exc``; ``base_url`` is the Focus service the
+    command talked to, named when nothing answered there."""
     if isinstance(exc, CLIError):
         return exc.code, str(exc)
     if isinstance(exc, KeyboardInterrupt):
@@ -103,6 +110,11 @@ def classify(exc: BaseException) -> tuple[int, str]:
         return INSUFFICIENT_CREDITS, f"{exc}{where}"
     if isinstance(exc, RateLimitedError):
         return UNAVAILABLE, f"{exc}; try again later"
+    if base_url is not None and refused_connection(exc):
+        return UNAVAILABLE, (
+            f"could not connect to Focus at {base_url} ({exc}): is it running? For the local emulator run"
+            " `focus emulator` (or `focus demo`); for another service set FOCUS_API_URL or --base-url"
+        )
     if isinstance(exc, UnavailableError):
         return UNAVAILABLE, f"Focus is unavailable: {exc}"
     if isinstance(exc, FocusError | OSError):  # FocusAPIError, a credentials file problem...
@@ -110,10 +122,10 @@ def classify(exc: BaseException) -> tuple[int, str]:
     return ERROR, f"unexpected error: {type(exc).__name__}: {exc} (FOCUS_DEBUG=1 shows the traceback)"
 
 
-def report(command: str, exc: BaseException, stream: TextIO | None = None) -> int:
+def report(command: str, exc: BaseException, stream: TextIO | None = None, *, base_url: str | None = None) -> int:
     """Write ``exc`` as one line (the traceback first with ``FOCUS_DEBUG=1``); its code."""
     out = stream if stream is not None else sys.stderr
-    code, message = classify(exc)
+    code, message = classify(exc, base_url)
     if debugging() and not isinstance(exc, KeyboardInterrupt):
         out.write(scrub("".join(traceback.format_exception(exc))))
     line = " ".join(scrub(message).split())  # one line, whatever the message held

@@ -26,7 +26,8 @@ from focus_middleware.cli.context import credential_store, describe, make_client
 from focus_middleware.cli.exits import NOT_LOGGED_IN, USAGE, CLIError, remember_secret
 from focus_middleware.cli.output import printable
 from focus_middleware.cli.progress import Progress, progress_for
-from focus_middleware.errors import FocusAPIError, FocusError, RateLimitedError, UnavailableError
+from focus_middleware.client import FocusClient
+from focus_middleware.errors import FocusAPIError, FocusError, NotFoundError, RateLimitedError, UnavailableError
 from focus_middleware.models import DevicePoll, DeviceStart
 
 SLOW_DOWN_STEP = 5
@@ -131,12 +132,26 @@ def _offer_browser(url: str, no_browser: bool) -> str:
     return "Could not open a browser: open the URL above yourself."
 
 
+def _device_start(client: FocusClient, base_url: str) -> DeviceStart:
+    """``POST /api/device/start``; a 404 there means this is not a Focus service at all
+    (most often the app's own URL, given for Focus's): exit 2, saying so."""
+    try:
+        return client.device_start()
+    except NotFoundError:
+        raise CLIError(
+            f"{base_url} does not look like a Focus service (POST /api/device/start: not found (404)):"
+            " did you give the app's URL? --base-url (or FOCUS_API_URL) is Focus's, e.g. the emulator's"
+            " http://localhost:8787",
+            USAGE,
+        ) from None
+
+
 def run_login(args: argparse.Namespace) -> int:
     store = credential_store(args)
     scale = poll_scale()
     out = sys.stdout
     with make_client(store.base_url) as client:
-        started = client.device_start()
+        started = _device_start(client, store.base_url)
         remember_secret(started.device_code)
         print(_prompt(started, store.base_url), file=out)
         url = started.verification_uri_complete or started.verification_uri

@@ -7,11 +7,38 @@ spelled the same on every account command, through shared parent parsers.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
+from typing import NoReturn, cast
 
 from focus_middleware.cli import account, doctor, emulator, login
 from focus_middleware.cli.context import base_url_option
 from focus_middleware.cli.exits import EPILOG
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '(?P<given>[^']*)' \(choose from (?P<choices>.*)\)")
+
+
+def did_you_mean(given: str, choices: list[str]) -> str | None:
+    """The choice ``given`` was probably meant to be (git's "did you mean"), if any is close."""
+    close = difflib.get_close_matches(given.lower(), choices, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+class SuggestingParser(argparse.ArgumentParser):
+    """argparse, adding the closest choice to an "invalid choice" error (``focus walet``:
+    did you mean ``wallet``?); the exit code stays argparse's 2. Python 3.14's
+    ``suggest_on_error`` does the same; this runs on 3.11."""
+
+    def error(self, message: str) -> NoReturn:
+        found = _INVALID_CHOICE.search(message)
+        if found:
+            choices = re.findall(r"'([^']*)'", found["choices"])
+            match = did_you_mean(found["given"], choices)
+            if match is not None:
+                message = f"{message}; did you mean '{match}'?"
+        super().error(message)
 
 
 def _positive_int(value: str) -> int:
@@ -49,13 +76,16 @@ def _app_option(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = SuggestingParser(
         prog="focus",
         description="Focus account platform tools: log in, look at your wallet and jobs, run the emulator.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Every subcommand's parser suggests too (``--framework flsk``); typed as the plain
+    # parser it extends, which is what the commands' own modules add to.
+    commands = cast("argparse._SubParsersAction[argparse.ArgumentParser]", parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=SuggestingParser))
     service, as_json = _service_options(), _json_option()
 
     def add(name: str, summary: str, *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -78,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.set_defaults(run=account.run_print_token)
 
     cmd = add("wallet", "show credits, and the apps used", service, as_json)
-    _app_option(cmd, "also grant this app's starter credits, once")
+    _app_option(cmd, "only this app among the apps used (a read: never grants its starter credits)")
     cmd.set_defaults(run=account.run_wallet)
 
     cmd = add("jobs", "list paid jobs, as Focus orders them (newest first)", service, as_json)

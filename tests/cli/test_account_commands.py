@@ -64,19 +64,32 @@ def test_focus_token_overrides_the_stored_token(cli: Cli, emulator: FocusEmulato
     cli.assert_never_printed(pat)
 
 
-def test_wallet_grants_an_app_once_and_lists_it(cli: Cli, emulator: FocusEmulator, pat: str) -> None:
+def test_wallet_app_reads_without_granting_and_lists_only_that_app(
+        cli: Cli, emulator: FocusEmulator, person: EmulatedUser, pat: str) -> None:
+    # The contract: GET /api/wallet?app= grants the app's starter credits. `focus wallet
+    # --app` is a read (issue 25), so it asks without ?app= and filters the answer.
     emulator.create_app("video", starter_credits=20)
-    first = cli.run("wallet", "--app", "video", "--json", "--base-url", emulator.url)
-    assert first.code == 0, first
-    wallet = json.loads(first.out)
-    assert wallet["account"]["credits"] == 30 and wallet["app_grant"]["slug"] == "video"
+    emulator.create_app("audio", starter_credits=5)
+    unused = cli.run("wallet", "--app", "video", "--json", "--base-url", emulator.url)
+    assert unused.code == 0, unused
+    wallet = json.loads(unused.out)
+    assert wallet["account"]["credits"] == 10 and wallet["apps"] == [] and "app_grant" not in wallet
+    assert person.credits == 10  # nothing granted
+    none = cli.run("wallet", "--app", "video", "--base-url", emulator.url)
+    assert none.code == 0 and "No credits from video yet" in none.out
+    with FocusClient(emulator.url, pat) as client:  # the app's first use grants, once
+        client.wallet(app="video")
+        client.wallet(app="audio")
     table = cli.run("wallet", "--base-url", emulator.url, FOCUS_APP="video")
     assert table.code == 0
     lines = table.out.splitlines()
-    assert "Credits  30" in lines
+    assert "Credits  35" in lines
     header = next(i for i, line in enumerate(lines) if line.startswith("APP"))
     assert lines[header].split() == ["APP", "STARTER", "CREDITS", "GRANTED", "GRANTED", "AT"]
-    assert lines[header + 1].split()[:3] == ["video", "20", "yes"]
+    assert [line.split()[:3] for line in lines[header + 1:]] == [["video", "20", "yes"]]  # audio filtered out
+    everything = json.loads(cli.run("wallet", "--json", "--base-url", emulator.url).out)
+    assert sorted(a["slug"] for a in everything["apps"]) == ["audio", "video"]
+    assert person.credits == 35
     cli.assert_never_printed(pat)
 
 
@@ -121,8 +134,19 @@ def test_not_logged_in_exits_3(cli: Cli, emulator: FocusEmulator, command: str) 
 
 
 def test_a_token_for_another_base_url_is_not_used(cli: Cli, emulator: FocusEmulator, pat: str) -> None:
-    localhost = emulator.url.replace("127.0.0.1", "localhost")
-    assert cli.run("whoami", "--base-url", localhost).code == 3
+    port = int(emulator.url.rsplit(":", 1)[1])
+    assert cli.run("whoami", "--base-url", f"http://127.0.0.1:{port + 1}").code == 3
+
+
+def test_a_login_to_localhost_is_found_for_127_0_0_1(cli: Cli, emulator: FocusEmulator,
+                                                      person: EmulatedUser) -> None:
+    # `focus demo` prints http://localhost:PORT; the same emulator as 127.0.0.1 (issue 25).
+    token = person.pat()
+    store_token(cli, emulator.url.replace("127.0.0.1", "localhost") + "/", token)
+    me = cli.run("whoami", "--json", "--base-url", emulator.url)
+    assert me.code == 0, me
+    assert json.loads(me.out)["clerk_id"] == person.clerk_id
+    cli.assert_never_printed(token)
 
 
 def test_a_refused_token_exits_3_and_says_which(cli: Cli, emulator: FocusEmulator, person: EmulatedUser, pat: str) -> None:
@@ -143,7 +167,12 @@ def test_unavailable_exits_5_and_debug_adds_a_scrubbed_traceback(cli: Cli) -> No
     token = "fcs_" + "s" * 40
     down = cli.run("wallet", "--base-url", "http://127.0.0.1:9", FOCUS_TOKEN=token)
     assert down.code == 5
-    assert one_line(down) == "focus wallet: Focus is unavailable: GET /api/wallet: failed (ConnectError)"
+    assert one_line(down) == (
+        "focus wallet: could not connect to Focus at http://127.0.0.1:9 (GET /api/wallet: failed (ConnectError)):"
+        " is it running? For the local emulator run `focus emulator` (or `focus demo`); for another service"
+        " set FOCUS_API_URL or --base-url")
+    from_env = cli.run("jobs", FOCUS_TOKEN=token, FOCUS_API_URL="http://127.0.0.1:9/")
+    assert from_env.code == 5 and "could not connect to Focus at http://127.0.0.1:9 " in one_line(from_env)
     debug = cli.run("wallet", "--base-url", "http://127.0.0.1:9", FOCUS_TOKEN=token, FOCUS_DEBUG="1")
     assert debug.code == 5 and "Traceback" in debug.err
     assert debug.err.splitlines()[-1] == one_line(down)
@@ -157,13 +186,35 @@ def test_unavailable_exits_5_and_debug_adds_a_scrubbed_traceback(cli: Cli) -> No
         (["jobs", "--status", "paused"], {}, "invalid choice"),
         (["whoami", "--base-url", "ftp://example.test"], {}, "not an http(s) URL"),
         (["whoami"], {"FOCUS_API_URL": "not a url"}, "FOCUS_API_URL: not an http(s) URL"),
-        (["nonsense"], {}, "invalid choice"),
+        (["nonsense"], {}, "invalid choice: 'nonsense'"),
         ([], {}, "required"),
     ],
 )
 def test_usage_errors_exit_2(cli: Cli, args: list[str], env: dict[str, str], fragment: str) -> None:
     result = cli.run(*args, **env)
     assert result.code == 2 and fragment in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("args", "suggestion"),
+    [
+        (["walet"], "did you mean 'wallet'?"),
+        (["logni"], "did you mean 'login'?"),
+        (["print_token"], "did you mean 'print-token'?"),
+        (["jobs", "--status", "complted"], "did you mean 'completed'?"),
+        (["demo", "--framework", "flsk"], "did you mean 'flask'?"),
+    ],
+)
+def test_a_typo_gets_a_suggestion_and_exits_2(cli: Cli, args: list[str], suggestion: str) -> None:
+    result = cli.run(*args)
+    assert result.code == 2 and result.out == ""
+    last = result.err.splitlines()[-1]
+    assert last.startswith("focus") and "invalid choice" in last and last.endswith(suggestion), result.err
+
+
+def test_nothing_close_gets_no_suggestion(cli: Cli) -> None:
+    result = cli.run("xyzzy")
+    assert result.code == 2 and "invalid choice: 'xyzzy'" in result.err and "did you mean" not in result.err
 
 
 def test_help_documents_the_exit_codes(cli: Cli) -> None:

@@ -17,12 +17,14 @@ from keyring.errors import PasswordSetError
 
 from focus_middleware.client import AsyncFocusClient, FocusClient
 from focus_middleware.credentials_store import (
+    KEYRING_SERVICE,
     CredentialStore,
     NoCredentialsError,
     config_dir,
     is_secure_backend,
     normalize_base_url,
     resolve_base_url,
+    storage_keys,
 )
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 
@@ -110,7 +112,9 @@ def test_the_file_is_0600_in_a_0700_dir_and_keyed_by_base_url(env: dict[str, str
     path = Path(env["XDG_CONFIG_HOME"]) / "focus" / "credentials.json"
     assert mode(path) == 0o600 and mode(path.parent) == 0o700
     entries = json.loads(path.read_text())["credentials"]
-    assert {k: v["token"] for k, v in entries.items()} == {URL: "fcs_one", "http://localhost": "fcs_two"}
+    # Keyed by the URL normalised, loopback spellings as one (127.0.0.1 is stored as localhost).
+    assert {k: v["token"] for k, v in entries.items()} == {"http://localhost:8787": "fcs_one",
+                                                          "http://localhost": "fcs_two"}
     assert sorted(p.name for p in path.parent.iterdir()) == [".credentials.lock", "credentials.json"]
     found = CredentialStore("http://localhost/", environ=env).load()
     assert found is not None and (found.token, found.source, found.where) == ("fcs_two", "file", str(path))
@@ -142,7 +146,7 @@ def test_a_corrupt_file_is_ignored_then_replaced(env: dict[str, str]) -> None:
     store = CredentialStore(URL, environ=env)
     assert store.load() is None
     store.save("fcs_new")
-    assert store.file.get(URL) == "fcs_new"
+    assert store.file.get(store.key) == "fcs_new"
 
 
 def test_removing_the_last_entry_removes_the_file(env: dict[str, str]) -> None:
@@ -170,6 +174,44 @@ def test_base_urls_are_normalised_and_checked() -> None:
     assert resolve_base_url("http://other", {"FOCUS_API_URL": URL}) == "http://other"
 
 
+def test_loopback_spellings_and_a_trailing_slash_are_one_key() -> None:
+    # The demo prints http://localhost:8787, a person types http://127.0.0.1:8787/ (issue 25).
+    for url in ("http://localhost:8787", "http://127.0.0.1:8787/", "http://[::1]:8787", "HTTP://LocalHost:8787/"):
+        assert storage_keys(url)[0] == "http://localhost:8787", url
+    assert storage_keys("http://127.0.0.1/api/")[0] == "http://localhost/api"
+    assert storage_keys("https://account.thefocus.ai/") == ["https://account.thefocus.ai"]
+    assert storage_keys("http://127.0.0.2:8787")[0] == "http://127.0.0.2:8787"  # only the three spellings
+    assert storage_keys("http://localhost:8788")[0] != storage_keys("http://localhost:8787")[0]
+
+
+def test_a_login_to_localhost_is_found_for_127_0_0_1_and_for_ipv6(env: dict[str, str]) -> None:
+    CredentialStore("http://localhost:8787/", environ=env).save("fcs_local")
+    for url in ("http://127.0.0.1:8787", "http://[::1]:8787/"):
+        found = CredentialStore(url, environ=env).load()
+        assert found is not None and found.token == "fcs_local" and found.base_url == normalize_base_url(url)
+    assert CredentialStore("http://127.0.0.1:8787", environ=env).delete()
+    assert CredentialStore("http://localhost:8787", environ=env).load() is None
+
+
+def test_a_token_stored_under_an_old_spelling_is_found_and_moved(env: dict[str, str],
+                                                                 secure: SecureTestKeyring) -> None:
+    # Before one key per loopback host, a token lived under the exact URL of its login.
+    store = CredentialStore(URL, environ=env, use_keyring=False)
+    store.file.put(URL, "fcs_file")
+    found = CredentialStore("http://localhost:8787", environ=env, use_keyring=False).load()
+    assert found is not None and found.token == "fcs_file"
+    entries = json.loads(store.file.path.read_text())["credentials"]
+    assert {k: v["token"] for k, v in entries.items()} == {"http://localhost:8787": "fcs_file"}  # moved
+    secure.set_password(KEYRING_SERVICE, "http://[::1]:8787", "fcs_ring")
+    in_ring = CredentialStore("http://[::1]:8787", environ=env, keyring_backend=secure)
+    assert in_ring.file.remove("http://localhost:8787")
+    found = in_ring.load()
+    assert found is not None and (found.token, found.source) == ("fcs_ring", "keyring")
+    assert secure.get_password(KEYRING_SERVICE, "http://localhost:8787") == "fcs_ring"
+    assert secure.get_password(KEYRING_SERVICE, "http://[::1]:8787") is None
+    assert in_ring.delete() and CredentialStore(URL, environ=env, keyring_backend=secure).load() is None
+
+
 # -- keyring first, file second, FOCUS_TOKEN above both ------------------------------------------
 
 
@@ -178,7 +220,7 @@ def test_a_secure_keyring_is_preferred_and_replaces_a_file_entry(env: dict[str, 
     store = CredentialStore(URL, environ=env, keyring_backend=secure)
     saved = store.save("fcs_new")
     assert saved.source == "keyring" and "SecureTestKeyring" in saved.where
-    assert store.file.get(URL) is None and not store.file.path.exists()
+    assert store.file.get(store.key) is None and not store.file.path.exists()
     found = store.load()
     assert found is not None and (found.token, found.source) == ("fcs_new", "keyring")
     assert store.delete() == [saved.where] and store.load() is None

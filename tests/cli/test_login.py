@@ -3,6 +3,7 @@ approving or denying on the emulator's device page over HTTP."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import pty
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from focus_middleware.credentials_store import storage_keys
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 
 from .runner import (
@@ -75,7 +77,7 @@ def test_approved_login_stores_the_token_in_a_private_file_without_a_secure_keyr
     assert mode(cli.credentials_file) == 0o600 and mode(cli.config_dir) == 0o700
     assert [p.name for p in cli.config_dir.iterdir() if p.name.endswith(".tmp")] == []
     stored = json.loads(cli.credentials_file.read_text())
-    token = stored["credentials"][emulator.url]["token"]
+    token = stored["credentials"][storage_keys(emulator.url)[0]]["token"]  # localhost: one key per port
     assert not cli.keyring_file.exists()  # nothing went to an insecure keyring
 
     whoami = cli.run("whoami", "--json", "--base-url", emulator.url)
@@ -98,7 +100,7 @@ def test_a_secure_keyring_is_used_and_no_file_is_written(
     assert "Token stored in the system keyring (tests.cli.fake_keyring.SecureTestKeyring)." in done.out
     assert not cli.credentials_file.exists()
     entries = json.loads(cli.keyring_file.read_text())
-    token = entries[f"focus-middleware|{emulator.url}"]
+    token = entries[f"focus-middleware|{storage_keys(emulator.url)[0]}"]
 
     me = json.loads(cli.run("whoami", "--json", "--base-url", emulator.url).out)
     assert (me["clerk_id"], me["token_source"]) == (person.clerk_id, "keyring")
@@ -119,7 +121,7 @@ def test_logout_removes_the_file_entry_and_keeps_other_base_urls(
     live, _, url = start_login(cli, emulator)
     browser.decide(url)
     assert live.finish().code == 0
-    other = "http://localhost:9"  # another service's token, stored by an earlier login
+    other = "http://example.test:9"  # another service's token, stored by an earlier login
     data = json.loads(cli.credentials_file.read_text())
     data["credentials"][other] = {"token": "fcs_other"}
     cli.credentials_file.write_text(json.dumps(data))
@@ -189,10 +191,44 @@ def test_ctrl_c_while_waiting_exits_130_with_one_line(cli: Cli, emulator: FocusE
     assert not cli.config_dir.exists()
 
 
-def test_focus_unreachable_exits_5(cli: Cli) -> None:
+def test_focus_unreachable_exits_5_naming_the_url_and_what_to_start(cli: Cli) -> None:
     done = cli.run("login", "--base-url", "http://127.0.0.1:9")
     assert done.code == 5
-    assert one_line(done.err).startswith("focus login: Focus is unavailable: POST /api/device/start")
+    assert one_line(done.err) == (
+        "focus login: could not connect to Focus at http://127.0.0.1:9 (POST /api/device/start: failed"
+        " (ConnectError)): is it running? For the local emulator run `focus emulator` (or `focus demo`);"
+        " for another service set FOCUS_API_URL or --base-url")
+
+
+class _NotFocus(http.server.BaseHTTPRequestHandler):
+    """An app that is not Focus (the easy mistake: the app's URL for Focus's): 404."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.send_response(404)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"detail":"Not Found"}')
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
+        pass
+
+
+def test_an_app_url_instead_of_focus_says_so_and_exits_2(cli: Cli) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotFocus)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        done = cli.run("login", "--base-url", url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.code == 2
+    assert one_line(done.err) == (
+        f"focus login: {url} does not look like a Focus service (POST /api/device/start: not found (404)):"
+        " did you give the app's URL? --base-url (or FOCUS_API_URL) is Focus's, e.g. the emulator's"
+        " http://localhost:8787")
+    assert not cli.config_dir.exists()
 
 
 # -- the terminal and the browser ---------------------------------------------------------------
