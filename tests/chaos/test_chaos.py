@@ -19,7 +19,7 @@ import pytest
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 from tests.chaos.conftest import START
 from tests.chaos.harness import Clients, Running, Sent, books_problems, serving, wait_until
-from tests.chaos.servers import GRACE, LEFT_BEFORE_ANSWER, SERVERS, Server, require
+from tests.chaos.servers import GRACE, LEFT_BEFORE_ANSWER, OUTLIVED_GRACE, SERVERS, Server, require
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -39,13 +39,17 @@ def server(request: pytest.FixtureRequest) -> Server:
 
 def test_a_mix_of_paid_requests_balances(server: Server, emu: FocusEmulator, user: EmulatedUser,
                                          tmp_path: Path) -> None:
-    """Successful, raising, streamed and file answers, a client that times out while the
-    work runs and one that leaves mid-stream; Focus slow to reserve and failing a settlement
-    once (retried). Then a deploy with nothing in flight."""
+    """Focus down for a reservation (503, nothing reserved); then at once successful,
+    raising, streamed and file answers, a client that times out while the work runs and one
+    that leaves mid-stream, with Focus slow to reserve and failing a settlement once
+    (retried). Then a deploy with nothing in flight."""
     emu.set_latency(0.15, "POST /api/jobs")
     emu.fail_next("POST /api/jobs/complete", 503)
     with serving(server, emu, tmp_path) as running:
         c = Clients(running.url, user.pat())
+        emu.fail_next("POST /api/jobs", 503, times=3)  # the first try and both retries
+        refused = c.get(c.new("focus-down", "/render"))
+        assert refused.status == 503 and not emu.jobs(user), refused
         calls: list[Callable[[], Sent]] = []
         for cost in (1, 2, 3, 4):
             calls.append(partial(c.get, c.new("ok", "/render", cost=cost)))
@@ -60,23 +64,28 @@ def test_a_mix_of_paid_requests_balances(server: Server, emu: FocusEmulator, use
         running.sigterm()
     problems = books_problems(emu, user, c, START, server.cannot_tell)
     by = {s.scenario: s for s in c.sent}
-    if not all(s.received for s in c.sent if s.scenario in ("ok", "stream", "file")):
-        problems.append(f"answers that should have arrived did not: {[s for s in c.sent if not s.received]}")
+    missing = [f"{s.ref} (status={s.status} error={s.error})" for s in c.sent
+               if s.scenario in ("ok", "stream", "file") and not s.received]
+    if missing:
+        problems.append(f"answers that should have arrived did not: {missing}")
     assert by["raise"].status == 500, by["raise"]
     assert not problems, report(running, problems)
 
 
 def test_a_deploy_mid_load_leaves_nothing_reserved(server: Server, emu: FocusEmulator, user: EmulatedUser,
                                                    tmp_path: Path) -> None:
-    """SIGTERM while paid work runs: some finishes within the server's grace (charged if its
-    client got it), some outlives it (refunded), and nothing stays ``started``."""
+    """SIGTERM while paid work runs, Focus slow to settle: some work finishes within the
+    server's grace (charged if its client got it), some outlives it (refunded), settlements
+    still on their way are awaited, and nothing stays ``started``."""
     long = GRACE + 3
+    emu.set_latency(0.3, "POST /api/jobs/complete")  # settlements still in flight at the exit
+    emu.set_latency(0.3, "POST /api/jobs/fail")
     with serving(server, emu, tmp_path) as running:
         c = Clients(running.url, user.pat())
         sent = [c.new("in-flight-short", "/render", sleep=0.5, cost=2),
-                c.new("in-flight-long", "/render", sleep=long, cost=3),
-                c.new("in-flight-long", "/render", sleep=long, cost=3),
-                c.new("in-flight-stream", "/stream", chunks=20, slow=0.2)]
+                c.new(OUTLIVED_GRACE, "/render", sleep=long, cost=3),
+                c.new(OUTLIVED_GRACE, "/render", sleep=long, cost=3),
+                c.new(OUTLIVED_GRACE, "/stream", chunks=20, slow=0.25)]
         with ThreadPoolExecutor(len(sent)) as pool:
             futures = [pool.submit(c.get, s, long + 10) for s in sent]
             expected = min(len(sent), server.inflight)
