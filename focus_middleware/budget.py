@@ -69,13 +69,17 @@ class RemoteCheckBudget:
         self._clock = config.clock
         self._rate = config.remote_checks_per_second
         self._client_rate = config.remote_checks_per_client
-        self._ceiling = _Bucket(max(self._rate, 1.0), self._clock.monotonic())
+        self._burst = max(self._rate, 1.0)
+        # A client may spend two seconds' share at once: a page that fans out a few
+        # requests with a new token is not refused.
+        self._client_burst = max(2 * self._client_rate, 1.0)
+        self._ceiling = _Bucket(self._burst, self._clock.monotonic())
         self._clients: TTLCache[str, _Bucket] = TTLCache(maxsize=_TABLE_SIZE, ttl=_IDLE, timer=self._clock.monotonic)
         self._lock = threading.Lock()
 
     @staticmethod
-    def _take(bucket: _Bucket, rate: float, now: float) -> bool:
-        bucket.tokens = min(max(rate, 1.0), bucket.tokens + (now - bucket.at) * rate)
+    def _take(bucket: _Bucket, rate: float, now: float, burst: float) -> bool:
+        bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * rate)
         bucket.at = now
         if bucket.tokens < 1.0:
             return False
@@ -88,10 +92,10 @@ class RemoteCheckBudget:
             now = self._clock.monotonic()
             bucket = self._clients.get(client)
             if bucket is None:
-                bucket = _Bucket(max(self._client_rate, 1.0), now)
-            allowed = self._take(bucket, self._client_rate, now)
+                bucket = _Bucket(self._client_burst, now)
+            allowed = self._take(bucket, self._client_rate, now, self._client_burst)
             self._clients[client] = bucket  # re-inserted: idle time counts from now
-            return allowed and self._take(self._ceiling, self._rate, now)
+            return allowed and self._take(self._ceiling, self._rate, now, self._burst)
 
 
 __all__ = ["RemoteCheckBudget", "client_address", "client_group"]

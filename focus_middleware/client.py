@@ -489,11 +489,10 @@ class AsyncFocusClient(_ClientBase):
         if self._fixed is not None:
             await self._fixed.aclose()
             return
-        # The running loop's pool is closed here; a pool of another loop still running is
-        # that loop's to close (it is dropped with its loop otherwise).
-        client = self._per_loop.pop(_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        # The running loop's pool is closed here and kept, closed, so that using the client
+        # afterwards fails as httpx's does; a pool of another loop still running is that
+        # loop's to close (it is dropped with its loop otherwise).
+        await self._http.aclose()
 
     async def __aenter__(self) -> Self:
         return self

@@ -262,12 +262,16 @@ class Wallet:
 
 @dataclass(frozen=True, slots=True)
 class Organization:
-    """The organisation a session token is active in (Clerk's organisation claims).
+    """The organisation a session token is active in (Clerk's organisation claims), in
+    Clerk's v1 terms whatever the token's version: ``role`` like ``org:admin``,
+    ``permissions`` like ``org:reports:read``.
 
-    Read from v2 tokens' ``o`` claim (``id``, ``slg``, ``rol``, ``per`` as a comma-separated
-    string) or v1's ``org_id``, ``org_slug``, ``org_role``, ``org_permissions`` (a list);
-    see https://clerk.com/docs/guides/sessions/session-tokens. Roles and permissions are
-    Clerk's keys as given (``org:admin``; a v2 role may come without the ``org:`` prefix).
+    v1 tokens carry ``org_id``, ``org_slug``, ``org_role``, ``org_permissions``. v2 tokens
+    (``v: 2``) carry ``o: {id, slg, rol, per, fpm}``: ``rol`` without its ``org:`` prefix, and
+    permissions packed as the names in ``per`` and, per organisation feature listed in
+    ``fea`` (``o:<feature>``), a decimal bitmask in ``fpm`` over those names, lowest bit
+    first. Decoded as Clerk's SDK does (clerk/javascript
+    ``packages/shared/src/jwtPayloadParser.ts``); https://clerk.com/docs/guides/sessions/session-tokens.
     """
 
     id: str
@@ -277,17 +281,34 @@ class Organization:
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> Organization | None:
-        o = claims.get("o")
-        if isinstance(o, Mapping) and isinstance(o.get("id"), str) and o["id"]:
-            per = o.get("per")
-            perms = tuple(p for p in per.split(",") if p) if isinstance(per, str) else ()
-            return cls(o["id"], _opt_str(o, "slg"), _opt_str(o, "rol"), perms)
+        if claims.get("v") == 2:
+            o = claims.get("o")
+            if not isinstance(o, Mapping) or not isinstance(o.get("id"), str) or not o["id"]:
+                return None
+            rol = _opt_str(o, "rol")
+            return cls(o["id"], _opt_str(o, "slg"), f"org:{rol}" if rol else None, _v2_permissions(claims, o))
         org_id = claims.get("org_id")
-        if isinstance(org_id, str) and org_id:
-            raw = claims.get("org_permissions")
-            perms = tuple(p for p in raw if isinstance(p, str)) if isinstance(raw, (list, tuple)) else ()
-            return cls(org_id, _opt_str(claims, "org_slug"), _opt_str(claims, "org_role"), perms)
-        return None
+        if not isinstance(org_id, str) or not org_id:
+            return None
+        raw = claims.get("org_permissions")
+        perms = tuple(p for p in raw if isinstance(p, str)) if isinstance(raw, (list, tuple)) else ()
+        return cls(org_id, _opt_str(claims, "org_slug"), _opt_str(claims, "org_role"), perms)
+
+
+def _v2_permissions(claims: Mapping[str, Any], o: Mapping[str, Any]) -> tuple[str, ...]:
+    per, fpm, fea = o.get("per"), o.get("fpm"), claims.get("fea")
+    if not isinstance(per, str) or not isinstance(fpm, str) or not per or not fpm:
+        return ()
+    names = [p.strip() for p in per.split(",")]
+    features = [f.strip()[2:] for f in fea.split(",") if f.strip().startswith("o:")] if isinstance(fea, str) else []
+    out: list[str] = []
+    for feature, mask in zip(features, fpm.split(","), strict=False):
+        mask = mask.strip()
+        if not mask.isdigit():
+            continue
+        bits = int(mask)
+        out.extend(f"org:{feature}:{name}" for i, name in enumerate(names) if bits >> i & 1)
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,13 +121,17 @@ def test_pending_sessions_are_signed_out(resolver_mode: Resolver, user: Emulated
 def test_act_and_organisation_claims_reach_the_account(resolver: Resolver, user: EmulatedUser) -> None:
     token = user.session_jwt(azp=ORIGIN, claims={
         "act": {"sub": "user_admin", "iss": "https://dashboard.clerk.com"},
-        "o": {"id": "org_1", "slg": "acme", "rol": "admin", "per": "read,write", "fpm": "3"},
+        # v2: permissions as names (per) and, per org feature in fea, a bitmask (fpm).
+        "v": 2, "fea": "o:reports,o:billing,u:beta",
+        "o": {"id": "org_1", "slg": "acme", "rol": "admin", "per": "read,manage", "fpm": "3,2"},
     })
     out = present(resolver, "bearer", token)
     assert isinstance(out, Authenticated)
     assert out.account.actor is not None and out.account.actor["sub"] == "user_admin"
     org = out.account.organization
-    assert org is not None and (org.id, org.slug, org.role, org.permissions) == ("org_1", "acme", "admin", ("read", "write"))
+    # Clerk's SDK (jwtPayloadParser.ts) gives the v1 names: org:admin, org:<feature>:<perm>.
+    assert org is not None and (org.id, org.slug, org.role) == ("org_1", "acme", "org:admin")
+    assert org.permissions == ("org:reports:read", "org:reports:manage", "org:billing:manage")
     v1 = present(resolver, "bearer", user.session_jwt(azp=ORIGIN, claims={
         "v": None, "o": None, "org_id": "org_2", "org_slug": "beta", "org_role": "org:member", "org_permissions": ["x"]}))
     assert isinstance(v1, Authenticated) and v1.account.organization is not None
