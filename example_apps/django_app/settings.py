@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from example_apps.common import DEFAULT_HOST, DEFAULT_PORT, Server, focus_settings
+from focus_middleware.logging import install as install_log_redaction
 
 HERE = Path(__file__).resolve().parent
 
@@ -53,9 +54,7 @@ TEMPLATES = [
     },
 ]
 
-# The development server's access log would show the sign-in return trip's ?token=.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "loggers": {"django.server": {"level": "WARNING"}},
-}
+# runserver logs the raw request line, which carries the sign-in return trip's ?token=
+# (and a refused request's): one line keeps every credential out of it (README, "Keeping
+# tokens out of server logs").
+install_log_redaction("django.server")
