@@ -244,6 +244,7 @@ def build_app(
         Route("/api/openapi.json", docs.openapi, methods=["GET"]),
         Route("/api/docs", docs.docs, methods=["GET"]),
         Route("/.well-known/jwks.json", api.jwks, methods=["GET"]),
+        Route("/", browser.index, methods=["GET"]),
         Route("/signin", browser.signin_page, methods=["GET"]),
         Route("/signin", browser.signin, methods=["POST"]),
         Route("/signout", browser.signout_page, methods=["GET"]),

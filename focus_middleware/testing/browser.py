@@ -176,7 +176,26 @@ class BrowserPages:
             return self._return_with_token(caller, redirect_to)
         accounts = await run_in_threadpool(self.store.accounts)
         token, new = self._csrf(request)
-        return self._form_page(pages.signin(accounts, redirect_to, origin, token), token, new)
+        app = request.query_params.get("app")
+        return self._form_page(pages.signin(accounts, redirect_to, origin, token, app), token, new)
+
+    # -- the index ------------------------------------------------------------------------
+
+    async def index(self, request: Request) -> Response:
+        """``/``: who is signed in here, every wallet, the latest jobs, links to the pages."""
+        caller = await self.auth.signed_in(request)
+        accounts, jobs = await run_in_threadpool(self._overview)
+        return html_page(pages.index(None if caller is None else caller.account, accounts, jobs, self.own_url))
+
+    def _overview(self, recent: int = 20) -> tuple[list[Account], list[dict[str, object]]]:
+        accounts = self.store.accounts()
+        jobs = [
+            {**job, "who": account.display_name}
+            for account in accounts
+            for job in self.store.jobs(account.id, None, None, recent)
+        ]
+        jobs.sort(key=lambda job: str(job.get("created_at", "")), reverse=True)
+        return accounts, jobs[:recent]
 
     async def signin(self, request: Request) -> Response:
         form = await self._posted_form(request)
@@ -226,9 +245,19 @@ class BrowserPages:
         token = mint_session_token(
             self.auth.issuer, self.settings, caller, normalize_origin(self.own_url)
         )
-        response = see_other(with_query(redirect_to, token=token))
+        # The emulator's own pages (the device page, billing) know the browser by its
+        # sign-in cookie: a token in their URL would only sit in the address bar and the
+        # history (it did: /device?user_code=…&token=eyJ…). Only an app gets one.
+        own = self._is_own(redirect_to)
+        response = see_other(redirect_to if own else with_query(redirect_to, token=token))
         self.cookies.set_clerk_session(response, token)
         return response
+
+    def _is_own(self, url: str) -> bool:
+        try:
+            return self.origins.check_redirect(url) == normalize_origin(self.own_url)
+        except (RefusedRedirect, ValueError):
+            return False
 
     # -- sign-out -------------------------------------------------------------------------
 

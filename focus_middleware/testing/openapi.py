@@ -73,7 +73,8 @@ SCHEMAS: dict[str, Schema] = {
         available=INT,
     ),
     "Account": _obj(
-        ["id", "clerk_id", "plan", "credits"], id=STR, clerk_id=STR, plan=STR, credits=INT
+        ["id", "clerk_id", "plan", "credits"], id=STR, clerk_id=STR, plan=STR, credits=INT,
+        name=STR, email=STR,
     ),
     "AppGrant": _obj(
         ["slug", "starter_credits", "granted"],
@@ -425,11 +426,20 @@ def _page_paths() -> dict[str, Schema]:
         **signin_first,
         **{"429": _html("too many wrong codes")},
     )
+    index = {
+        "get": {
+            "summary": "The index: who is signed in here, every wallet, recent jobs, links to the pages.",
+            "security": PAGE_AUTH,
+            "responses": {"200": _html("the page")},
+        },
+    }
     return {
+        "/": index,
         "/signin": _page(
-            "Sign-in: pick or create a user; back to redirect_to with ?token=.",
+            "Sign-in: pick or create a user; back to redirect_to with ?token= (an app's; the"
+            " emulator's own pages get none: its sign-in cookie is enough).",
             "SignInForm",
-            [REDIRECT_TO],
+            [REDIRECT_TO, _query("app", STR, "the app's name, shown on the page (else its host)")],
             **{"303": _redirect("signed in already: back with a fresh token")},
             **bad_redirect,
         ),

@@ -21,18 +21,36 @@ CSRF_FIELD = "csrf"
 BUY_AMOUNTS = (10, 50, 100)
 
 _STYLE = """
-body { font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto;
-       padding: 0 1rem; color: #1d1d1f; }
-h1 { font-size: 1.5rem; } .note { color: #555; } .error { color: #b00020; }
-form { margin: 1rem 0; } label { display: block; margin-top: .5rem; }
-input[type=text], input[type=email] { font: inherit; padding: .3rem; width: 100%;
-       box-sizing: border-box; }
-button { font: inherit; padding: .4rem 1rem; margin: .5rem .5rem 0 0; cursor: pointer; }
-ul.users { list-style: none; padding: 0; } ul.users li { margin: .3rem 0; }
-code, .code { font-family: ui-monospace, monospace; font-size: 1.2rem; }
-table { border-collapse: collapse; } td, th { padding: .2rem .6rem; text-align: left;
-       border-bottom: 1px solid #ddd; vertical-align: top; }
+:root { color-scheme: light; --ink: #1d1d1f; --muted: #5f6368; --accent: #5b3cc4; --line: #e3e3e8; }
+* { box-sizing: border-box; }
+body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink);
+       margin: 0; background: #f7f7fa; }
+header { background: #fff; border-bottom: 1px solid var(--line); }
+header nav, main, footer { max-width: 42rem; margin: 0 auto; padding: .8rem 1.2rem; }
+header nav { display: flex; gap: 1rem; align-items: center; flex-wrap: wrap; }
+header nav a { color: var(--muted); text-decoration: none; }
+header nav a.brand { font-weight: 700; color: var(--accent); margin-right: auto; }
+main { background: #fff; border: 1px solid var(--line); border-radius: 12px; margin-top: 1.5rem; }
+h1 { font-size: 1.5rem; margin: .4rem 0 .8rem; } h2 { font-size: 1.1rem; margin: 1.2rem 0 .4rem; }
+.note, footer { color: var(--muted); font-size: .9rem; } .error { color: #b00020; }
+form { margin: .8rem 0; } label { display: block; margin-top: .5rem; font-size: .9rem; color: var(--muted); }
+input[type=text], input[type=email] { font: inherit; padding: .45rem .6rem; width: 100%;
+       border: 1px solid var(--line); border-radius: 8px; }
+button { font: inherit; padding: .5rem 1rem; margin: .5rem .5rem 0 0; cursor: pointer; border: 0;
+         border-radius: 8px; background: var(--accent); color: #fff; }
+button.user { background: #ececf3; color: var(--ink); text-align: left; width: 100%; }
+ul.users { list-style: none; padding: 0; } ul.users li { margin: .3rem 0; } ul.users form { margin: 0; }
+code, .code { font-family: ui-monospace, monospace; } .code { font-size: 1.2rem; }
+table { border-collapse: collapse; width: 100%; } td, th { padding: .3rem .6rem; text-align: left;
+       border-bottom: 1px solid var(--line); vertical-align: top; font-size: .95rem; }
 """
+
+
+_NAV = (
+    '<header><nav><a class="brand" href="/" id="home">Focus emulator</a>'
+    '<a href="/signin" id="nav-signin">Sign in</a><a href="/billing" id="nav-billing">Credits</a>'
+    '<a href="/device" id="nav-device">Devices</a><a href="/api/docs" id="nav-docs">API</a></nav></header>'
+)
 
 
 def e(value: object) -> str:
@@ -48,8 +66,8 @@ def page(title: str, body: str) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
         f"<title>{e(title)} · Focus emulator</title><style>{_STYLE}</style></head>"
-        f"<body><main><h1>{e(title)}</h1>{body}</main>"
-        '<footer class="note"><p>Focus account emulator: local, for development.</p></footer>'
+        f"<body>{_NAV}<main><h1>{e(title)}</h1>{body}</main>"
+        "<footer><p>Focus account emulator: local, for development.</p></footer>"
         "</body></html>\n"
     )
 
@@ -77,14 +95,32 @@ def _when(ts: float) -> str:
 # -- sign-in and sign-out -----------------------------------------------------------------
 
 
+def app_display_name(return_origin: str | None, app: str | None) -> str | None:
+    """What the sign-in page calls the app a person signs in to: the ``app`` parameter
+    when given, else the host it returns to (``127.0.0.1:8000``; ``video`` for
+    ``https://video.thefocus.ai``, as apps on Focus's domain are named by their subdomain)."""
+    if app and app.strip():
+        return app.strip()[:60]
+    if not return_origin:
+        return None
+    host = return_origin.split("://", 1)[-1]
+    labels = host.split(".")
+    if len(labels) >= 3 and not host.replace(".", "").replace(":", "").isdigit() and labels[0] != "www":
+        return labels[0]
+    return host
+
+
 def signin(
-    accounts: Sequence[Account], redirect_to: str | None, return_origin: str | None, csrf: str
+    accounts: Sequence[Account], redirect_to: str | None, return_origin: str | None, csrf: str,
+    app: str | None = None,
 ) -> str:
     fields = {"redirect_to": redirect_to}
+    name = app_display_name(return_origin, app)
     where = (
+        f'<p>Sign in to continue to <strong id="app-name">{e(name)}</strong>.</p>'
         f'<p class="note">You will return to <strong id="return-origin">{e(return_origin)}'
         "</strong>.</p>"
-        if return_origin
+        if return_origin and name
         else ""
     )
     users = "".join(
@@ -207,6 +243,54 @@ def billing(
         '<p class="note">This is the emulator: credits are added at once, free.</p>'
         + _form("/billing", csrf, {"redirect_to": redirect_to}, buttons)
         + back,
+    )
+
+
+# -- the index ---------------------------------------------------------------------------
+
+
+def index(
+    signed_in_as: Account | None, accounts: Sequence[Account], jobs: Sequence[dict[str, object]],
+    url: str,
+) -> str:
+    """``/``: what the emulator holds, and where its pages are (the URL the demo prints)."""
+    who = (
+        f'<p id="signed-in-as">Signed in as {_person(signed_in_as)}.'
+        ' <a href="/signout" id="sign-out-link">Sign out</a></p>'
+        if signed_in_as is not None
+        else '<p id="signed-out">Nobody is signed in in this browser. <a href="/signin" id="sign-in-link">Sign in</a></p>'
+    )
+    links = (
+        '<ul id="links"><li><a href="/signin">Sign in</a>: the page apps send people to</li>'
+        '<li><a href="/billing">Buy credits</a>: free, added at once</li>'
+        '<li><a href="/device">Connect a device</a>: approve a <code>focus login</code></li>'
+        '<li><a href="/api/docs">API</a> (<a href="/api/openapi.json">OpenAPI</a>)</li></ul>'
+    )
+    wallets = "".join(
+        f"<tr><td>{_person(a)}</td><td><code>{e(a.clerk_id)}</code></td><td>{e(a.plan)}</td>"
+        f'<td class="credits">{e(a.credits)}</td></tr>'
+        for a in accounts
+    )
+    wallet_table = (
+        '<table id="wallets"><thead><tr><th>User</th><th>Clerk id</th><th>Plan</th><th>Credits</th>'
+        f"</tr></thead><tbody>{wallets}</tbody></table>"
+        if wallets else '<p class="note" id="wallets">No users yet.</p>'
+    )
+    rows = "".join(
+        f"<tr><td>{e(j.get('who', ''))}</td><td>{e(j.get('app', ''))}</td><td>{e(j.get('action', ''))}</td>"
+        f"<td>{e(j.get('status', ''))}</td><td>{e(j.get('cost_estimate', ''))}</td>"
+        f"<td>{e('' if j.get('actual_cost') is None else j.get('actual_cost'))}</td></tr>"
+        for j in jobs
+    )
+    job_table = (
+        '<table id="jobs"><thead><tr><th>User</th><th>App</th><th>Action</th><th>Status</th>'
+        f"<th>Reserved</th><th>Charged</th></tr></thead><tbody>{rows}</tbody></table>"
+        if rows else '<p class="note" id="jobs">No jobs yet.</p>'
+    )
+    return page(
+        "Focus emulator",
+        f'<p class="note">A local stand-in for the Focus account service at <code>{e(url)}</code>.</p>'
+        + who + links + "<h2>Wallets</h2>" + wallet_table + "<h2>Recent jobs</h2>" + job_table,
     )
 
 

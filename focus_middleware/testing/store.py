@@ -715,12 +715,16 @@ def _account(row: sqlite3.Row) -> Account:
 
 def _account_body(row: sqlite3.Row | None) -> dict[str, Any]:
     assert row is not None
-    return {
+    body = {
         "id": row["id"],
         "clerk_id": row["clerk_id"],
         "plan": row["plan"],
         "credits": row["credits"],
     }
+    # Who the person is, which the contract does not promise (assumed): apps read them
+    # tolerantly, and the emulator sends those it knows so pages greet people by name.
+    body.update({key: row[key] for key in ("name", "email") if row[key]})
+    return body
 
 
 def _granted_apps(conn: sqlite3.Connection, account_id: str) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from focus_middleware.clock import FakeClock
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 from focus_middleware.testing.device import normalize_user_code
 
-from emulator_browser import Browser, token_from
+from emulator_browser import Browser
 
 USER_CODE = re.compile(r"^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$")
 APP = "http://127.0.0.1:8000"
@@ -279,7 +279,8 @@ def test_the_page_walk_approve(fake_emulator: FocusEmulator, device: Device) -> 
     assert first.headers["location"].startswith(fake_emulator.url + "/signin?redirect_to=")
     signin = browser.follow(first)
     back = browser.click(signin, "sign-in", email="walk@example.test", name="Walker")
-    assert back.headers["location"].startswith(fake_emulator.url + "/device?token=")
+    # The emulator's own page knows the browser by its sign-in cookie: no token in its URL.
+    assert back.headers["location"] == fake_emulator.url + "/device"
     entry = browser.follow(back)
     assert entry.status_code == 200 and 'id="user_code"' in entry.text and "Walker" in entry.text
     confirm = browser.click(entry, "continue", user_code=started["user_code"].lower())
@@ -316,7 +317,10 @@ def test_verification_uri_complete_prefills_through_sign_in(
     back = browser.click(signin, "sign-in", email="pre@example.test")
     confirm = browser.follow(back)
     assert confirm.status_code == 200 and 'id="approve"' in confirm.text
-    assert token_from(back.headers["location"])  # the sign-in's own return trip
+    # Back to the emulator's own page, which knows the browser by its sign-in cookie: the
+    # code stays in the URL, a session token does not (issue 25: it sat in the address bar).
+    assert back.headers["location"] == started["verification_uri_complete"]
+    assert "token=" not in back.headers["location"]
     browser.close()
 
 
