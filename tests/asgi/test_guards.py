@@ -217,7 +217,7 @@ async def test_insufficient_credits_json(make_app: AppFactory, config: FocusConf
     assert r.status_code == 402 and r.headers["cache-control"] == "no-store"
     body = r.json()
     assert body["error"] == "insufficient_credits" and body["required"] == 5 and body["available"] == 2
-    assert body["purchase_url"] == f"{emu.url}/billing?redirect_to=http%3A%2F%2Fapp.example.test%2Fcredits-sync"
+    assert body["purchase_url"] == f"{emu.url}/billing?redirect_to=http%3A%2F%2Fapp.example.test%2Fcredits-sync%3Ffocus_billed%3D1"
     assert body["action"] in (XSS_ACTION, "fa credits sync")  # given, or the endpoint's name
 
 
