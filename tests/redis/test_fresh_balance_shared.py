@@ -89,8 +89,9 @@ def process_b(config: FocusConfig) -> Iterator[Client]:
     app.close()
 
 
-def wallet_keys(rds: redis.Redis, user: EmulatedUser) -> list[bytes]:
-    return [k for k in rds.keys("*") if b"wallet" in k and user.clerk_id.encode() in k]
+def wallet_keys(rds: redis.Redis, user: EmulatedUser) -> list[str]:
+    keys = (k.decode() if isinstance(k, bytes) else k for k in rds.keys("*"))
+    return [k for k in keys if "wallet" in k and user.clerk_id in k]
 
 
 async def until_gone(rds: redis.Redis, user: EmulatedUser) -> None:
