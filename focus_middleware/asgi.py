@@ -30,14 +30,16 @@ run no lifespan: :mod:`focus_middleware.jobs`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from starlette.authentication import AuthCredentials, BaseUser
-from starlette.requests import HTTPConnection
+from starlette.requests import ClientDisconnect, HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -62,7 +64,11 @@ from focus_middleware.sessions import (
     vary,
 )
 from focus_middleware.shielding import shielded
+from focus_middleware.shutdown import install_signal_handlers
 from focus_middleware.urls import scrubbed_return_trip_query
+
+if TYPE_CHECKING:
+    from focus_middleware.paid_request import PaidRequest
 
 logger = logging.getLogger("focus_middleware")
 
@@ -157,6 +163,8 @@ class FocusContext:
     status: int | None = None
     complete: bool = False
     disconnected: bool = False
+    paid: PaidRequest | None = None
+    """The request's paid work, once a paid guard opened it: the middleware reports to it."""
     _finish_hooks: list[FinishHook] | None = field(default=None, repr=False)
 
     @property
@@ -179,6 +187,12 @@ class FocusContext:
         if self._finish_hooks is None:
             self._finish_hooks = []
         self._finish_hooks.append(hook)
+
+    def client_left(self) -> None:
+        """The server said the client went away (``http.disconnect``, a failed send)."""
+        self.disconnected = True
+        if self.paid is not None:
+            self.paid.client_left()
 
 
 class FocusRefusal(Exception):
@@ -351,6 +365,8 @@ class FocusMiddleware:
         self.insufficient_credits_page: InsufficientCreditsPage | None = insufficient_credits_page
         self.on_undelivered = on_undelivered
         self._jobs: AsyncPaidJobs | None = None
+        if config.handle_signals:
+            install_signal_handlers(config.shutdown_timeout)
 
     @property
     def resolver(self) -> AsyncResolver:
@@ -424,28 +440,53 @@ class FocusMiddleware:
     async def _call_app(self, scope: Scope, receive: Receive, send: Send, ctx: FocusContext) -> None:
         credentialed = ctx.proceed.credentialed
         stash: list[Message] = []
+        inbox: _Inbox | None = None
 
         async def watched_receive() -> Message:
+            if inbox is not None:
+                return await inbox.receive()
             message = stash.pop() if stash else await receive()
             if message["type"] == "http.disconnect":
-                ctx.disconnected = True
+                ctx.client_left()
             return message
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal inbox
             kind = message["type"]
+            paid = ctx.paid
             if kind == "http.response.start":
                 ctx.status = message["status"]
+                if paid is not None:
+                    paid.response_started(ctx.status)
+                    # Watch for the client leaving while the paid answer is under way: the
+                    # app may never call receive (Starlette's StreamingResponse does).
+                    inbox = _Inbox.listening(receive, stash, ctx)
                 message = {**message, "headers": _cache_headers(message.get("headers", ()), credentialed)}
                 await send(message)
+            elif paid is None and not ctx._finish_hooks:
+                await send(message)
             elif kind == "http.response.body" and not message.get("more_body", False):
-                # Someone waits for the end (a paid job): servers may drop what is sent to a
-                # client that left without saying so, so ask before counting it delivered.
-                if ctx._finish_hooks and not ctx.disconnected:
+                # Servers may drop what is sent to a client that left without saying so:
+                # learn what the server already knows before counting the answer delivered.
+                if inbox is not None:
+                    await inbox.catch_up()
+                elif not ctx.disconnected:
                     await _poll_disconnect(receive, stash, ctx)
-                await send(message)
+                await _send_watched(send, message, ctx)
+                if inbox is not None:
+                    inbox.stop()  # a disconnect from now on is the response's end, not a leaver
                 ctx.complete = not ctx.disconnected
+                if paid is not None:
+                    paid.body_finished()
+            elif kind in _FILE_SENDS:
+                await _send_watched(send, message, ctx)
+                if inbox is not None:
+                    inbox.stop()
+                ctx.complete = not ctx.disconnected
+                if paid is not None:
+                    paid.file_sent()
             else:
-                await send(message)
+                await _send_watched(send, message, ctx)
 
         error: BaseException | None = None
         try:
@@ -459,6 +500,8 @@ class FocusMiddleware:
             error = exc
             raise
         finally:
+            if inbox is not None:
+                inbox.stop()
             if ctx._finish_hooks:
                 await _run_finish_hooks(ctx, Finish(ctx.status, ctx.complete, error))
 
@@ -479,15 +522,126 @@ class FocusMiddleware:
         return lifespan_send
 
     async def aclose(self) -> None:
-        """Drain the kept paid-job settlements, then close the resolver's HTTP client if this
-        middleware created it (done for you at lifespan shutdown, after the server has let
-        the requests in flight finish)."""
-        if self._jobs is not None and len(self._jobs.pending):
+        """Settle what is left of the paid jobs, then close the resolver's HTTP client if
+        this middleware created it (done for you at lifespan shutdown, after the server has
+        let the requests in flight finish or cancelled them): settlements under way are
+        awaited, jobs still in flight failed with refund, kept settlements drained (or
+        logged and handed to ``on_undelivered``), within ``shutdown_timeout``."""
+        if self._jobs is not None:
             with anyio.CancelScope(shield=True):
-                await self._jobs.drain()
+                await self._jobs.ashutdown()
         if self._owns_resolver and self._resolver is not None:
             resolver, self._resolver = self._resolver, None
             await resolver.aclose()
+
+
+_FILE_SENDS = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
+# How many turns of the event loop a listener already started gets to bring in what the
+# server knows (a disconnect crosses a BaseHTTPMiddleware outside us in a few turns).
+_CATCH_UP_TURNS = 32
+# A request body the app never read is kept for it up to this size while listening.
+_MAX_UNREAD = 1 << 20
+
+
+async def _send_watched(send: Send, message: Message, ctx: FocusContext) -> None:
+    """A send that fails because the client is gone (ASGI lets servers raise an
+    ``OSError`` then; Starlette's ``ClientDisconnect``) is the client leaving."""
+    try:
+        await send(message)
+    except (OSError, ClientDisconnect):
+        ctx.client_left()
+        raise
+
+
+class _Inbox:
+    """The app's ``receive`` while a paid response is in flight, shared with a listener
+    task that watches for ``http.disconnect`` (as Starlette's StreamingResponse listens
+    while it streams), so a client that leaves is noticed even if the app never reads.
+    Request messages the listener takes are kept for the app; a disconnect is repeated."""
+
+    __slots__ = ("_arrived", "_ctx", "_messages", "_receive", "_task", "_unread", "_watching")
+
+    def __init__(self, receive: Receive, stash: list[Message], ctx: FocusContext) -> None:
+        self._receive = receive
+        self._ctx = ctx
+        self._messages: deque[Message] = deque(stash)
+        stash.clear()
+        self._arrived = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._unread = 0
+        self._watching = True
+
+    @classmethod
+    def listening(cls, receive: Receive, stash: list[Message], ctx: FocusContext) -> _Inbox | None:
+        """An inbox with its listener running, on asyncio (elsewhere: None, and the final
+        send polls instead)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        inbox = cls(receive, stash, ctx)
+        if not (inbox._messages and inbox._messages[-1]["type"] == "http.disconnect"):
+            task = inbox._task = loop.create_task(inbox._listen())
+            task.add_done_callback(inbox._wake)
+        return inbox
+
+    def _wake(self, task: asyncio.Task[None]) -> None:
+        self._arrived.set()  # an app waiting on the listener reads for itself from now on
+        if not task.cancelled():
+            task.exception()  # retrieved: a receive that failed is the app's to see next
+
+    async def _listen(self) -> None:
+        body_done = False
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.request" and body_done:
+                return  # a request message after the body's end: this receive cannot tell us more
+            self._messages.append(message)
+            self._arrived.set()
+            if message["type"] != "http.request":
+                if message["type"] == "http.disconnect" and self._watching:
+                    self._ctx.client_left()
+                return
+            body_done = not message.get("more_body", False)
+            self._unread += len(message.get("body", b""))
+            if self._unread > _MAX_UNREAD:
+                return  # too much to keep for an app that does not read: stop listening
+            await asyncio.sleep(0)
+
+    async def receive(self) -> Message:
+        while True:
+            if self._messages:
+                message = self._messages[0]
+                if message["type"] == "http.disconnect":
+                    return message  # said again for every later receive, as servers do
+                return self._messages.popleft()
+            task = self._task
+            if task is None or task.done():
+                message = await self._receive()
+                if message["type"] == "http.disconnect":
+                    if self._watching:
+                        self._ctx.client_left()
+                    self._messages.append(message)
+                return message
+            self._arrived.clear()
+            await self._arrived.wait()
+
+    async def catch_up(self) -> None:
+        """Give the listener a few turns of the loop to bring in a disconnect the server
+        already knows of, before the last chunk counts as delivered."""
+        task = self._task
+        for _ in range(_CATCH_UP_TURNS):
+            if task is None or task.done() or self._ctx.disconnected:
+                return
+            await asyncio.sleep(0)
+
+    def stop(self) -> None:
+        """The answer is out: a disconnect reported from now on is its end (uvicorn says
+        ``http.disconnect`` once a response is complete), not a client that left."""
+        self._watching = False
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
 
 
 async def _poll_disconnect(receive: Receive, stash: list[Message], ctx: FocusContext) -> None:
@@ -497,7 +651,7 @@ async def _poll_disconnect(receive: Receive, stash: list[Message], ctx: FocusCon
         scope.cancel()
         message = await receive()
         if message["type"] == "http.disconnect":
-            ctx.disconnected = True
+            ctx.client_left()
         else:
             stash.append(message)
 

@@ -24,9 +24,10 @@ class SettlingIterable:
     the service, which is why every server we support is tested to call it.
     """
 
-    def __init__(self, body: Iterable[bytes], on_done: OnDone) -> None:
+    def __init__(self, body: Iterable[bytes], on_done: OnDone, *, on_exhausted: Callable[[], None] | None = None) -> None:
         self._body = body
         self._on_done = on_done
+        self._on_exhausted = on_exhausted
         self._iterator: Iterator[bytes] | None = None
         self._exhausted = False
         self._error: BaseException | None = None
@@ -42,7 +43,10 @@ class SettlingIterable:
         try:
             return next(self._iterator)
         except StopIteration:
-            self._exhausted = True
+            if not self._exhausted:
+                self._exhausted = True
+                if self._on_exhausted is not None:
+                    self._on_exhausted()
             raise
         except BaseException as error:
             self._error = error

@@ -91,6 +91,11 @@ class FocusConfig:
     timeout: float = 5.0
     settle_timeout: float = 10.0
     max_retries: int = 2
+    # At shutdown: how long to wait for settlements under way, jobs in flight and kept
+    # settlements; and whether to catch SIGTERM/SIGINT (over the default handlers only)
+    # on servers that run no shutdown hook, to drain before the process ends.
+    shutdown_timeout: float = 10.0
+    handle_signals: bool = True
 
     # Caches.
     # A URL may carry a password: kept out of the repr.
@@ -161,7 +166,7 @@ class FocusConfig:
             raise ConfigError("session_cookie", "must be a cookie token, and not Clerk's __session")
         if self.clerk_cookie_suffix is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.clerk_cookie_suffix):
             raise ConfigError("clerk_cookie_suffix", "must be letters, digits, '-' or '_'")
-        for name in ("allow_signin_azp_bearer", "allow_missing_azp"):
+        for name in ("allow_signin_azp_bearer", "allow_missing_azp", "handle_signals"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(name, f"must be True or False, got {getattr(self, name)!r}")
         self._check_numbers()
@@ -169,7 +174,7 @@ class FocusConfig:
 
     def _check_numbers(self) -> None:
         non_negative = ("leeway", "min_token_life", "negative_ttl", "stale_if_error", "jwks_refresh_cooldown", "jwks_stale_window")
-        positive = ("timeout", "settle_timeout", "pat_ttl", "wallet_ttl", "jwks_ttl", "remote_checks_per_second",
+        positive = ("timeout", "settle_timeout", "shutdown_timeout", "pat_ttl", "wallet_ttl", "jwks_ttl", "remote_checks_per_second",
                     "remote_checks_per_client")
         for name in non_negative + positive:
             value = getattr(self, name)

@@ -16,14 +16,16 @@ service itself releases what is left after 24 hours.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
 
@@ -31,7 +33,10 @@ from focus_middleware.client import AsyncFocusClient, FocusClient
 from focus_middleware.config import FocusConfig
 from focus_middleware.errors import ConflictError, FocusError, NotFoundError
 from focus_middleware.outcome import Authenticated, Credential, Expired, Outcome
-from focus_middleware.shielding import shielded
+from focus_middleware.shielding import Shielded, shielded
+
+if TYPE_CHECKING:
+    from focus_middleware.paid_request import PaidRequest
 
 logger = logging.getLogger("focus_middleware.jobs")
 
@@ -178,6 +183,40 @@ class _PaidJobsBase:
         self.pending = PendingSettlements()
         self._wallets = wallets
         self._on_undelivered = on_undelivered
+        # Paid requests reserved and not settled yet: what a shutdown must fail with refund.
+        self._in_flight: set[PaidRequest] = set()
+        self._in_flight_lock = threading.Lock()
+        _LIVE.add(self)
+
+    def opened(self, request: PaidRequest) -> None:
+        """A paid request reserved its job: it is in flight until :meth:`closed`."""
+        with self._in_flight_lock:
+            self._in_flight.add(request)
+
+    def closed(self, request: PaidRequest) -> None:
+        with self._in_flight_lock:
+            self._in_flight.discard(request)
+
+    def in_flight(self) -> list[PaidRequest]:
+        with self._in_flight_lock:
+            return list(self._in_flight)
+
+    def shutdown_blocking(self) -> int:
+        """At shutdown without an event loop (a signal, interpreter exit): fail every job
+        still in flight with a refund, then one more try for everything kept, with a
+        blocking client of its own. Returns how many settlements remain undelivered."""
+        in_flight = self.in_flight()
+        if not in_flight and not len(self.pending):
+            return 0
+        with FocusClient.from_config(self.config) as client:
+            blocking = PaidJobs(self.config, client, wallets=self._wallets, on_undelivered=self._on_undelivered)
+            _LIVE.discard(blocking)
+            blocking.pending = self.pending
+            for request in in_flight:
+                logger.warning("focus: job of %s still in flight at shutdown; failed with refund", request.route.action)
+                request.settle(blocking, "fail")
+                self.closed(request)
+            return blocking.drain()
 
     def _app(self, route: PaidRoute) -> str:
         app = route.app or self.config.app
@@ -199,6 +238,9 @@ class _PaidJobsBase:
         _AT_EXIT.add(self)
         reason = type(error).__name__ if error is not None else "credential expired"
         logger.warning("focus: settlement of job %s (%s) not delivered (%s); kept for retry", item.job_id, item.settlement, reason)
+        self._announce(item)
+
+    def _announce(self, item: UndeliveredSettlement) -> None:
         if self._on_undelivered is not None:
             try:
                 self._on_undelivered(item)
@@ -229,6 +271,7 @@ class _PaidJobsBase:
             return 0
         with FocusClient.from_config(self.config) as client:
             blocking = PaidJobs(self.config, client)
+            _LIVE.discard(blocking)
             blocking.pending = self.pending
             return blocking.drain()
 
@@ -270,6 +313,8 @@ class _PaidJobsBase:
             if self._retryable(error):
                 left += 1
                 logger.error("focus: job %s still unsettled at shutdown; the service releases it after 24 h", item.job_id)
+                item.attempts += 1
+                self._announce(item)
         return left
 
 
@@ -334,6 +379,7 @@ class AsyncPaidJobs(_PaidJobsBase):
                  on_undelivered: UndeliveredHook | None = None) -> None:
         super().__init__(config, wallets, on_undelivered)
         self.client = client
+        self._settling: set[asyncio.Task[Any]] = set()
 
     async def reserve(self, route: PaidRoute, auth: Authenticated, request_id: str | None = None) -> PaidJob:
         app, request_id = self._app(route), request_id or new_request_id()
@@ -350,7 +396,38 @@ class AsyncPaidJobs(_PaidJobsBase):
     # not stop a native task.cancel(), and a settlement cut short is neither sent nor kept.
 
     async def settle(self, job: PaidJob, credential: Credential, settlement: Settlement) -> None:
-        await shielded(self._drive(self._settle_plan(job, credential, settlement)))
+        work = Shielded(self._drive(self._settle_plan(job, credential, settlement)))
+        task = work.task
+        if task is not None:  # awaited by a shutdown that comes meanwhile (:meth:`ashutdown`)
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
+        await work.result()
+
+    async def ashutdown(self, timeout: float | None = None) -> int:
+        """At shutdown (lifespan, ``aclose``): wait for the settlements under way, fail
+        every job still in flight with a refund, then one more try for everything kept; all
+        within ``timeout`` (default ``shutdown_timeout``). Returns how many remain."""
+        timeout = self.config.shutdown_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        with anyio.CancelScope(shield=True):
+            running = [t for t in self._settling if not t.done()]
+            if running:
+                await asyncio.wait(running, timeout=timeout)
+            in_flight = self.in_flight()
+            for request in in_flight:
+                logger.warning("focus: job of %s still in flight at shutdown; failed with refund", request.route.action)
+            with anyio.move_on_after(max(0.0, deadline - time.monotonic())):
+                for request in in_flight:
+                    await request.asettle(self, "fail")
+                    self.closed(request)
+            if not len(self.pending):
+                return 0
+            with anyio.move_on_after(max(0.0, deadline - time.monotonic())):
+                return await self.drain()
+            # The drain runs on in its own task; what it cannot deliver is logged and
+            # announced there, and kept for the drain at exit if the loop ends first.
+            logger.error("focus: kept settlements not drained within shutdown_timeout (%s s)", timeout)
+        return len(self.pending)
 
     async def retry_pending(self, clerk_id: str, credential: Credential) -> None:
         await shielded(self._drive(self._retry_plan(clerk_id, credential)))
@@ -376,6 +453,10 @@ class AsyncPaidJobs(_PaidJobsBase):
                     await self.client.fail_job(item.job_id, refund=True, token=item.credential.token)
         except (FocusError, TimeoutError) as error:
             return error
+        except asyncio.CancelledError as cancelled:
+            # Only an event loop that ends cancels a settlement's own task (asyncio.run's
+            # cleanup, a per-loop client whose loop is gone): kept for the drain, not lost.
+            return cancelled
         finally:
             self._credits_moved(item.clerk_id)
         return None
@@ -383,12 +464,23 @@ class AsyncPaidJobs(_PaidJobsBase):
 
 # Every lifecycle that ever kept a settlement, drained once more when the interpreter exits.
 _AT_EXIT: weakref.WeakSet[_PaidJobsBase] = weakref.WeakSet()
+# Every lifecycle alive: a shutdown fails their jobs in flight too.
+_LIVE: weakref.WeakSet[_PaidJobsBase] = weakref.WeakSet()
+
+
+def shutdown_all() -> int:
+    """Fail every job in flight with a refund and drain every kept settlement, each
+    lifecycle with a blocking client of its own (a signal, interpreter exit: no event loop
+    to use). Returns how many settlements remain undelivered."""
+    left = 0
+    for jobs in {*_LIVE, *_AT_EXIT}:
+        try:
+            left += jobs.shutdown_blocking()
+        except Exception:  # nothing may stop the other lifecycles' drains
+            logger.exception("focus: draining settlements at shutdown failed")
+    return left
 
 
 @atexit.register
 def _drain_at_exit() -> None:
-    for jobs in list(_AT_EXIT):
-        try:
-            jobs.drain_blocking()
-        except Exception:  # nothing may stop the other lifecycles' drains
-            logger.exception("focus: draining settlements at exit failed")
+    shutdown_all()

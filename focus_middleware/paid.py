@@ -3,10 +3,10 @@
 The decorator opens the job (:func:`open_job`) before the endpoint runs, and leaves the
 settlement to ``FocusMiddleware``, the outermost wrapper: only it sees whether the whole
 response went out (a streamed body ends long after the endpoint returned). Every decision
-is the core's: :func:`~focus_middleware.access.paid_refusal` (who may start paid work,
-the minimum token life), :func:`~focus_middleware.access.reservation_refusal` (402, 401,
-503 from the reservation), :func:`~focus_middleware.jobs.settlement_for` (complete or
-fail with refund). This module only wires them to a request.
+is the core's :class:`~focus_middleware.paid_request.PaidRequest` (who may start paid
+work, the minimum token life, the reservation's refusals, complete or fail with refund);
+the middleware reports what happened to the response. This module only wires it to a
+request.
 
 The handler finds the job at ``request.state.focus_job`` and may set
 ``job.actual_cost`` and ``job.metadata[...]``. Sync endpoints run in Starlette's thread
@@ -18,94 +18,62 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ParamSpec
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from focus_middleware.access import Requirement, paid_refusal, reservation_refusal
-from focus_middleware.asgi import Finish, FocusContext, focus_context, to_response
-from focus_middleware.errors import FocusError
+from focus_middleware.access import Requirement
+from focus_middleware.asgi import Finish, focus_context, to_response
 from focus_middleware.guards import _needs_request_param, _take_request, _with_request_param
-from focus_middleware.jobs import PaidJob, PaidRoute, new_request_id, settlement_for
+from focus_middleware.jobs import PaidJob, PaidRoute
 from focus_middleware.openapi import mark
-from focus_middleware.outcome import Authenticated
+from focus_middleware.paid_request import PaidRequest, decide, one_per_request
 from focus_middleware.responses import ResponseSpec
-from focus_middleware.shielding import Shielded
 
 P = ParamSpec("P")
 
 JOB_STATE = "focus_job"
 """``request.state.focus_job``: the request's :class:`~focus_middleware.jobs.PaidJob`."""
 
-_OPEN_KEY = "focus.paid"
 _PAID = Requirement(protection="paid")
 
-
-@dataclass(slots=True, eq=False)
-class OpenJob:
-    """One request's paid job, from before the reservation to the settlement.
-
-    Registered with the middleware before reserving, and the reservation kept running
-    (:class:`~focus_middleware.shielding.Shielded`), so a request cancelled while it was
-    under way still refunds the job once it lands. ``raised`` is what the handler raised,
-    even if an exception handler turned it into a 2xx: work that raised is not charged.
-    """
-
-    route: PaidRoute
-    auth: Authenticated
-    ctx: FocusContext
-    job: PaidJob | None = None
-    raised: BaseException | None = None
-    reservation: Shielded[PaidJob] | None = None
-
-    async def finish(self, finish: Finish) -> None:
-        job = self.job
-        if job is None and self.reservation is not None:
-            # Cancelled while reserving: the reservation ran on, and may have landed.
-            try:
-                job = await self.reservation.result()
-            except Exception:
-                return  # refused or failed: nothing was reserved
-        if job is None:
-            return
-        error = finish.error if finish.error is not None else self.raised
-        settlement = settlement_for(status=finish.status, body_complete=finish.complete, error=error)
-        await self.ctx.middleware.jobs.settle(job, self.auth.credential, settlement)
+OpenJob = PaidRequest
+"""The request's paid work as the ASGI adapter opened it (the core's
+:class:`~focus_middleware.paid_request.PaidRequest`)."""
 
 
-async def open_job(conn: HTTPConnection, route: PaidRoute) -> OpenJob | ResponseSpec:
+async def open_job(conn: HTTPConnection, route: PaidRoute) -> PaidRequest | ResponseSpec:
     """Reserve the route's credits for this request, or say what to answer instead.
 
     One job per request: a second opening for the same route (a decorator and a
-    dependency, say) returns the first; for another route it is a programming error.
+    dependency, say) returns the first; for another route it is a programming error. The
+    request is handed to the middleware before reserving, so a request cancelled while
+    the reservation was under way still refunds it once it lands.
     """
     ctx = focus_context(conn)
-    scope = conn.scope
-    opened = scope.get(_OPEN_KEY)
-    if isinstance(opened, OpenJob):
-        if opened.route != route:
-            raise RuntimeError(f"a paid job ({opened.route.action!r}) is already open for this request")
+    opened = one_per_request(ctx.paid, route)
+    if opened is not None:
         return opened
     page = ctx.middleware.insufficient_credits_page
-    decided = paid_refusal(ctx.facts, ctx.outcome, ctx.config, route, page=page)
+    decided = decide(ctx.facts, ctx.outcome, ctx.config, route, page=page)
     if isinstance(decided, ResponseSpec):
         return decided
-    opened = OpenJob(route, decided, ctx)
-    ctx.on_finish(opened.finish)
-    opened.reservation = Shielded(ctx.middleware.jobs.reserve(route, decided, new_request_id()))
-    try:
-        job = await opened.reservation.result()
-    except FocusError as error:
-        spec = reservation_refusal(ctx.facts, ctx.config, route, decided, error, page=page)
-        if spec is None:
-            raise
-        return spec
-    opened.job = job
-    scope[_OPEN_KEY] = opened
-    scope.setdefault("state", {})[JOB_STATE] = job
-    return opened
+    jobs = ctx.middleware.jobs
+    ctx.paid = decided
+
+    async def settle(finish: Finish) -> None:
+        if finish.error is not None:
+            decided.ended_by(finish.error)
+        await decided.asettle(jobs)
+
+    ctx.on_finish(settle)
+    refused = await decided.areserve(jobs, ctx.facts, ctx.config, page=page)
+    if refused is not None:
+        ctx.paid = None
+        return refused
+    conn.scope.setdefault("state", {})[JOB_STATE] = decided.job
+    return decided
 
 
 def paid(
@@ -136,7 +104,7 @@ def paid(
                     return await func(*args, **kwargs)
                 return await run_in_threadpool(func, *args, **kwargs)
             except BaseException as exc:
-                opened.raised = exc
+                opened.handler_raised(exc)
                 raise
 
         if injected:

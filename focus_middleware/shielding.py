@@ -47,6 +47,11 @@ class Shielded(Generic[T]):
         task.add_done_callback(_RUNNING.discard)
         self._task = task
 
+    @property
+    def task(self) -> asyncio.Task[T] | None:
+        """The work's own task (asyncio), for a shutdown that must wait for it."""
+        return self._task
+
     async def result(self) -> T:
         """The work's result (or its exception), shielded from the caller's cancellation."""
         with anyio.CancelScope(shield=True):

@@ -43,17 +43,18 @@ from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_content_length, get_input_stream
 
-from focus_middleware.access import ACCOUNT, Requirement, paid_refusal, refusal, reservation_refusal
+from focus_middleware.access import ACCOUNT, Requirement, refusal
 from focus_middleware.bodies import SettlingIterable
 from focus_middleware.config import FocusConfig
-from focus_middleware.errors import FocusError
 from focus_middleware.facts import RequestFacts, parse_cookie_header, presents_credentials
-from focus_middleware.jobs import PaidJob, PaidJobs, PaidRoute, UndeliveredHook, new_request_id, settlement_for
+from focus_middleware.jobs import PaidJob, PaidJobs, PaidRoute, UndeliveredHook
 from focus_middleware.models import FocusAccount
-from focus_middleware.outcome import Authenticated, Credential, Outcome
+from focus_middleware.outcome import Authenticated, Outcome
+from focus_middleware.paid_request import PaidRequest, decide, one_per_request
 from focus_middleware.pages import template_page
 from focus_middleware.resolver import Resolver
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
+from focus_middleware.shutdown import install_signal_handlers
 from focus_middleware.sessions import (
     PROCEED_ANONYMOUS,
     Proceed,
@@ -233,8 +234,8 @@ class WSGIFocusContext:
     by the middleware when the response is over.
     """
 
-    __slots__ = ("_credential", "_facts", "_proceed", "_route", "credentialed", "due", "engine", "environ", "job",
-                 "raised", "sealed", "status", "watched")
+    __slots__ = ("_facts", "_proceed", "credentialed", "due", "engine", "environ", "paid", "sealed", "status",
+                 "watched")
 
     def __init__(self, engine: FocusWSGIMiddleware, environ: WSGIEnvironment, *, credentialed: bool,
                  proceed: Proceed | None = None) -> None:
@@ -245,13 +246,8 @@ class WSGIFocusContext:
         self._facts: RequestFacts | None = None
         self._proceed = proceed
         self.status: int | None = None
-        self.job: PaidJob | None = None
-        """The request's paid job, once a paid guard opened it."""
-        self.raised: BaseException | None = None
-        """What the paid view raised, even if an error handler then answered 2xx: work
-        that raised is not charged."""
-        self._route: PaidRoute | None = None
-        self._credential: Credential | None = None
+        self.paid: PaidRequest | None = None
+        """The request's paid work, once a paid guard opened it: the middleware reports to it."""
         self.due: Authenticated | None = None
         """A fresh credential of a user with kept settlements, to deliver them with once
         this response is over (so they never delay it)."""
@@ -259,6 +255,22 @@ class WSGIFocusContext:
         # now will be settled), and whether it already stopped watching.
         self.watched = False
         self.sealed = False
+
+    @property
+    def job(self) -> PaidJob | None:
+        """The request's paid job, once a paid guard opened it."""
+        return self.paid.job if self.paid is not None else None
+
+    @property
+    def raised(self) -> BaseException | None:
+        """What the paid view raised, even if an error handler then answered 2xx: work
+        that raised is not charged."""
+        return self.paid.raised if self.paid is not None else None
+
+    @raised.setter
+    def raised(self, error: BaseException | None) -> None:
+        if self.paid is not None and error is not None:
+            self.paid.handler_raised(error)
 
     @property
     def facts(self) -> RequestFacts:
@@ -320,41 +332,52 @@ class WSGIFocusContext:
         One job per request, as in every adapter: opening the same route again returns
         the job already open; another route is a programming error.
         """
-        if self.job is not None:
-            if self._route != route:
-                raise RuntimeError(f"a paid job ({self.job.action!r}) is already open for this request")
-            return self.job
+        opened = one_per_request(self.paid, route)
+        if opened is not None and opened.job is not None:
+            return opened.job
         if not self.watched or self.sealed:
             raise RuntimeError("a paid job can only be opened while FocusWSGIMiddleware runs the app, before it "
                                "returns its response (is the middleware installed, outermost?)")
         engine = self.engine
         page = page or engine.insufficient_credits_page
         signin_page = signin_page if signin_page is not None else engine.signin_page
-        checked = paid_refusal(self.facts, self.outcome, engine.config, route, page=page, signin_page=signin_page)
-        if isinstance(checked, ResponseSpec):
-            return checked
-        try:
-            job = engine.paid_jobs.reserve(route, checked, new_request_id())
-        except FocusError as error:
-            spec = reservation_refusal(self.facts, engine.config, route, checked, error, page=page,
-                                       signin_page=signin_page)
-            if spec is None:
-                raise
-            return spec
-        self.job, self._route, self._credential = job, route, checked.credential
-        self.environ[JOB_KEY] = job
-        return job
+        decided = decide(self.facts, self.outcome, engine.config, route, page=page, signin_page=signin_page)
+        if isinstance(decided, ResponseSpec):
+            return decided
+        refused = decided.reserve(engine.paid_jobs, self.facts, engine.config, page=page, signin_page=signin_page)
+        if refused is not None:
+            return refused
+        assert decided.job is not None
+        self.paid = decided
+        self.environ[JOB_KEY] = decided.job
+        return decided.job
 
-    def finish(self, body_complete: bool, error: BaseException | None) -> None:
-        """The response is over: complete or fail the request's job, if any (the core
-        decides which), then deliver the user's kept settlements, if due; once."""
+    def body_finished(self) -> None:
+        """The server took the body's last chunk (the iterable is exhausted): a server
+        writes each chunk before it asks for the next, so the whole answer went out, unless
+        the server knows the client left (waitress, with ``channel_request_lookahead``).
+        Settled now, so a test client that reads the body without closing it settles too."""
+        paid = self.paid
+        if paid is not None:
+            gone = self.environ.get("waitress.client_disconnected")
+            if callable(gone) and gone():
+                paid.client_left()
+            paid.body_finished()
+            paid.settle(self.engine.paid_jobs)
+        # Kept settlements wait for close(): the response's end must not wait for them.
+
+    def finish(self, error: BaseException | None) -> None:
+        """The response is over (or ended by ``error``): settle the request's paid work, if
+        any (the core decides how), then deliver the user's kept settlements, if due; once."""
         self.sealed = True
-        job, credential, due = self.job, self._credential, self.due
-        self._credential = self.due = None
+        paid, due = self.paid, self.due
+        self.due = None
         jobs = self.engine.paid_jobs
-        if job is not None and credential is not None:
-            error = error if error is not None else self.raised
-            jobs.settle(job, credential, settlement_for(status=self.status, body_complete=body_complete, error=error))
+        if paid is not None:
+            if error is not None:
+                paid.ended_by(error)
+            paid.body_cut()  # no effect once the body finished
+            paid.settle(jobs)
         if due is not None:
             jobs.retry_pending(due.account.clerk_id, due.credential)
 
@@ -430,6 +453,8 @@ class FocusWSGIMiddleware:
         self.signin_page = signin_page
         self.endpoints = endpoints
         self.paid_jobs = PaidJobs(config, self.resolver.client, wallets=self.resolver, on_undelivered=on_undelivered)
+        if config.handle_signals:
+            install_signal_handlers(config.shutdown_timeout)
         self._closed = False
         self._close_lock = threading.Lock()
 
@@ -498,15 +523,20 @@ class FocusWSGIMiddleware:
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
             ctx.status = int(status[:3])
+            if ctx.paid is not None:
+                ctx.paid.response_started(ctx.status)
             return start_response(status, _cache_headers(headers, credentialed), exc_info)
 
         ctx.watched = True
         try:
             body = app(ctx.environ, start)
         except BaseException as error:
-            ctx.finish(False, error)
+            ctx.finish(error)
             raise
-        if ctx.job is None and ctx.due is None:
+        paid = ctx.paid
+        if paid is not None and paid.cannot_complete():
+            paid.settle(self.paid_jobs)  # a refund need not wait for the body to be read
+        if ctx.paid is None and ctx.due is None:
             ctx.sealed = True  # nothing to do at the end: the body goes out untouched (file_wrapper too)
             return body
         return _Finishing(body, ctx)
@@ -530,10 +560,11 @@ class FocusWSGIMiddleware:
 
 class _Finishing(SettlingIterable):
     """The response body of a request with a paid job or kept settlements to deliver:
-    :meth:`WSGIFocusContext.finish` runs at ``close()``."""
+    :meth:`WSGIFocusContext.body_finished` runs when the server has taken the last chunk,
+    :meth:`WSGIFocusContext.finish` at ``close()`` otherwise (cut short, or raised)."""
 
     def __init__(self, body: Iterable[bytes], ctx: WSGIFocusContext) -> None:
-        super().__init__(body, ctx.finish)
+        super().__init__(body, lambda complete, error: ctx.finish(error), on_exhausted=ctx.body_finished)
 
 
 __all__ = [

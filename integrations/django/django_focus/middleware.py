@@ -56,6 +56,7 @@ from django.utils.functional import SimpleLazyObject
 
 from focus_middleware.facts import RequestFacts
 from focus_middleware.sessions import Proceed, Respond, cache_control, quick_proceed, request_plan, up_front, vary
+from focus_middleware.shutdown import install_signal_handlers
 
 from django_focus.paid import asettle_now, settle_after, settle_now
 from django_focus.request import CONTEXT_ATTR, FocusContext, facts_from_request, run_async, run_sync, to_response
@@ -76,6 +77,12 @@ class FocusMiddleware:
         self._async = iscoroutinefunction(get_response)
         if self._async:
             markcoroutinefunction(self)
+        # Django's handlers build their middleware when the WSGI/ASGI module is imported, in
+        # the main thread before the server starts: the moment to catch SIGTERM for servers
+        # that run no shutdown hook (Django refuses the ASGI lifespan protocol).
+        config = get_runtime().config
+        if config.handle_signals:
+            install_signal_handlers(config.shutdown_timeout)
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self._async:

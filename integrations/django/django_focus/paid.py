@@ -15,9 +15,8 @@ The ``paid`` decorator and ``PaidMixin`` open the job (:func:`open_job` /
 - a view that raised, a status >= 400, or a request cancelled (the ASGI client left while
   the view ran) fails the job with a refund.
 
-Every decision is the core's: :func:`~focus_middleware.access.paid_refusal`,
-:func:`~focus_middleware.access.reservation_refusal`,
-:func:`~focus_middleware.jobs.settlement_for`. Reservations and settlements run to their
+Every decision is the core's :class:`~focus_middleware.paid_request.PaidRequest`; this
+module reports to it what happened to the response. Reservations and settlements run to their
 end even when the request is cancelled (a client that leaves must not take the refund with
 it); from async code they run in a worker thread, shielded.
 """
@@ -25,119 +24,76 @@ it); from async code they run in a worker thread, shielded.
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import TypeVar
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
-from focus_middleware.access import paid_refusal, reservation_refusal
 from focus_middleware.bodies import SettlingAsyncIterable, SettlingIterable
-from focus_middleware.errors import FocusError
-from focus_middleware.jobs import PaidJob, PaidRoute, new_request_id, settlement_for
-from focus_middleware.outcome import Authenticated, Outcome
+from focus_middleware.jobs import PaidJob, PaidRoute
+from focus_middleware.outcome import Outcome
+from focus_middleware.paid_request import PaidRequest, decide, one_per_request
 from focus_middleware.responses import ResponseSpec
 
 from django_focus.request import FocusContext, focus_context
-from django_focus.runtime import FocusRuntime
 
 T = TypeVar("T")
 JOB_ATTR = "focus_job"
 """``request.focus_job``: the request's :class:`~focus_middleware.jobs.PaidJob`."""
 
 
-@dataclass(eq=False)
-class OpenJob:
-    """One request's paid job, from before the reservation to the settlement.
-
-    ``raised`` is what the view raised, even if a middleware turned it into a 2xx: work
-    that raised is not charged. :meth:`settle` runs once, whoever gets there first.
-    """
-
-    route: PaidRoute
-    auth: Authenticated
-    job: PaidJob | None = None
-    raised: BaseException | None = None
-    _settled: bool = False
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def settle(self, runtime: FocusRuntime, status: int | None, complete: bool, error: BaseException | None) -> None:
-        """Complete or fail (blocking; never raises: what cannot be delivered is kept)."""
-        with self._lock:
-            if self._settled or self.job is None:
-                return
-            self._settled = True
-        error = error if error is not None else self.raised
-        settlement = settlement_for(status=status, body_complete=complete, error=error)
-        runtime.jobs.settle(self.job, self.auth.credential, settlement)
+OpenJob = PaidRequest
+"""The request's paid work as this adapter opened it (the core's
+:class:`~focus_middleware.paid_request.PaidRequest`)."""
 
 
 # -- opening ------------------------------------------------------------------------------------
 
 
-def _already_open(ctx: FocusContext, route: PaidRoute) -> OpenJob | None:
-    opened = ctx.open_job
-    if opened is not None and opened.route != route:
-        raise RuntimeError(f"a paid job ({opened.route.action!r}) is already open for this request")
-    return opened
-
-
-def _decide(ctx: FocusContext, route: PaidRoute, outcome: Outcome) -> OpenJob | HttpResponse:
-    decided = paid_refusal(ctx.facts, outcome, ctx.runtime.config, route, page=ctx.insufficient_credits_page)
+def _decide(ctx: FocusContext, route: PaidRoute, outcome: Outcome) -> PaidRequest | HttpResponse:
+    decided = decide(ctx.facts, outcome, ctx.runtime.config, route, page=ctx.insufficient_credits_page)
     if isinstance(decided, ResponseSpec):
         return ctx.respond(decided)
-    opened = OpenJob(route, decided)
-    ctx.open_job = opened  # before reserving: a cancellation during the call still refunds
-    return opened
+    ctx.open_job = decided  # before reserving: a cancellation during the call still refunds
+    return decided
 
 
-def _refused(ctx: FocusContext, opened: OpenJob, error: FocusError) -> HttpResponse:
-    spec = reservation_refusal(ctx.facts, ctx.runtime.config, opened.route, opened.auth, error,
-                               page=ctx.insufficient_credits_page)
-    if spec is None:
-        raise error
-    return ctx.respond(spec)
-
-
-def _reserve(ctx: FocusContext, opened: OpenJob) -> None:
-    opened.job = ctx.runtime.jobs.reserve(opened.route, opened.auth, new_request_id())
+def _reserve(ctx: FocusContext, opened: PaidRequest) -> HttpResponse | None:
+    refused = opened.reserve(ctx.runtime.jobs, ctx.facts, ctx.runtime.config, page=ctx.insufficient_credits_page)
+    if refused is not None:
+        ctx.open_job = None
+        return ctx.respond(refused)
     setattr(ctx.request, JOB_ATTR, opened.job)
+    return None
 
 
-def open_job(request: HttpRequest, route: PaidRoute) -> OpenJob | HttpResponse:
+def open_job(request: HttpRequest, route: PaidRoute) -> PaidRequest | HttpResponse:
     """Reserve the route's credits for this request, or return the response to send
     instead (sign-in, 401, 402, 403, 503). One job per request."""
     ctx = focus_context(request)
-    opened = _already_open(ctx, route)
+    opened = one_per_request(ctx.open_job, route)
     if opened is not None:
         return opened
     decided = _decide(ctx, route, ctx.resolve().outcome)
     if isinstance(decided, HttpResponse):
         return decided
-    try:
-        _reserve(ctx, decided)
-    except FocusError as error:
-        return _refused(ctx, decided, error)
-    return decided
+    refused = _reserve(ctx, decided)
+    return decided if refused is None else refused
 
 
-async def aopen_job(request: HttpRequest, route: PaidRoute) -> OpenJob | HttpResponse:
+async def aopen_job(request: HttpRequest, route: PaidRoute) -> PaidRequest | HttpResponse:
     """:func:`open_job` for async views; the reservation runs to its end even if the
     request is cancelled meanwhile (the middleware then refunds it)."""
     ctx = focus_context(request)
-    opened = _already_open(ctx, route)
+    opened = one_per_request(ctx.open_job, route)
     if opened is not None:
         return opened
     decided = _decide(ctx, route, (await ctx.aresolve()).outcome)
     if isinstance(decided, HttpResponse):
         return decided
-    try:
-        await shielded(sync_to_async(_reserve, thread_sensitive=False)(ctx, decided))
-    except FocusError as error:
-        return _refused(ctx, decided, error)
-    return decided
+    refused = await shielded(sync_to_async(_reserve, thread_sensitive=False)(ctx, decided))
+    return decided if refused is None else refused
 
 
 # -- settling -------------------------------------------------------------------------------------
@@ -149,11 +105,20 @@ def settle_after(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool
     opened = ctx.open_job
     if opened is None or opened.job is None:
         return
-    runtime = ctx.runtime
-    status = response.status_code
+    jobs = ctx.runtime.jobs
+    meta = ctx.request.META
+    opened.response_started(response.status_code)
 
     def finish(complete: bool, error: BaseException | None) -> None:
-        opened.settle(runtime, status, complete, error)
+        if error is not None:
+            opened.ended_by(error)
+        if complete:
+            _delivered(opened, meta)
+        opened.body_cut()  # no effect once the body finished
+        opened.settle(jobs)
+
+    def exhausted() -> None:
+        finish(True, None)
 
     if isinstance(response, StreamingHttpResponse):
         if response.is_async or in_loop:
@@ -163,9 +128,22 @@ def settle_after(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool
             # The watch settles at the end of iteration; close() covers a body never iterated.
             _on_close(response, lambda: finish(False, None))
         else:
-            response.streaming_content = SettlingIterable(response.streaming_content, finish)  # type: ignore[arg-type]
+            # Settled when the server has taken the last chunk (a test client reading the
+            # body settles too), or at close() if it never did.
+            response.streaming_content = SettlingIterable(response.streaming_content, finish,  # type: ignore[arg-type]
+                                                          on_exhausted=exhausted)
     else:
-        _on_close(response, lambda: finish(True, None))
+        # The whole body is handed to the server at once; close() is where it is over.
+        _on_close(response, exhausted)
+
+
+def _delivered(opened: PaidRequest, meta: Mapping[str, object]) -> None:
+    """The whole body went to the server; waitress (with ``channel_request_lookahead``)
+    can tell whether the client is still there."""
+    gone = meta.get("waitress.client_disconnected")
+    if callable(gone) and gone():
+        opened.client_left()
+    opened.body_finished()
 
 
 def settle_now(ctx: FocusContext, error: BaseException) -> None:
@@ -173,7 +151,8 @@ def settle_now(ctx: FocusContext, error: BaseException) -> None:
     cancelled): fail with a refund, blocking."""
     opened = ctx.open_job
     if opened is not None:
-        opened.settle(ctx.runtime, None, False, error)
+        opened.ended_by(error)
+        opened.settle(ctx.runtime.jobs)
 
 
 async def asettle_now(ctx: FocusContext, error: BaseException) -> None:
