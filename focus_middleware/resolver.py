@@ -210,7 +210,7 @@ class ResolverCore:
         """``cache`` is the in-process level (read inline, so it must not do I/O);
         ``shared`` says whether the driver performs the shared-level effects."""
         self.config = config
-        self.cache: CacheBackend = cache or MemoryCache(
+        self.cache: CacheBackend = cache if cache is not None else MemoryCache(
             maxsize=config.token_cache_size + config.wallet_cache_size, clock=config.clock
         )
         self.shared = shared
