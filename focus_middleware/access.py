@@ -63,6 +63,7 @@ from focus_middleware.responses import (
     unauthorized,
     unavailable,
 )
+from focus_middleware.preserve import keeper, return_facts, wants_form
 from focus_middleware.sessions import signin_page_redirect, signin_redirect
 
 STALE_RETRY_AFTER = 5
@@ -127,7 +128,11 @@ def no_account(facts: RequestFacts, outcome: Outcome, config: FocusConfig, *, no
     if is_navigation(facts):
         if signin_page is not None and not isinstance(outcome, Expired):
             return signin_page_redirect(facts, config, signin_page)
-        return signin_redirect(facts, config, nonce=nonce)
+        plain = signin_redirect(facts, config, nonce=nonce)
+        if isinstance(outcome, Expired) and wants_form(facts, config):
+            # A form post must not lose what was typed: the adapter hands over the form.
+            return keeper(facts, config, plain, signin_redirect(return_facts(facts, config), config))
+        return plain
     return unauthorized(facts, config, token_presented=isinstance(outcome, (Rejected, Expired)),
                         reason=refusal_reason(outcome))
 

@@ -50,6 +50,8 @@ from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import Authenticated, Outcome
 from focus_middleware.pages import template_page
 from focus_middleware.resolver import AsyncResolver
+from focus_middleware.asgi_preserve import KeepingResponse, keep_body
+from focus_middleware.preserve import may_bounce_form
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
 from focus_middleware.sessions import (
     Proceed,
@@ -268,6 +270,8 @@ def facts_from_scope(scope: Scope) -> RequestFacts:
 
 def to_response(spec: ResponseSpec) -> Response:
     """The one place a core response becomes a Starlette one (every header, every cookie)."""
+    if spec.keep_form is not None:
+        return KeepingResponse(spec.keep_form, to_response)
     response = Response(spec.body, status_code=spec.status)
     raw = response.raw_headers
     raw.extend((name.encode("latin-1"), value.encode("latin-1")) for name, value in spec.headers)
@@ -411,6 +415,8 @@ class FocusMiddleware:
                 await to_response(result.response)(scope, receive, send)
                 return
             proceed = result
+            if not websocket and may_bounce_form(facts, self.config, proceed.outcome):
+                receive = await keep_body(scope, receive, facts)
         ctx = FocusContext(facts, proceed, self)
         _attach(scope, ctx)
         if self._jobs is not None and not websocket:

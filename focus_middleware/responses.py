@@ -13,13 +13,16 @@ import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Concatenate, Literal, ParamSpec
+from typing import TYPE_CHECKING, Concatenate, Literal, ParamSpec
 from urllib.parse import urlencode
 
 from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts
 from focus_middleware.outcome import Authenticated, Expired, Outcome, Rejected, Unavailable
 from focus_middleware.urls import BILLED_PARAM, NEVER_ECHOED, UnsafeURL, query_without, request_target
+
+if TYPE_CHECKING:
+    from focus_middleware.preserve import FormKeeper
 
 Protection = Literal["account", "credits", "paid"]
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -35,12 +38,15 @@ class ResponseSpec:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     set_cookies: tuple[str, ...] = field(default=())
+    keep_form: FormKeeper | None = field(default=None, repr=False, compare=False)
+    """Set on the sign-in refusal of a form post (issue 24): the adapter hands it the
+    request's form (:meth:`FormKeeper.respond`) and sends what that gives instead."""
 
     def with_headers(self, *extra: tuple[str, str]) -> ResponseSpec:
-        return ResponseSpec(self.status, self.headers + extra, self.body, self.set_cookies)
+        return ResponseSpec(self.status, self.headers + extra, self.body, self.set_cookies, self.keep_form)
 
     def with_cookies(self, *cookies: str) -> ResponseSpec:
-        return ResponseSpec(self.status, self.headers, self.body, self.set_cookies + cookies)
+        return ResponseSpec(self.status, self.headers, self.body, self.set_cookies + cookies, self.keep_form)
 
 
 # -- facts about the request ----------------------------------------------------------

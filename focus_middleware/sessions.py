@@ -92,6 +92,7 @@ if TYPE_CHECKING:
 FOCUS_PREFIX = "/_focus"
 REFRESH_PATH = FOCUS_PREFIX + "/session"
 SCRIPT_PATH = FOCUS_PREFIX + "/refresh.js"
+PRESERVE_PATH = FOCUS_PREFIX + "/preserve.js"
 SIGNOUT_PATH = FOCUS_PREFIX + "/signout"
 SIGNIN_PATH = FOCUS_PREFIX + "/signin"
 
@@ -163,9 +164,9 @@ PROCEED_ANONYMOUS = Proceed(ANONYMOUS, "anonymous", credentialed=False)
 # -- the request, from an adapter's point of view --------------------------------------------
 
 
-Endpoint = Literal["refresh", "script", "signout", "signin"]
+Endpoint = Literal["refresh", "script", "signout", "signin", "preserve"]
 _ENDPOINTS: dict[str, Endpoint] = {REFRESH_PATH: "refresh", SCRIPT_PATH: "script", SIGNOUT_PATH: "signout",
-                                   SIGNIN_PATH: "signin"}
+                                   SIGNIN_PATH: "signin", PRESERVE_PATH: "preserve"}
 
 
 def endpoint_for(facts: RequestFacts) -> Endpoint | None:
@@ -217,6 +218,8 @@ def request_plan(core: ResolverCore, facts: RequestFacts, *, websocket: bool = F
         endpoint = endpoint_for(facts)
         if endpoint == "script":
             return Respond(refresh_script(facts, config))
+        if endpoint == "preserve":
+            return Respond(preserve_script(facts))
         if endpoint == "refresh":
             return Respond((yield from _refresh_plan(core, facts)))
         if endpoint == "signout":
@@ -597,7 +600,27 @@ def refresh_lead(config: FocusConfig) -> int:
 @cache
 def _script(api_url: str, lead: int) -> bytes:
     text = resources.files("focus_middleware").joinpath("static/refresh.js").read_text(encoding="utf-8")
-    return text.replace("__FOCUS_API_URL__", json.dumps(api_url)).replace("__FOCUS_REFRESH_LEAD__", str(lead)).encode()
+    text = text.replace("__FOCUS_API_URL__", json.dumps(api_url)).replace("__FOCUS_REFRESH_LEAD__", str(lead))
+    # Pages that keep the session fresh also give back a form kept across a sign-in (issue 24).
+    return (text + "\n" + _static("preserve.js")).encode()
+
+
+@cache
+def _static(name: str) -> str:
+    return resources.files("focus_middleware").joinpath(f"static/{name}").read_text(encoding="utf-8")
+
+
+def preserve_script(facts: RequestFacts) -> ResponseSpec:
+    """``/_focus/preserve.js``: keeps a form in ``sessionStorage`` on the page that goes to
+    sign-in, and fills it in again on return (see :mod:`focus_middleware.preserve`); also
+    part of ``refresh.js``, for pages that include that."""
+    if facts.method not in ("GET", "HEAD"):
+        return _method_not_allowed("GET, HEAD")
+    headers = (("content-type", "text/javascript; charset=utf-8"), ("cache-control", "public, max-age=300"),
+               ("x-content-type-options", "nosniff"))
+    return ResponseSpec(200, headers, _static("preserve.js").encode() if facts.method == "GET" else b"")
+
+
 
 
 def refresh_script_path(root_path: str = "") -> str:
@@ -694,6 +717,7 @@ __all__ = [
     "BOUNCE_PARAM",
     "FOCUS_PREFIX",
     "MAX_BODY",
+    "PRESERVE_PATH",
     "PROCEED_ANONYMOUS",
     "REFRESH_HEADER",
     "REFRESH_PATH",
@@ -719,6 +743,7 @@ __all__ = [
     "proceed_with",
     "quick_proceed",
     "may_answer_up_front",
+    "preserve_script",
     "refresh_response",
     "refresh_script",
     "refresh_script_path",

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Request, Response
 from focus_middleware.access import ACCOUNT, Requirement
 from focus_middleware.jobs import PaidJob, PaidRoute
 from focus_middleware.responses import ResponseSpec
+from focus_middleware.wsgi_preserve import resolve as keep_form
 from focus_middleware.wsgi import JOB_KEY, WSGIFocusContext, send_spec, to_response, wsgi_context
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ class _Call:
     def context(self) -> WSGIFocusContext:
         return wsgi_context(self.environ)
 
-    def refuse(self, spec: ResponseSpec) -> Response | Iterable[bytes]:
+    def refuse(self, spec: ResponseSpec, view: object = None) -> Response | Iterable[bytes]:
+        spec = keep_form(spec, self.environ, view)  # a form post's fields survive the sign-in
         if self.start_response is None:
             return to_response(spec)
         return send_spec(spec, self.start_response)
@@ -98,7 +100,7 @@ def _guard(func: Callable[P, R], requirement: Requirement) -> Callable[P, R | Re
         call = _Call(args, kwargs)
         refused = call.context().check(requirement)
         if refused is not None:
-            return call.refuse(refused)
+            return call.refuse(refused, func)
         return func(*args, **kwargs)
 
     return guarded
@@ -120,7 +122,7 @@ def paid(*, action: str, cost_estimate: int, app: str | None = None,
             ctx = call.context()
             opened = ctx.open_job(route)
             if isinstance(opened, ResponseSpec):
-                return call.refuse(opened)
+                return call.refuse(opened, func)
             try:
                 return func(*args, **kwargs)
             except BaseException as error:

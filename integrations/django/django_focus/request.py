@@ -41,6 +41,7 @@ from focus_middleware.responses import InsufficientCredits, ResponseSpec, public
 from focus_middleware.sessions import Proceed, ReadBody, Reason, Respond, request_plan
 
 from django_focus import pages
+from django_focus.preserve import resolve as keep_form
 
 if TYPE_CHECKING:
     from django_focus.paid import OpenJob
@@ -263,7 +264,8 @@ class FocusContext:
     # -- responding --------------------------------------------------------------------------
 
     def respond(self, spec: ResponseSpec) -> HttpResponse:
-        return to_response(spec, self.facts, self.runtime)
+        # The refusal of a form post keeps the form (focus_middleware.preserve).
+        return to_response(keep_form(spec, self.request), self.facts, self.runtime)
 
     def insufficient_credits_page(self, info: InsufficientCredits) -> str:
         """The 402 page for this request (see :mod:`django_focus.pages`)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from focus_middleware.jobs import PaidJob
 from focus_middleware.models import FocusAccount
+from focus_middleware.preserve import no_form_keeping
 from focus_middleware.responses import InsufficientCredits
 
 from flask_focus.context import FocusGlobalsMixin, FocusRequestMixin, current_account
@@ -28,6 +29,7 @@ __all__ = [
     "PaidJob",
     "config_from_app",
     "current_account",
+    "no_form_keeping",
     "state_of",
 ]
 __version__ = "0.1.0"

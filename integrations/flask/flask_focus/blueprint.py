@@ -21,7 +21,8 @@ from flask_focus.state import current_context, current_state
 
 NAME = "focus"
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-_ROUTES = {"/session": "session", "/refresh.js": "refresh_script", "/signout": "signout", "/signin": "signin"}
+_ROUTES = {"/session": "session", "/refresh.js": "refresh_script", "/signout": "signout", "/signin": "signin",
+           "/preserve.js": "preserve_script"}
 
 
 def _answer() -> Response:

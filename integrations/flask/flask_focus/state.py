@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, has_request_context, request, url_for
 
 from focus_middleware.config import FocusConfig
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
 from focus_middleware.wsgi import FocusWSGIMiddleware, WSGIFocusContext, to_response
+from focus_middleware.wsgi_preserve import resolve as keep_form
 
 if TYPE_CHECKING:
     from flask.sansio.app import App
@@ -47,7 +48,10 @@ class FocusState:
         return url_for(view) if view else None
 
     def response(self, spec: ResponseSpec) -> Response:
-        """A core response as this app's response class."""
+        """A core response as this app's response class (the refusal of a form post
+        keeps the form: see :mod:`focus_middleware.preserve`)."""
+        if spec.keep_form is not None and has_request_context():
+            spec = keep_form(spec, request.environ, current_app.view_functions.get(request.endpoint or ""))
         return to_response(spec, current_app.response_class)
 
     def close(self) -> None:
