@@ -59,6 +59,7 @@ from focus_middleware.responses import (
     is_navigation,
     is_same_origin,
     needs_same_origin,
+    public_origin,
     refusal_reason,
     unauthorized,
     unavailable,
@@ -107,11 +108,12 @@ def refusal(
     if not isinstance(outcome, Authenticated):
         return no_account(facts, outcome, config, nonce=nonce, signin_page=signin_page)
     if needs_same_origin(facts, outcome, requirement.protection) and not is_same_origin(facts, config):
-        return pages.forbidden() if is_navigation(facts) else forbidden_cross_origin()
+        return pages.forbidden(facts=facts, app_name=config.app_name or pages.DEFAULT_APP_NAME) if is_navigation(facts) \
+            else forbidden_cross_origin()
     if requirement.credits:
         account = outcome.account
         if account.stale:
-            return unavailable_response(facts, STALE_RETRY_AFTER)
+            return unavailable_response(facts, STALE_RETRY_AFTER, config)
         if account.credits < requirement.credits:
             if wallets is not None:
                 wallets.forget_wallet(account.clerk_id)
@@ -124,7 +126,7 @@ def no_account(facts: RequestFacts, outcome: Outcome, config: FocusConfig, *, no
                signin_page: str | None = None) -> ResponseSpec:
     """The refusal for a request without a usable account."""
     if isinstance(outcome, Unavailable):
-        return unavailable_response(facts, outcome.retry_after)
+        return unavailable_response(facts, outcome.retry_after, config)
     if is_navigation(facts):
         if signin_page is not None and not isinstance(outcome, Expired):
             return signin_page_redirect(facts, config, signin_page)
@@ -137,8 +139,13 @@ def no_account(facts: RequestFacts, outcome: Outcome, config: FocusConfig, *, no
                         reason=refusal_reason(outcome))
 
 
-def unavailable_response(facts: RequestFacts, retry_after: int) -> ResponseSpec:
-    return pages.unavailable(retry_after) if is_navigation(facts) else unavailable(retry_after)
+def unavailable_response(facts: RequestFacts, retry_after: int, config: FocusConfig | None = None) -> ResponseSpec:
+    if not is_navigation(facts):
+        return unavailable(retry_after)
+    if config is None:
+        return pages.unavailable(retry_after, facts=facts)
+    return pages.unavailable(retry_after, facts=facts, app_name=config.app_name or pages.DEFAULT_APP_NAME,
+                             origin=public_origin(facts, config))
 
 
 def paid_refusal(
@@ -180,17 +187,18 @@ def reservation_refusal(
     if isinstance(error, InsufficientCreditsError):
         required = route.cost_estimate if error.required is None else error.required
         have = auth.account.credits if error.available is None else error.available
-        return insufficient_credits(facts, config, required=required, available=have, action=route.action, page=page)
+        return insufficient_credits(facts, config, required=required, available=have, action=route.action, page=page,
+                                    label=route.label, usual_cost=route.usual_cost)
     if isinstance(error, UnauthorizedError):
         # Revoked between the check and the reservation: as if the credential were refused.
         refused = Rejected("reservation_unauthorized", auth.credential.source)
         return no_account(facts, refused, config, nonce=nonce, signin_page=signin_page)
     if isinstance(error, (UnavailableError, RateLimitedError)):
         hint = error.retry_after
-        return unavailable_response(facts, STALE_RETRY_AFTER if hint is None else max(1, round(hint)))
+        return unavailable_response(facts, STALE_RETRY_AFTER if hint is None else max(1, round(hint)), config)
     if isinstance(error, FocusAPIError):
         return None
-    return unavailable_response(facts, STALE_RETRY_AFTER)
+    return unavailable_response(facts, STALE_RETRY_AFTER, config)
 
 
 __all__ = [

@@ -45,6 +45,17 @@ def _strip_slash(url: str) -> str:
     return url[:-1] if url.endswith("/") else url
 
 
+def _app_name(name: str | None, slug: str | None) -> str:
+    """The name pages call the app: given, else its slug in words, else "this app"."""
+    if name is not None:
+        if not isinstance(name, str) or not name.strip() or len(name) > 80:
+            raise ConfigError("app_name", "must be a name of 1 to 80 characters")
+        return name.strip()
+    if slug:
+        return " ".join(word.capitalize() for word in re.split(r"[-_]+", slug) if word)
+    return "this app"
+
+
 @dataclass(frozen=True, kw_only=True)
 class FocusConfig:
     """Settings of a Focus-enabled app; see the README's configuration reference.
@@ -76,9 +87,23 @@ class FocusConfig:
     public_origin: str | None = None
     trusted_proxies: tuple[str, ...] = ()
 
-    # Refusal targets (defaults derive from api_url).
+    # Refusal targets (defaults derive from api_url). Sign-out of Focus itself (the
+    # signed-out page's "Sign out of Focus too"): {api_url}/signout, an assumption.
     signin_url: str | None = None
     purchase_url: str | None = None
+    signout_url: str | None = None
+    # The billing page's parameter for how many more credits the person needs, if it takes
+    # one (the emulator's takes "need"; the real one's is not known: None, not sent).
+    purchase_need_param: str | None = None
+
+    # What people read. The name pages call this app (default: the slug title-cased,
+    # "video-studio" → "Video Studio", else "this app"). The JWT claims a person's name and
+    # email are read from, first present wins: Clerk's default claims carry neither, a
+    # custom session token template adds them (Clerk's own example names them fullName
+    # and primaryEmail).
+    app_name: str | None = None
+    name_claims: tuple[str, ...] = ("name", "fullName", "full_name")
+    email_claims: tuple[str, ...] = ("email", "primaryEmail", "primary_email")
 
     # Browser sessions.
     session_cookie: str | None = None
@@ -159,6 +184,14 @@ class FocusConfig:
         set_(self, "purchase_url", _strip_slash(self.purchase_url or api_url + "/billing"))
         _origin_of(self.signin_url or "", "signin_url")
         _origin_of(self.purchase_url or "", "purchase_url")
+        set_(self, "signout_url", _strip_slash(self.signout_url or api_url + "/signout"))
+        _origin_of(self.signout_url or "", "signout_url")
+        set_(self, "app_name", _app_name(self.app_name, self.app))
+        for claims in ("name_claims", "email_claims"):
+            names = tuple(getattr(self, claims))
+            if not all(isinstance(n, str) and n for n in names):
+                raise ConfigError(claims, "must be claim names (non-empty strings)")
+            set_(self, claims, names)
         if self.session_cookie is None:
             secure = public_origin is not None and public_origin.startswith("https:")
             set_(self, "session_cookie", "__Host-focus_session" if secure else "focus_session")

@@ -153,10 +153,11 @@ class PaidJob(FocusSecurity):
     """
 
     def __init__(self, *, action: str, cost_estimate: int, app: str | None = None,
-                 description: str | None = None) -> None:
+                 description: str | None = None, label: str | None = None, usual_cost: int | None = None) -> None:
         super().__init__()
         self.protection = "paid"
-        self.route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description)
+        self.route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description,
+                               label=label, usual_cost=usual_cost)
 
     async def __call__(self, request: Request) -> AsyncIterator[FocusJob]:
         opened = await open_job(request, self.route)

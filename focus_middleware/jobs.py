@@ -52,12 +52,21 @@ class PaidRoute:
     cost_estimate: int
     app: str | None = None
     description: str | None = None
+    # For people: the action in words on the 402 page (else the slug), and what it usually
+    # costs when that is less than the estimate it sets aside (shown only when given).
+    label: str | None = None
+    usual_cost: int | None = None
 
     def __post_init__(self) -> None:
         if not self.action or not isinstance(self.action, str):
             raise ValueError("paid(): action must be a non-empty string")
         if isinstance(self.cost_estimate, bool) or not isinstance(self.cost_estimate, int) or self.cost_estimate < 0:
             raise ValueError("paid(): cost_estimate must be a whole number >= 0")
+        if self.label is not None and (not isinstance(self.label, str) or not self.label.strip()):
+            raise ValueError("paid(): label must be a non-empty string")
+        usual = self.usual_cost
+        if usual is not None and (isinstance(usual, bool) or not isinstance(usual, int) or usual < 0):
+            raise ValueError("paid(): usual_cost must be a whole number >= 0")
 
 
 @dataclass(slots=True)

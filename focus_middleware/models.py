@@ -75,6 +75,30 @@ def _req_int(data: Mapping[str, Any], key: str, where: str) -> int:
     return value
 
 
+_PERSON_MAX = 200
+"""A name or email longer than this is not shown: it is not a person's, and a page
+must not grow by whatever a token or a body carries."""
+
+
+def _person_str(data: Mapping[str, Any], key: str) -> str | None:
+    """A name or an email to show, or None: a non-blank string of printable characters."""
+    value = data.get(key)
+    if not isinstance(value, str):
+        return None
+    value = " ".join(value.split())
+    if not value or len(value) > _PERSON_MAX or not value.isprintable():
+        return None
+    return value
+
+
+def _first_claim(claims: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = _person_str(claims, name)
+        if value is not None:
+            return value
+    return None
+
+
 def _opt_int(data: Mapping[str, Any], key: str) -> int | None:
     return _as_int(data.get(key))
 
@@ -182,12 +206,16 @@ class AppGrant:
 @dataclass(frozen=True, slots=True)
 class AccountInfo:
     """The ``account`` object of a wallet. ``credits`` is the spendable balance (open
-    reservations already deducted) and may be negative after an overage."""
+    reservations already deducted) and may be negative after an overage. ``name`` and
+    ``email`` are read when the service sends them (assumed: the contract does not promise
+    them; the emulator sends both), so a page can greet a person instead of an id."""
 
     id: str
     clerk_id: str
     credits: int
     plan: str | None = None
+    name: str | None = None
+    email: str | None = None
 
     @classmethod
     def from_json(cls, data: Any, where: str = "account") -> AccountInfo:
@@ -197,10 +225,16 @@ class AccountInfo:
             clerk_id=_req_str(obj, "clerk_id", where),
             credits=_req_int(obj, "credits", where),
             plan=_opt_str(obj, "plan"),
+            name=_person_str(obj, "name"),
+            email=_person_str(obj, "email"),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "clerk_id": self.clerk_id, "plan": self.plan, "credits": self.credits}
+        out: dict[str, Any] = {"id": self.id, "clerk_id": self.clerk_id, "plan": self.plan, "credits": self.credits}
+        for key in ("name", "email"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +367,8 @@ class FocusAccount:
     app_grant: AppGrant | None = None
     claims: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
     stale: bool = False
+    name: str | None = None
+    email: str | None = None
 
     def __post_init__(self) -> None:
         if self.claims is not None and not isinstance(self.claims, MappingProxyType):
@@ -346,8 +382,14 @@ class FocusAccount:
         credential_kind: CredentialKind,
         claims: Mapping[str, Any] | None = None,
         stale: bool = False,
+        name_claims: tuple[str, ...] = ("name", "fullName", "full_name"),
+        email_claims: tuple[str, ...] = ("email", "primaryEmail", "primary_email"),
     ) -> FocusAccount:
+        """The account of ``wallet``; its ``name``/``email`` from the first of
+        ``name_claims``/``email_claims`` the verified token carries (Clerk's default claims
+        carry none: a custom session token template adds them), else from the wallet."""
         a = wallet.account
+        person = claims if claims is not None else _EMPTY
         return cls(
             id=a.id,
             clerk_id=a.clerk_id,
@@ -358,11 +400,14 @@ class FocusAccount:
             credential_kind=credential_kind,
             claims=claims,
             stale=stale,
+            name=_first_claim(person, name_claims) or a.name,
+            email=_first_claim(person, email_claims) or a.email,
         )
 
     @property
     def wallet(self) -> Wallet:
-        return Wallet(AccountInfo(self.id, self.clerk_id, self.credits, self.plan), self.apps, self.app_grant)
+        return Wallet(AccountInfo(self.id, self.clerk_id, self.credits, self.plan, self.name, self.email),
+                      self.apps, self.app_grant)
 
     @property
     def identity(self) -> str:
@@ -371,7 +416,9 @@ class FocusAccount:
 
     @property
     def display_name(self) -> str:
-        return self.clerk_id
+        """What a page calls this person: their name, else their email, else (when Focus
+        told neither) the Clerk id, which at least stays the same between visits."""
+        return self.name or self.email or self.clerk_id
 
     @property
     def actor(self) -> Mapping[str, Any] | None:

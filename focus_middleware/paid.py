@@ -77,7 +77,8 @@ async def open_job(conn: HTTPConnection, route: PaidRoute) -> PaidRequest | Resp
 
 
 def paid(
-    *, action: str, cost_estimate: int, app: str | None = None, description: str | None = None
+    *, action: str, cost_estimate: int, app: str | None = None, description: str | None = None,
+    label: str | None = None, usual_cost: int | None = None,
 ) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
     """Make an endpoint paid work: credits are reserved before it runs (a 402 purchase prompt
     instead when they do not suffice, and the endpoint never runs), the actual cost is
@@ -88,7 +89,8 @@ def paid(
     the job's metadata for the user's history. Works on sync and async functions, on
     ``HTTPEndpoint`` methods and on FastAPI endpoints with or without a ``Request``.
     """
-    route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description)
+    route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description, label=label,
+                      usual_cost=usual_cost)
 
     def decorate(func: Callable[P, Any]) -> Callable[P, Any]:
         injected = _needs_request_param(func)

@@ -463,7 +463,8 @@ class ResolverCore:
                 account = self._accounts.get(memo_key)
             if account is not None:
                 return account
-        account = FocusAccount.from_wallet(wallet, credential_kind=identity.credential.kind, claims=identity.claims, stale=stale)
+        account = FocusAccount.from_wallet(wallet, credential_kind=identity.credential.kind, claims=identity.claims, stale=stale,
+                                           name_claims=self.config.name_claims, email_claims=self.config.email_claims)
         if version and not stale:
             with self._accounts_lock:
                 self._accounts[memo_key] = account

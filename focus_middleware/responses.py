@@ -7,18 +7,16 @@ and copy the resulting :class:`ResponseSpec` into their framework's response typ
 from __future__ import annotations
 
 import functools
-import html
 import json
-import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import TYPE_CHECKING, Concatenate, Literal, ParamSpec
 from urllib.parse import urlencode
 
 from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts
 from focus_middleware.outcome import Authenticated, Expired, Outcome, Rejected, Unavailable
+from focus_middleware.page_layout import fragment, render
 from focus_middleware.urls import BILLED_PARAM, NEVER_ECHOED, UnsafeURL, query_without, request_target
 
 if TYPE_CHECKING:
@@ -164,8 +162,29 @@ def signin_url(config: FocusConfig, redirect_to: str) -> str:
     return f"{config.signin_url}?{urlencode({'redirect_to': redirect_to})}"
 
 
-def purchase_url(config: FocusConfig, redirect_to: str) -> str:
-    return f"{config.purchase_url}?{urlencode({'redirect_to': redirect_to})}"
+def purchase_url(config: FocusConfig, redirect_to: str, need: int | None = None) -> str:
+    """The billing page, back to ``redirect_to``; with ``need`` (how many more credits the
+    person needs) under ``config.purchase_need_param`` when that is set, so the page can
+    offer the right amount (assumed: a billing page ignores a parameter it does not take)."""
+    query = {"redirect_to": redirect_to}
+    if need is not None and need > 0 and config.purchase_need_param:
+        query[config.purchase_need_param] = str(need)
+    return f"{config.purchase_url}?{urlencode(query)}"
+
+
+def back_url(facts: RequestFacts, config: FocusConfig) -> str:
+    """Where a page's **Back** goes: the page the person came from when it is one of this
+    app's (the ``Referer``, same origin only: never a way off to another site), else the
+    app's home."""
+    return own_referer(facts, public_origin(facts, config)) or absolute_url(facts, config, path="/", query="")
+
+
+def own_referer(facts: RequestFacts, origin: str) -> str | None:
+    """The ``Referer`` when it is a page of ``origin`` (this app), else None."""
+    referer = facts.headers.get("referer", "")
+    if referer.startswith(origin + "/") and len(referer) < 2048 and referer.isprintable() and " " not in referer:
+        return referer
+    return None
 
 
 def redirect(location: str, status: int = 303) -> ResponseSpec:
@@ -206,25 +225,43 @@ def forbidden_cross_origin() -> ResponseSpec:
 
 @dataclass(frozen=True, slots=True)
 class InsufficientCredits:
-    """What a 402 says; apps that replace the HTML page receive this."""
+    """What a 402 says; apps that replace the HTML page receive this.
+
+    ``required`` is what the action sets aside (a paid route's reservation), which may be
+    more than it ``usual_cost`` (shown only when the route gives it): a person with exactly
+    the usual cost still needs ``needed`` more, and the page says why. ``label`` is the
+    action in words (``paid(..., label="Preview render")``), ``title`` it or the slug."""
 
     required: int
     available: int
     action: str
     purchase_url: str
+    label: str | None = None
+    usual_cost: int | None = None
+    app_name: str = "this app"
+    back_url: str | None = None
+
+    @property
+    def needed(self) -> int:
+        """How many more credits the person needs for it."""
+        return max(0, self.required - self.available)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.action
 
 
 InsufficientCreditsPage = Callable[[InsufficientCredits], str]
 
 
 def _default_page(info: InsufficientCredits) -> str:
-    template = string.Template(resources.files("focus_middleware").joinpath("templates/insufficient_credits.html").read_text())
-    return template.substitute(
-        action=html.escape(info.action),
-        required=html.escape(str(info.required)),
-        available=html.escape(str(info.available)),
-        purchase_url=html.escape(info.purchase_url, quote=True),
-    )
+    usual = "."
+    if info.usual_cost is not None and info.usual_cost != info.required:
+        usual = fragment(" (they are set aside while it runs; it usually costs $usual, and what it does not use"
+                         " goes back to you at once).", usual=info.usual_cost)
+    return render("insufficient_credits.html", title="Not enough credits", app_name=info.app_name,
+                  action=info.title, required=info.required, available=info.available, needed=info.needed,
+                  usual_cost=usual, purchase_url=info.purchase_url, back_url=info.back_url or "/")
 
 
 def default_insufficient_credits_page(info: InsufficientCredits) -> str:
@@ -242,8 +279,13 @@ def insufficient_credits(
     available: int,
     action: str,
     page: InsufficientCreditsPage | None = None,
+    label: str | None = None,
+    usual_cost: int | None = None,
 ) -> ResponseSpec:
-    info = InsufficientCredits(required, available, action, purchase_url(config, billing_return_url(facts, config)))
+    need = max(0, required - available)
+    info = InsufficientCredits(required, available, action, purchase_url(config, billing_return_url(facts, config), need),
+                               label=label, usual_cost=usual_cost, app_name=config.app_name or "this app",
+                               back_url=back_url(facts, config))
     if is_navigation(facts):
         body = (page or _default_page)(info).encode()
         return ResponseSpec(402, (("content-type", "text/html; charset=utf-8"), NO_STORE), body)

@@ -83,6 +83,7 @@ from focus_middleware.responses import (
     signin_url,
     unauthorized,
 )
+from focus_middleware.billing_notice import notice_cookie
 from focus_middleware.tokens import MAX_COOKIE_TOKEN, looks_like_jwt
 from focus_middleware.urls import BILLED_PARAM, has_control_character, query_without, request_target
 
@@ -95,6 +96,7 @@ SCRIPT_PATH = FOCUS_PREFIX + "/refresh.js"
 PRESERVE_PATH = FOCUS_PREFIX + "/preserve.js"
 SIGNOUT_PATH = FOCUS_PREFIX + "/signout"
 SIGNIN_PATH = FOCUS_PREFIX + "/signin"
+SIGNED_OUT_PATH = FOCUS_PREFIX + "/signed-out"
 
 TOKEN_PARAM = "token"
 STATE_PARAM = "focus_state"
@@ -164,9 +166,9 @@ PROCEED_ANONYMOUS = Proceed(ANONYMOUS, "anonymous", credentialed=False)
 # -- the request, from an adapter's point of view --------------------------------------------
 
 
-Endpoint = Literal["refresh", "script", "signout", "signin", "preserve"]
+Endpoint = Literal["refresh", "script", "signout", "signin", "preserve", "signed_out"]
 _ENDPOINTS: dict[str, Endpoint] = {REFRESH_PATH: "refresh", SCRIPT_PATH: "script", SIGNOUT_PATH: "signout",
-                                   SIGNIN_PATH: "signin", PRESERVE_PATH: "preserve"}
+                                   SIGNIN_PATH: "signin", PRESERVE_PATH: "preserve", SIGNED_OUT_PATH: "signed_out"}
 
 
 def endpoint_for(facts: RequestFacts) -> Endpoint | None:
@@ -226,6 +228,8 @@ def request_plan(core: ResolverCore, facts: RequestFacts, *, websocket: bool = F
             return Respond((yield from _signout_plan(facts, config)))
         if endpoint == "signin":
             return Respond(signin_start(facts, config))
+        if endpoint == "signed_out":
+            return Respond(signed_out_page(facts, config))
         trip = return_trip(facts, config)
         if trip is not None:
             return Respond((yield from _return_trip_plan(core, facts, trip)))
@@ -381,8 +385,31 @@ def signin_redirect(facts: RequestFacts, config: FocusConfig, *, nonce: str | No
     rounds = bounce_count(facts)
     if rounds >= config.max_bounces:
         link = signin_url(config, _return_url(facts, config, nonce, 1))
-        return pages.signin_required(link).with_cookies(state)
+        return pages.signin_required(link, app_name=config.app_name or pages.DEFAULT_APP_NAME).with_cookies(state)
     return redirect(signin_url(config, _return_url(facts, config, nonce, rounds + 1))).with_cookies(state)
+
+
+SIGNED_OUT_OF_FOCUS = "focus"
+"""``/_focus/signed-out?focus=out``: back from Focus's sign-out as well."""
+
+
+@refuses_unsafe_url
+def signed_out_page(facts: RequestFacts, config: FocusConfig) -> ResponseSpec:
+    """``GET /_focus/signed-out[?next=<same-origin URL>]``: the page after the app's
+    sign-out (send sign-out's ``next`` here). **Sign in again** starts a sign-in back to
+    ``next`` (default: the app's root); **Sign out of Focus too** goes to Focus's sign-out
+    (``signout_url``), which returns here with ``focus=out``."""
+    if facts.method not in ("GET", "HEAD"):
+        return _method_not_allowed("GET, HEAD")
+    target = safe_next(facts.query.get("next"), facts, config)
+    signin = request_target(facts.root_path, SIGNIN_PATH, urlencode({"next": target}) if target else "")
+    focus_signout = None
+    if facts.query.get(SIGNED_OUT_OF_FOCUS) != "out":
+        query = urlencode({**({"next": facts.query["next"]} if target else {}), SIGNED_OUT_OF_FOCUS: "out"})
+        back = absolute_url(facts, config, path=SIGNED_OUT_PATH, query=query)
+        focus_signout = f"{config.signout_url}?{urlencode({'redirect_to': back})}"
+    return pages.signed_out(signin_url=signin, focus_signout_url=focus_signout,
+                            app_name=config.app_name or pages.DEFAULT_APP_NAME)
 
 
 @refuses_unsafe_url
@@ -480,7 +507,8 @@ def return_trip_response(facts: RequestFacts, config: FocusConfig, trip: ReturnT
         )
     if isinstance(result, Unavailable):
         # The token may be good; keep the nonce so a reload retries once Focus answers.
-        return pages.unavailable(result.retry_after).with_headers(("referrer-policy", "no-referrer"))
+        return pages.unavailable(result.retry_after, app_name=config.app_name or pages.DEFAULT_APP_NAME).with_headers(
+            ("referrer-policy", "no-referrer"))
     if isinstance(result, Rejected) and result.reason == "oversized":
         # Another round would bring back a token just as large: stop, and say why.
         return pages.token_too_large(MAX_COOKIE_TOKEN).with_cookies(_state_cookie(facts, config, remaining))
@@ -518,7 +546,9 @@ def _billing_return_plan(core: ResolverCore, facts: RequestFacts) -> Generator[E
     left = yield from core.back_from_billing(facts)
     if isinstance(left, Expired):
         return signin_redirect(facts, core.config)
-    return _without_marker(facts, core.config)
+    spec = _without_marker(facts, core.config)
+    # The landing page's "credits added" (see billing_notice): for a signed-in browser only.
+    return spec.with_cookies(notice_cookie(is_https(facts, core.config))) if left is None and spec.status == 303 else spec
 
 
 @refuses_unsafe_url
@@ -621,8 +651,6 @@ def preserve_script(facts: RequestFacts) -> ResponseSpec:
     return ResponseSpec(200, headers, _static("preserve.js").encode() if facts.method == "GET" else b"")
 
 
-
-
 def refresh_script_path(root_path: str = "") -> str:
     """Where to point ``<script src=... defer>`` from the app's pages."""
     return root_path + SCRIPT_PATH
@@ -722,6 +750,7 @@ __all__ = [
     "REFRESH_HEADER",
     "REFRESH_PATH",
     "SCRIPT_PATH",
+    "SIGNED_OUT_PATH",
     "SIGNIN_PATH",
     "SIGNOUT_PATH",
     "STATE_PARAM",

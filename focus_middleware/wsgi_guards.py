@@ -106,14 +106,15 @@ def _guard(func: Callable[P, R], requirement: Requirement) -> Callable[P, R | Re
     return guarded
 
 
-def paid(*, action: str, cost_estimate: int, app: str | None = None,
-         description: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R | Response | Iterable[bytes]]]:
+def paid(*, action: str, cost_estimate: int, app: str | None = None, description: str | None = None,
+         label: str | None = None, usual_cost: int | None = None) -> Callable[[Callable[P, R]], Callable[P, R | Response | Iterable[bytes]]]:
     """A paid view: ``cost_estimate`` credits are reserved before it runs (402 if the user
     has too few, and the view never runs); the view finds the job at
     ``environ["focus.job"]`` (:func:`focus_job`) and may set ``actual_cost`` and
     ``metadata``. The middleware completes the job once the whole body went out, or fails
     it with a refund."""
-    route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description)
+    route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description, label=label,
+                      usual_cost=usual_cost)
 
     def decorate(func: Callable[P, R]) -> Callable[P, R | Response | Iterable[bytes]]:
         @functools.wraps(func)

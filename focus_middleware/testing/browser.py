@@ -356,7 +356,9 @@ class BrowserPages:
         if caller is None:
             return self._signin_redirect(self._own("/billing", redirect_to=redirect_to or ""))
         token, new = self._csrf(request)
-        return self._form_page(pages.billing(caller.account, redirect_to, token), token, new)
+        need = request.query_params.get("need", "")
+        wanted = int(need) if need.isascii() and need.isdigit() and 0 < int(need) <= MAX_PURCHASE else None
+        return self._form_page(pages.billing(caller.account, redirect_to, token, need=wanted), token, new)
 
     async def buy(self, request: Request) -> Response:
         form = await self._posted_form(request)

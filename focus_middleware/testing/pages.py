@@ -228,13 +228,20 @@ def device_done(approved: bool) -> str:
 
 def billing(
     account: Account, redirect_to: str | None, csrf: str, amounts: Iterable[int] = BUY_AMOUNTS,
-    added: int | None = None,
+    added: int | None = None, need: int | None = None,
 ) -> str:
+    """``need``: how many more credits the app said the person needs (the 402's ``need``
+    parameter, an assumption of focus-middleware's): said, and the smallest amount that
+    covers it is offered first."""
+    if need:
+        amounts = sorted(amounts, key=lambda a: (a < need, a))
     buttons = "".join(
         f'<button type="submit" name="amount" value="{a}" id="buy-{a}">Buy {a} credits</button>'
         for a in amounts
     )
     done = f'<p id="added">Added {e(added)} credits.</p>' if added else ""
+    if need and not added:
+        done += f'<p id="need">You need <strong id="needed">{e(need)}</strong> more credits for what you were doing.</p>'
     back = f'<p><a id="back" href="{e(redirect_to)}">Back</a></p>' if redirect_to else ""
     return page(
         "Buy credits",

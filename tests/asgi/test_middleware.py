@@ -104,7 +104,7 @@ async def test_user_objects_are_starlette_users(config: FocusConfig, user: Emula
         await client.get("/")
         anonymous = seen["user"]
     assert isinstance(signed_in, FocusUser) and signed_in.identity == user.clerk_id
-    assert signed_in.display_name == user.clerk_id and signed_in.account.credits == 10
+    assert signed_in.display_name == user.email and signed_in.account.credits == 10
     assert isinstance(anonymous, AnonymousFocusUser) and anonymous.account is None and not anonymous.is_authenticated
     assert "eyJ" not in repr(signed_in) and "eyJ" not in repr(seen["ctx"].proceed)
 

@@ -7,6 +7,7 @@ Add it to ``TEMPLATES[...]["OPTIONS"]["context_processors"]``. Templates then ha
 - ``focus_refresh_script_url``: for ``<script src="{{ focus_refresh_script_url }}" defer>``,
   which keeps a browser's session fresh (``focus_middleware.sessions``);
 - ``focus_signout_url``: for ``<form method="post" action="{{ focus_signout_url }}">``;
+- ``focus_signed_out_url``: the signed-out page, for that form's ``next``;
 - ``focus_signin_url``: a link that starts a sign-in and comes back here
   (``?next=`` a same-origin URL, default: the app's root).
 """
@@ -17,7 +18,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from focus_middleware.sessions import SIGNIN_PATH, SIGNOUT_PATH, refresh_script_path
+from focus_middleware.sessions import SIGNED_OUT_PATH, SIGNIN_PATH, SIGNOUT_PATH, refresh_script_path
 
 from django_focus.request import AnonymousFocusAccount, focus_context
 
@@ -30,6 +31,7 @@ def focus(request: HttpRequest) -> dict[str, Any]:
         "focus_refresh_script_url": refresh_script_path(root),
         "focus_signout_url": root + SIGNOUT_PATH,
         "focus_signin_url": root + SIGNIN_PATH,
+        "focus_signed_out_url": root + SIGNED_OUT_PATH,
     }
 
 

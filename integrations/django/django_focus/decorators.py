@@ -102,8 +102,8 @@ def require_credits(credits: int, *, action: str | None = None) -> Callable[[Vie
     return decorate
 
 
-def paid(*, action: str, cost_estimate: int, app: str | None = None, description: str | None = None
-         ) -> Callable[[View], View]:
+def paid(*, action: str, cost_estimate: int, app: str | None = None, description: str | None = None,
+         label: str | None = None, usual_cost: int | None = None) -> Callable[[View], View]:
     """Make a view paid work: credits are reserved before it runs (the core's refusal
     instead when that cannot be done, and the view never runs), the actual cost is charged
     once the whole response went out, and anything else refunds.
@@ -112,7 +112,8 @@ def paid(*, action: str, cost_estimate: int, app: str | None = None, description
     the estimate) and ``metadata[...]``. ``app`` defaults to ``FOCUS["app"]``;
     ``description`` (default: ``action``) goes into the job's metadata.
     """
-    route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description)
+    route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description, label=label,
+                      usual_cost=usual_cost)
 
     def decorate(view: View) -> View:
         if iscoroutinefunction(view):

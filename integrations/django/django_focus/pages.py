@@ -22,6 +22,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
+from django.utils.safestring import mark_safe
 
 from focus_middleware.responses import InsufficientCredits, default_insufficient_credits_page
 
@@ -29,15 +30,20 @@ INSUFFICIENT_CREDITS_TEMPLATE = "django_focus/insufficient_credits.html"
 
 
 def insufficient_credits_page(info: InsufficientCredits, request: HttpRequest) -> str:
-    """The 402 page's HTML. Context: ``action``, ``required``, ``available``,
-    ``purchase_url`` and ``info`` (the :class:`InsufficientCredits`); the engine's context
-    processors run with ``request``."""
+    """The 402 page's HTML. Context: ``action``, ``label`` (the action in words, else its
+    slug), ``required``, ``available``, ``needed``, ``usual_cost``, ``purchase_url``,
+    ``back_url``, ``app_name``, ``info`` (the :class:`InsufficientCredits`) and
+    ``core_page`` (the core's page, already escaped, which the template shipped here is);
+    the engine's context processors run with ``request``."""
     try:
         template = get_template(INSUFFICIENT_CREDITS_TEMPLATE)
     except TemplateDoesNotExist:
         return default_insufficient_credits_page(info)
-    context = {"info": info, "action": info.action, "required": info.required, "available": info.available,
-               "purchase_url": info.purchase_url}
+    context = {"info": info, "action": info.action, "label": info.title, "required": info.required,
+               "available": info.available, "needed": info.needed, "usual_cost": info.usual_cost,
+               "purchase_url": info.purchase_url, "back_url": info.back_url, "app_name": info.app_name,
+               # The core builds it from escaped parts only (focus_middleware.page_layout).
+               "core_page": mark_safe(default_insufficient_credits_page(info))}  # noqa: S308
     return template.render(context, request)
 
 

@@ -1,9 +1,9 @@
 """The middleware's endpoints as a Flask blueprint.
 
 Routes (under ``/_focus``, so ``url_for("focus.signout")`` and friends work in templates):
-``session`` (the refresh endpoint), ``refresh_script``, ``signout``, and ``signin`` (the
+``session`` (the refresh endpoint), ``refresh_script``, ``signout``, ``signin`` (the
 start of a sign-in that comes back to ``next``, for the button of an app's own sign-in
-page). Every method is routed to them so that the core, not Flask, answers a wrong one.
+page), and ``signed_out`` (the page to send sign-out's ``next`` to). Every method is routed to them so that the core, not Flask, answers a wrong one.
 The views only drive the core (:meth:`FocusWSGIMiddleware.answer`): what the response is,
 is decided there. The return trip from sign-in comes back to whatever URL started it, so it
 is no route: the WSGI engine around ``app.wsgi_app`` answers it before Flask runs, which
@@ -22,7 +22,7 @@ from flask_focus.state import current_context, current_state
 NAME = "focus"
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _ROUTES = {"/session": "session", "/refresh.js": "refresh_script", "/signout": "signout", "/signin": "signin",
-           "/preserve.js": "preserve_script"}
+           "/preserve.js": "preserve_script", "/signed-out": "signed_out"}
 
 
 def _answer() -> Response:

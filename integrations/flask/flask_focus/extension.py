@@ -137,14 +137,15 @@ class Focus:
 
         return decorate
 
-    def paid(self, *, action: str, cost_estimate: int, app: str | None = None,
-             description: str | None = None) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
+    def paid(self, *, action: str, cost_estimate: int, app: str | None = None, description: str | None = None,
+             label: str | None = None, usual_cost: int | None = None) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
         """A paid view: ``cost_estimate`` credits are reserved before it runs (a 402 purchase
         prompt instead, and the view never runs); ``request.focus_job`` is the job (set
         ``actual_cost``, ``metadata``). The actual cost is charged once the whole response
         went out (a ``stream_with_context`` body after its last chunk); an exception,
         ``abort(4xx)``, any status >= 400 or a client that left early refunds."""
-        route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description)
+        route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description, label=label,
+                          usual_cost=usual_cost)
 
         def decorate(func: Callable[P, Any]) -> Callable[P, Any]:
             if inspect.iscoroutinefunction(func):
