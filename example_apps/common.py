@@ -11,6 +11,7 @@ each app runs against the demo's emulator with no setup at all:
                             emulator issues them itself)
 ``FOCUS_APP``               the app's slug on Focus (``clip-studio``)
 ``FOCUS_PUBLIC_ORIGIN``     where browsers reach the app (``http://<host>:<port>``)
+``FOCUS_APP_NAME``          what the core's pages call the app (``Clip Studio``)
 ==========================  =====================================================
 
 Any other ``FOCUS_*`` variable (``FOCUS_CACHE_URL``, ``FOCUS_MIN_TOKEN_LIFE``...) is read
@@ -37,6 +38,8 @@ DEMO_APP = "clip-studio"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 
+RENDER_LABEL = "Preview render"
+"""What the 402 page calls a render (its job's action is the slug ``render``)."""
 RENDER_ESTIMATE = 5
 """Credits reserved for a render before it starts."""
 RENDER_COST = 3
@@ -82,6 +85,10 @@ def focus_settings(server: Server | None = None, environ: Mapping[str, str] | No
     # A render takes seconds, so a session token with 10 s left can still settle one (the
     # default asks 30 s): fewer paid clicks are sent to renew the session first.
     settings.setdefault("min_token_life", "10")
+    # What the core's pages (402, 403, 503, signed out) call the app, and the emulator's
+    # billing page's parameter for how many more credits a person needs.
+    settings.setdefault("app_name", APP_NAME)
+    settings.setdefault("purchase_need_param", "need")
     return settings
 
 

@@ -58,3 +58,6 @@ TEMPLATES = [
 # (and a refused request's): one line keeps every credential out of it (README, "Keeping
 # tokens out of server logs").
 install_log_redaction("django.server")
+
+# A cross-site form post meets Django's CSRF check first: the same 403 page as Focus's.
+CSRF_FAILURE_VIEW = "example_apps.django_app.views.csrf_failure"

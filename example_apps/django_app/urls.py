@@ -13,3 +13,5 @@ urlpatterns = [
     path("api/me", views.api_me, name="api-me"),
     path("api/render", views.api_render, name="api-render"),
 ]
+
+handler404 = views.page_not_found

@@ -31,6 +31,7 @@ from example_apps.common import (
     PROGRESS,
     RENDER_COST,
     RENDER_ESTIMATE,
+    RENDER_LABEL,
     STREAM_COST,
     STREAM_ESTIMATE,
     STREAM_FRAMES,
@@ -41,7 +42,11 @@ from example_apps.common import (
     render_preview,
     render_steps,
 )
+from django_focus.request import focus_context
+from focus_middleware.billing_notice import back_from_billing
 from focus_middleware.jobs import PaidJob
+from focus_middleware.pages import forbidden, not_found
+from focus_middleware.responses import is_navigation
 from focus_middleware.models import FocusAccount
 
 
@@ -74,7 +79,10 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @focus_login_required
 def studio(request: HttpRequest) -> HttpResponse:
-    return render(request, "clipstudio/studio.html", {"back": "back" in request.GET})
+    # Back from buying credits (the core's notice, set on the way back): the balance shown
+    # was just read from Focus.
+    return render(request, "clipstudio/studio.html",
+                  {"back": "back" in request.GET, "billed": back_from_billing(request.COOKIES)})
 
 
 @require_http_methods(["GET", "POST"])
@@ -87,7 +95,8 @@ def render_clip(request: FocusRequest) -> HttpResponseBase:
     return paid_render(request)
 
 
-@paid(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render")
+@paid(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render", label=RENDER_LABEL,
+      usual_cost=RENDER_COST)
 def paid_render(request: FocusRequest) -> HttpResponse:
     job = request.focus_job
     preview = render_preview(clean_title(request.POST.get("title")), job.job_id, origin())
@@ -104,7 +113,8 @@ def render_stream(request: FocusRequest) -> HttpResponseBase:
     return paid_render_stream(request)
 
 
-@paid(action="render-stream", cost_estimate=STREAM_ESTIMATE, description="Preview render (live)")
+@paid(action="render-stream", cost_estimate=STREAM_ESTIMATE, description="Preview render (live)",
+      label="Preview render with live progress", usual_cost=STREAM_COST)
 def paid_render_stream(request: FocusRequest) -> StreamingHttpResponse:
     job = request.focus_job
     preview = render_preview(clean_title(request.POST.get("title")), job.job_id, origin(), cost=STREAM_COST,
@@ -148,7 +158,8 @@ def api_me(request: FocusRequest) -> JsonResponse:
 
 @csrf_exempt  # a bearer token, never a cookie: no browser sends it on its own (cookie calls stay same-origin only)
 @require_POST
-@paid(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render")
+@paid(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render", label=RENDER_LABEL,
+      usual_cost=RENDER_COST)
 def api_render(request: FocusRequest) -> JsonResponse:
     job = request.focus_job
     try:
@@ -162,3 +173,27 @@ def api_render(request: FocusRequest) -> JsonResponse:
     return JsonResponse({"job_id": job.job_id, "title": preview.title, "description": preview.description,
                          "preview_url": preview.url, "cost_estimate": job.cost_estimate,
                          "actual_cost": preview.cost})
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """``handler404``: a browser gets the core's 404 page, like the other refusals; a
+    script gets JSON. (Django uses it with ``DEBUG`` off, as the example runs.)"""
+    context = focus_context(request)
+    if not is_navigation(context.facts):
+        return JsonResponse({"error": "not_found"}, status=404)
+    spec = not_found(facts=context.facts, app_name=context.runtime.config.app_name or "Clip Studio")
+    response = HttpResponse(spec.body, status=spec.status)
+    for name, value in spec.headers:
+        response[name] = value
+    return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """``CSRF_FAILURE_VIEW``: Django's CSRF check refuses a cross-site form post before
+    django-focus sees it; the person gets the same 403 page as the core's own refusal."""
+    context = focus_context(request)
+    spec = forbidden(facts=context.facts, app_name=context.runtime.config.app_name or "Clip Studio")
+    response = HttpResponse(spec.body, status=spec.status)
+    for name, value in spec.headers:
+        response[name] = value
+    return response

@@ -31,6 +31,7 @@ from starlette.routing import Match
 from example_apps.common import (
     RENDER_COST,
     RENDER_ESTIMATE,
+    RENDER_LABEL,
     STREAM_COST,
     STREAM_ESTIMATE,
     STREAM_FRAMES,
@@ -44,15 +45,21 @@ from example_apps.common import (
     render_steps,
 )
 from focus_middleware import FocusAccount, FocusConfig, FocusMiddleware
+from focus_middleware.asgi import facts_from_scope
+from focus_middleware.billing_notice import back_from_billing
 from focus_middleware.fastapi import FocusJob, PaidJob, current_account, focus_openapi, optional_account
-from focus_middleware.sessions import SIGNIN_PATH, SIGNOUT_PATH, refresh_script_path
+from focus_middleware.pages import not_found
+from focus_middleware.responses import is_navigation
+from focus_middleware.sessions import SIGNED_OUT_PATH, SIGNIN_PATH, SIGNOUT_PATH, refresh_script_path
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter()
 
 Title = Annotated[str, Form()]
-render_job = PaidJob(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render")
-stream_job = PaidJob(action="render-stream", cost_estimate=STREAM_ESTIMATE, description="Preview render (live)")
+render_job = PaidJob(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render", label=RENDER_LABEL,
+                     usual_cost=RENDER_COST)
+stream_job = PaidJob(action="render-stream", cost_estimate=STREAM_ESTIMATE, description="Preview render (live)",
+                     label="Preview render with live progress", usual_cost=STREAM_COST)
 
 
 def create_app(config: FocusConfig | None = None) -> FastAPI:
@@ -60,9 +67,11 @@ def create_app(config: FocusConfig | None = None) -> FastAPI:
     config = config or focus_config()
     app = FastAPI(title="Clip Studio", summary="Render video previews for Focus credits")
     app.state.public_origin = config.public_origin
+    app.state.app_name = config.app_name
     app.add_middleware(FocusMiddleware, config=config)
     app.include_router(router)
     app.add_exception_handler(405, method_not_allowed)
+    app.add_exception_handler(404, page_not_found)
     return focus_openapi(app)  # the API document lists each route's refusals (401, 402...)
 
 
@@ -76,6 +85,7 @@ def context(request: Request, account: FocusAccount | None, **extra: Any) -> dic
         "style": STYLE,
         "refresh_script_url": refresh_script_path(root),  # keeps the session cookie fresh
         "signout_url": root + SIGNOUT_PATH,
+        "signed_out_url": f"{root}{SIGNED_OUT_PATH}?next={root}/studio",  # where sign-out lands
         "signin_url": f"{root}{SIGNIN_PATH}?next={root}/studio",
         "estimate": RENDER_ESTIMATE, "cost": RENDER_COST,
         "stream_estimate": STREAM_ESTIMATE, "stream_cost": STREAM_COST,
@@ -100,6 +110,17 @@ async def method_not_allowed(request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"allow": ", ".join(allowed)})
 
 
+async def page_not_found(request: Request, exc: Exception) -> Response:
+    """A browser gets the core's 404 page, like the other refusals; a script keeps
+    FastAPI's JSON ``{"detail": ...}``."""
+    facts = facts_from_scope(request.scope)
+    if not is_navigation(facts):
+        detail = exc.detail if isinstance(exc, HTTPException) else "Not Found"
+        return JSONResponse({"detail": detail}, status_code=404)
+    spec = not_found(facts=facts, app_name=request.app.state.app_name)
+    return Response(spec.body, status_code=spec.status, headers=dict(spec.headers))
+
+
 # -- pages ------------------------------------------------------------------------------------------
 
 
@@ -111,7 +132,9 @@ async def home(request: Request, account: Annotated[FocusAccount | None, Depends
 @router.get("/studio", response_class=HTMLResponse)
 async def studio(request: Request, account: Annotated[FocusAccount, Depends(current_account)],
                  back: bool = False) -> Response:
-    return page(request, "studio.html", account, back=back)
+    # Back from buying credits (the core's notice, set on the way back): the balance shown
+    # was just read from Focus.
+    return page(request, "studio.html", account, back=back, billed=back_from_billing(request.cookies))
 
 
 @router.post("/render", response_class=HTMLResponse)

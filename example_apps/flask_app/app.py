@@ -27,6 +27,7 @@ from example_apps.common import (
     PROGRESS,
     RENDER_COST,
     RENDER_ESTIMATE,
+    RENDER_LABEL,
     STREAM_COST,
     STREAM_ESTIMATE,
     STREAM_FRAMES,
@@ -40,6 +41,10 @@ from example_apps.common import (
     render_steps,
 )
 from flask_focus import Focus, FocusAccount, PaidJob, current_account, state_of
+from focus_middleware.billing_notice import back_from_billing
+from focus_middleware.pages import not_found
+from focus_middleware.responses import is_navigation
+from focus_middleware.wsgi import facts_from_environ
 
 focus = Focus()
 studio = Blueprint("studio", __name__)
@@ -52,11 +57,21 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(settings or {})
     focus.init_app(app)
     app.register_blueprint(studio)
+    app.register_error_handler(404, page_not_found)
     app.context_processor(lambda: {
         "style": STYLE, "estimate": RENDER_ESTIMATE, "cost": RENDER_COST,
         "stream_estimate": STREAM_ESTIMATE, "stream_cost": STREAM_COST,
     })
     return app
+
+
+def page_not_found(error: Exception) -> ResponseReturnValue:
+    """A browser gets the core's 404 page, like the other refusals; a script gets JSON."""
+    facts = facts_from_environ(request.environ)
+    if not is_navigation(facts):
+        return jsonify(error="not_found"), 404
+    spec = not_found(facts=facts, app_name=state_of(current_app).config.app_name or "Clip Studio")
+    return Response(spec.body, status=spec.status, headers=list(spec.headers))
 
 
 def signed_in() -> FocusAccount:
@@ -81,11 +96,14 @@ def home() -> str:
 @studio.get("/studio")
 @focus.login_required
 def studio_page() -> str:
-    return render_template("studio.html", back="back" in request.args)
+    # Back from buying credits (the core's notice, set on the way back): the balance shown
+    # was just read from Focus.
+    return render_template("studio.html", back="back" in request.args, billed=back_from_billing(request.cookies))
 
 
 @studio.post("/render")
-@focus.paid(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render")
+@focus.paid(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render", label=RENDER_LABEL,
+            usual_cost=RENDER_COST)
 def render() -> str:
     job: PaidJob = request.focus_job  # type: ignore[attr-defined]
     preview = render_preview(clean_title(request.form.get("title")), job.job_id, origin())
@@ -95,7 +113,8 @@ def render() -> str:
 
 
 @studio.post("/render/stream")
-@focus.paid(action="render-stream", cost_estimate=STREAM_ESTIMATE, description="Preview render (live)")
+@focus.paid(action="render-stream", cost_estimate=STREAM_ESTIMATE, description="Preview render (live)",
+            label="Preview render with live progress", usual_cost=STREAM_COST)
 def render_stream() -> Response:
     job: PaidJob = request.focus_job  # type: ignore[attr-defined]
     preview = render_preview(clean_title(request.form.get("title")), job.job_id, origin(), cost=STREAM_COST,
@@ -144,7 +163,8 @@ def api_me() -> Response:
 
 
 @studio.post("/api/render")
-@focus.paid(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render")
+@focus.paid(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render", label=RENDER_LABEL,
+            usual_cost=RENDER_COST)
 def api_render() -> Response:
     job: PaidJob = request.focus_job  # type: ignore[attr-defined]
     body = request.get_json(silent=True)

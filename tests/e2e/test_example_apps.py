@@ -61,7 +61,7 @@ def clip_studio(framework: str, url: str) -> AppUnderTest:
     (#render posts to /render: 5 reserved, 3 charged); GET /render leads back to it."""
     return AppUnderTest(framework=framework, url=url, app=APP, account_path="/studio", action_path="/studio",
                         action_button="#render", action_url=f"{url}/render", action="render", estimate=5, cost=3,
-                        identity="#clerk-id")
+                        identity="#clerk-id", action_label="Preview render")
 
 
 def report(walk: Walk, console: Console) -> None:

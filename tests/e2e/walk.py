@@ -44,6 +44,7 @@ class AppUnderTest:
     cost: int  # what a run is charged
     credits: str = "#credits"
     identity: str = "#account-id"  # an element that shows the user's Clerk id
+    action_label: str | None = None  # what the 402 page calls the action (paid(label=...)), else its slug
     sign_out: str = "#sign-out"
 
 
@@ -176,7 +177,7 @@ class Walk:
         assert answer.value.status == 402
         expect(page.locator("#required")).to_have_text(str(app.estimate))
         expect(page.locator("#available")).to_have_text(str(credits))
-        expect(page.locator("#action")).to_have_text(app.action)
+        expect(page.locator("#action")).to_have_text(app.action_label or app.action)
         self.steps.shot("insufficient-credits")
         self.assert_books(credits, completed=runs)  # refused before any job was opened
 

@@ -186,6 +186,7 @@ def use_the_api_with_a_pat(app: str, emu: FocusEmulator, user: EmulatedUser) -> 
 
 def sign_out(browser: Browser, app: str, studio: Page) -> None:
     out = browser.submit(studio, "sign-out")
-    assert out.status == 200 and out.url == f"{app}/", out.visited()
-    assert out.has("sign-in") and not out.has("sign-out")
+    # The core's signed-out page: sign in again, or sign out of Focus too (issue 23).
+    assert out.status == 200 and out.url.startswith(f"{app}/_focus/signed-out?"), out.visited()
+    assert out.has("sign-in") and out.has("sign-out-focus") and not out.has("sign-out")
     assert browser.cookie("focus_session", "127.0.0.1") is None
