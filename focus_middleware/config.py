@@ -122,6 +122,10 @@ class FocusConfig:
     shutdown_timeout: float = 10.0
     handle_signals: bool = True
 
+    # Paid actions: how long an Idempotency-Key is remembered (a repeat within it never
+    # charges again).
+    idempotency_window: float = 24 * 3600.0
+
     # Caches.
     # A URL may carry a password: kept out of the repr.
     cache_url: str | None = field(default=None, repr=False)
@@ -207,7 +211,7 @@ class FocusConfig:
 
     def _check_numbers(self) -> None:
         non_negative = ("leeway", "min_token_life", "negative_ttl", "stale_if_error", "jwks_refresh_cooldown", "jwks_stale_window")
-        positive = ("timeout", "settle_timeout", "shutdown_timeout", "pat_ttl", "wallet_ttl", "jwks_ttl", "remote_checks_per_second",
+        positive = ("timeout", "settle_timeout", "shutdown_timeout", "idempotency_window", "pat_ttl", "wallet_ttl", "jwks_ttl", "remote_checks_per_second",
                     "remote_checks_per_client")
         for name in non_negative + positive:
             value = getattr(self, name)

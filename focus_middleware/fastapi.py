@@ -43,6 +43,8 @@ depends on the app's public origin, and a browser sends them without being told.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -51,6 +53,7 @@ from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
 from fastapi.security.base import SecurityBase
+from starlette.concurrency import run_in_threadpool
 
 from focus_middleware import openapi
 from focus_middleware.access import ACCOUNT, Requirement, refusal
@@ -59,7 +62,8 @@ from focus_middleware.jobs import PaidJob as FocusJob
 from focus_middleware.jobs import PaidRoute
 from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import Authenticated
-from focus_middleware.paid import open_job
+from focus_middleware.paid import open_job, prepare_job, reserve_job
+from focus_middleware.paid_request import PaidRequest
 from focus_middleware.responses import Protection, ResponseSpec
 
 SCHEME_NAME = openapi.SCHEME_NAME
@@ -147,31 +151,95 @@ class PaidJob(FocusSecurity):
     body went out, a refund for an exception (``HTTPException`` included: its status is >=
     400), a cancellation, a status >= 400, or a client that left early. The dependency
     yields so that an exception the endpoint raised is seen even when an exception handler
-    turns it into a 2xx. FastAPI calls dependencies before it validates the endpoint's own
-    parameters, so a request that fails validation reserves and is refunded (its 422); the
-    ``@paid`` decorator, which runs after validation, reserves nothing for it.
+    turns it into a 2xx.
+
+    FastAPI calls dependencies before it validates the endpoint's own parameters (checked
+    on FastAPI 0.165: ``solve_dependencies`` solves sub-dependencies first, and the 422 is
+    raised after). On a :class:`FocusRoute` the dependency only checks (sign-in, 401, 403,
+    the idempotency key) and the route reserves just before the endpoint runs, after the
+    request validated: an invalid body gets its 422 and no job. On a plain ``APIRoute`` the
+    reservation is made at once, and a request that fails validation is refunded.
+
+    ``max_cost``, ``result_url`` and the ``Idempotency-Key`` header work as for ``@paid``.
     """
 
     def __init__(self, *, action: str, cost_estimate: int, app: str | None = None,
-                 description: str | None = None, label: str | None = None, usual_cost: int | None = None) -> None:
+                 description: str | None = None, label: str | None = None, usual_cost: int | None = None,
+                 max_cost: int | None = None, result_url: str | Callable[[str], str] | None = None) -> None:
         super().__init__()
         self.protection = "paid"
         self.route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description,
-                               label=label, usual_cost=usual_cost)
+                               label=label, usual_cost=usual_cost, max_cost=max_cost, result_url=result_url)
 
     async def __call__(self, request: Request) -> AsyncIterator[FocusJob]:
-        opened = await open_job(request, self.route)
-        if isinstance(opened, ResponseSpec):
-            raise FocusRefusal(opened)
-        assert opened.job is not None
+        if isinstance(request.scope.get("route"), FocusRoute):
+            prepared = await prepare_job(request, self.route)
+            if isinstance(prepared, ResponseSpec):
+                raise FocusRefusal(prepared)
+            handle: Any = prepared.job if prepared.job is not None else _Deferred(request, prepared)
+            opened = prepared
+        else:
+            reserved = await open_job(request, self.route)
+            if isinstance(reserved, ResponseSpec):
+                raise FocusRefusal(reserved)
+            handle, opened = reserved.job, reserved
         try:
-            yield opened.job
+            yield handle
         except BaseException as exc:
             opened.raised = exc
             raise
 
     def __repr__(self) -> str:
         return f"PaidJob(action={self.route.action!r}, cost_estimate={self.route.cost_estimate})"
+
+
+class _Deferred:
+    """What a :class:`PaidJob` dependency gives a :class:`FocusRoute`: the checked paid work,
+    reserved by the route once FastAPI has validated the request."""
+
+    __slots__ = ("opened", "request")
+
+    def __init__(self, request: Request, opened: PaidRequest) -> None:
+        self.request = request
+        self.opened = opened
+
+    async def reserve(self) -> FocusJob:
+        reserved = await reserve_job(self.request, self.opened)
+        if isinstance(reserved, ResponseSpec):
+            raise FocusRefusal(reserved)
+        assert reserved.job is not None
+        return reserved.job
+
+
+class FocusRoute(fastapi.routing.APIRoute):
+    """A route class that reserves a :class:`PaidJob` dependency's credits only once the
+    request validated, just before the endpoint runs (``APIRouter(route_class=FocusRoute)``,
+    or ``app.router.route_class = FocusRoute`` before adding routes).
+
+    FastAPI has no hook between its validation and the endpoint, so the endpoint is wrapped
+    (keeping its signature, as ``@paid`` does): the wrapper finds the dependency's checked
+    work among the arguments, reserves it (a refusal is the core's response) and hands the
+    endpoint the job. Generator endpoints are left alone (reserved at once)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, _reserving(endpoint), **kwargs)
+
+
+def _reserving(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.isgeneratorfunction(endpoint) or inspect.isasyncgenfunction(endpoint):
+        return endpoint
+    is_async = inspect.iscoroutinefunction(endpoint)
+
+    @functools.wraps(endpoint)
+    async def reserving(*args: Any, **kwargs: Any) -> Any:
+        for name, value in kwargs.items():
+            if isinstance(value, _Deferred):
+                kwargs[name] = await value.reserve()
+        if is_async:
+            return await endpoint(*args, **kwargs)
+        return await run_in_threadpool(endpoint, *args, **kwargs)
+
+    return reserving
 
 
 # -- the OpenAPI document ---------------------------------------------------------------------------
@@ -260,6 +328,7 @@ __all__ = [
     "SCHEME_NAME",
     "CurrentAccount",
     "FocusDependency",
+    "FocusRoute",
     "FocusJob",
     "FocusSecurity",
     "OptionalAccount",

@@ -32,6 +32,7 @@ import anyio
 from focus_middleware.client import AsyncFocusClient, FocusClient
 from focus_middleware.config import FocusConfig
 from focus_middleware.errors import ConflictError, FocusError, NotFoundError
+from focus_middleware.idempotency import AsyncOnceStore, OnceStore
 from focus_middleware.outcome import Authenticated, Credential, Expired, Outcome
 from focus_middleware.shielding import Shielded, shielded
 
@@ -56,6 +57,12 @@ class PaidRoute:
     # costs when that is less than the estimate it sets aside (shown only when given).
     label: str | None = None
     usual_cost: int | None = None
+    # The most a job of this route is ever charged, whatever ``actual_cost`` the handler
+    # sets (None: no bound, as the service charges overage in full).
+    max_cost: int | None = None
+    # Where a browser repeating this action with the same Idempotency-Key is sent (303):
+    # a path with ``{job_id}``, or a callable taking the job id (None: the 409 page).
+    result_url: str | Callable[[str], str] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.action or not isinstance(self.action, str):
@@ -67,6 +74,11 @@ class PaidRoute:
         usual = self.usual_cost
         if usual is not None and (isinstance(usual, bool) or not isinstance(usual, int) or usual < 0):
             raise ValueError("paid(): usual_cost must be a whole number >= 0")
+        bound = self.max_cost
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int) or bound < 0):
+            raise ValueError("paid(): max_cost must be a whole number >= 0")
+        if isinstance(self.result_url, str) and not self.result_url.startswith("/"):
+            raise ValueError("paid(): result_url must be a path of this app (starting with '/') or a callable")
 
 
 @dataclass(slots=True)
@@ -87,11 +99,22 @@ class PaidJob:
     metadata: dict[str, Any] = field(default_factory=dict)
     # "refused": the service answered 409/404 to the settlement, so it can never land.
     state: Literal["started", "completed", "failed", "pending", "refused"] = "started"
+    max_cost: int | None = None
 
     def cost_to_charge(self) -> int:
+        """What completing the job charges: ``actual_cost`` (default: the estimate), never
+        above ``max_cost``. An actual cost above the estimate is an overage the service
+        charges in full, so it is logged (action and job id, never a credential): a bug in
+        a handler must not drain a wallet silently."""
         cost = self.cost_estimate if self.actual_cost is None else self.actual_cost
         if isinstance(cost, bool) or not isinstance(cost, int) or cost < 0:
             raise ValueError("focus_job.actual_cost must be a whole number >= 0")
+        if cost > self.cost_estimate:
+            logger.warning("focus: job %s (%s) actual_cost %d is above its estimate %d%s", self.job_id, self.action, cost,
+                           self.cost_estimate, f"; capped at max_cost {self.max_cost}" if
+                           self.max_cost is not None and cost > self.max_cost else "")
+        if self.max_cost is not None and cost > self.max_cost:
+            cost = self.max_cost
         return cost
 
 
@@ -235,7 +258,7 @@ class _PaidJobsBase:
 
     def _job(self, route: PaidRoute, app: str, job_id: str, request_id: str, clerk_id: str) -> PaidJob:
         return PaidJob(job_id=job_id, app=app, action=route.action, cost_estimate=route.cost_estimate,
-                       request_id=request_id, clerk_id=clerk_id)
+                       request_id=request_id, clerk_id=clerk_id, max_cost=route.max_cost)
 
     def _credits_moved(self, clerk_id: str) -> None:
         if self._wallets is not None:
@@ -334,6 +357,14 @@ class PaidJobs(_PaidJobsBase):
                  on_undelivered: UndeliveredHook | None = None) -> None:
         super().__init__(config, wallets, on_undelivered)
         self.client = client
+        self._once: OnceStore | None = None
+
+    @property
+    def once(self) -> OnceStore:
+        """Where idempotency keys are claimed: the resolver's caches (made on first use)."""
+        if self._once is None:
+            self._once = OnceStore(self.config, self._wallets)
+        return self._once
 
     def reserve(self, route: PaidRoute, auth: Authenticated, request_id: str | None = None) -> PaidJob:
         """``POST /api/jobs``; raises the client's errors (402, 401, unavailable) unchanged."""
@@ -389,6 +420,14 @@ class AsyncPaidJobs(_PaidJobsBase):
         super().__init__(config, wallets, on_undelivered)
         self.client = client
         self._settling: set[asyncio.Task[Any]] = set()
+        self._once: AsyncOnceStore | None = None
+
+    @property
+    def once(self) -> AsyncOnceStore:
+        """Where idempotency keys are claimed: the resolver's caches (made on first use)."""
+        if self._once is None:
+            self._once = AsyncOnceStore(self.config, self._wallets)
+        return self._once
 
     async def reserve(self, route: PaidRoute, auth: Authenticated, request_id: str | None = None) -> PaidJob:
         app, request_id = self._app(route), request_id or new_request_id()

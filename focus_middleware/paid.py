@@ -21,11 +21,21 @@ from collections.abc import Callable
 from typing import Any, ParamSpec
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 
 from focus_middleware.access import Requirement
 from focus_middleware.asgi import Finish, focus_context, to_response
+from focus_middleware.facts import RequestFacts
 from focus_middleware.guards import _needs_request_param, _take_request, _with_request_param
+from focus_middleware.idempotency import (
+    FORM_FIELD,
+    HEADER,
+    Idempotency,
+    body_fingerprint,
+    form_fingerprint,
+    is_form,
+    requested,
+)
 from focus_middleware.jobs import PaidJob, PaidRoute
 from focus_middleware.openapi import mark
 from focus_middleware.paid_request import PaidRequest, decide, one_per_request
@@ -51,14 +61,34 @@ async def open_job(conn: HTTPConnection, route: PaidRoute) -> PaidRequest | Resp
     request is handed to the middleware before reserving, so a request cancelled while
     the reservation was under way still refunds it once it lands.
     """
+    prepared = await prepare_job(conn, route)
+    if isinstance(prepared, ResponseSpec) or prepared.job is not None:
+        return prepared
+    return await reserve_job(conn, prepared)
+
+
+async def prepare_job(conn: HTTPConnection, route: PaidRoute) -> PaidRequest | ResponseSpec:
+    """The checks before reserving (who may start paid work, the idempotency key), and
+    nothing reserved yet: the request's paid work, or the refusal to answer with. A
+    request whose work is already open gets it back (its ``job`` is set)."""
     ctx = focus_context(conn)
     opened = one_per_request(ctx.paid, route)
     if opened is not None:
         return opened
-    page = ctx.middleware.insufficient_credits_page
-    decided = decide(ctx.facts, ctx.outcome, ctx.config, route, page=page)
+    decided = decide(ctx.facts, ctx.outcome, ctx.config, route, page=ctx.middleware.insufficient_credits_page)
     if isinstance(decided, ResponseSpec):
         return decided
+    once = await idempotency_of(conn, ctx.facts)
+    if isinstance(once, ResponseSpec):
+        return once
+    decided.once = once
+    return decided
+
+
+async def reserve_job(conn: HTTPConnection, decided: PaidRequest) -> PaidRequest | ResponseSpec:
+    """Reserve what :func:`prepare_job` checked; the middleware settles it."""
+    ctx = focus_context(conn)
+    page = ctx.middleware.insufficient_credits_page
     jobs = ctx.middleware.jobs
     ctx.paid = decided
 
@@ -76,9 +106,28 @@ async def open_job(conn: HTTPConnection, route: PaidRoute) -> PaidRequest | Resp
     return decided
 
 
+async def idempotency_of(conn: HTTPConnection, facts: RequestFacts) -> Idempotency | ResponseSpec | None:
+    """The request's idempotency key (header, or the form's hidden field) and its body's
+    hash, read through Starlette's request, which keeps the form and body it read for the
+    endpoint (FastAPI has already read them into the same request)."""
+    if not isinstance(conn, Request):
+        return requested(facts, None, lambda: "")
+    if is_form(facts.headers.get("content-type")):
+        form = await conn.form()
+        key = form.get(FORM_FIELD)
+        fields = [(name, value if isinstance(value, str) else f"file:{value.filename}:{value.size}")
+                  for name, value in form.multi_items()]
+        return requested(facts, key if isinstance(key, str) else None, lambda: form_fingerprint(fields))
+    if facts.headers.get(HEADER) is None:
+        return None
+    body = await conn.body()
+    return requested(facts, None, lambda: body_fingerprint(body))
+
+
 def paid(
     *, action: str, cost_estimate: int, app: str | None = None, description: str | None = None,
-    label: str | None = None, usual_cost: int | None = None,
+    label: str | None = None, usual_cost: int | None = None, max_cost: int | None = None,
+    result_url: str | Callable[[str], str] | None = None,
 ) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
     """Make an endpoint paid work: credits are reserved before it runs (a 402 purchase prompt
     instead when they do not suffice, and the endpoint never runs), the actual cost is
@@ -88,9 +137,15 @@ def paid(
     ``app`` defaults to ``FocusConfig.app``; ``description`` (default: ``action``) goes into
     the job's metadata for the user's history. Works on sync and async functions, on
     ``HTTPEndpoint`` methods and on FastAPI endpoints with or without a ``Request``.
+
+    ``max_cost`` bounds what the job is charged whatever ``actual_cost`` the handler sets.
+    A request with an ``Idempotency-Key`` (header or the form's hidden field) reserves once:
+    a repeat gets 409 JSON, or for a browser a 303 to ``result_url`` (a path with
+    ``{job_id}``, or a callable taking the job id) or the 409 page
+    (:mod:`focus_middleware.idempotency`).
     """
     route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description, label=label,
-                      usual_cost=usual_cost)
+                      usual_cost=usual_cost, max_cost=max_cost, result_url=result_url)
 
     def decorate(func: Callable[P, Any]) -> Callable[P, Any]:
         injected = _needs_request_param(func)
@@ -125,4 +180,4 @@ def current_job(conn: HTTPConnection) -> PaidJob:
     return job
 
 
-__all__ = ["JOB_STATE", "OpenJob", "current_job", "open_job", "paid"]
+__all__ = ["JOB_STATE", "OpenJob", "current_job", "idempotency_of", "open_job", "paid", "prepare_job", "reserve_job"]

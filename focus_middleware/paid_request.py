@@ -27,7 +27,9 @@ import threading
 from typing import TYPE_CHECKING, Literal
 
 from focus_middleware.access import paid_refusal, reservation_refusal
+from focus_middleware.cache import JSONValue
 from focus_middleware.errors import FocusError
+from focus_middleware.idempotency import Idempotency, OnceKeys, busy, keys_for, new_record, repeat_answer, settled_record
 from focus_middleware.jobs import AsyncPaidJobs, PaidJob, PaidJobs, PaidRoute, Settlement, new_request_id
 from focus_middleware.outcome import Authenticated, Outcome
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
@@ -45,8 +47,8 @@ class PaidRequest:
     ``response_started`` ... ``cancelled`` methods, then call :meth:`settle` /
     :meth:`asettle` from their outermost wrapper."""
 
-    __slots__ = ("_lock", "auth", "client_gone", "delivery", "error", "job", "raised", "reservation", "route",
-                 "settled", "status")
+    __slots__ = ("_lock", "auth", "client_gone", "delivery", "error", "job", "once", "once_keys", "once_record",
+                 "raised", "reservation", "route", "settled", "status")
 
     def __init__(self, route: PaidRoute, auth: Authenticated) -> None:
         self.route = route
@@ -62,6 +64,10 @@ class PaidRequest:
         """What ended the request abnormally (escaped the app, cancelled it, a failed write)."""
         self.settled = False
         self._lock = threading.Lock()
+        self.once: Idempotency | None = None
+        """The request's idempotency key, set by the adapter before reserving."""
+        self.once_keys: OnceKeys | None = None
+        self.once_record: dict[str, JSONValue] | None = None
 
     # -- facts ---------------------------------------------------------------------------------
 
@@ -123,13 +129,39 @@ class PaidRequest:
     def reserve(self, jobs: PaidJobs, facts: RequestFacts, config: FocusConfig, *,
                 page: InsufficientCreditsPage | None = None, signin_page: str | None = None) -> ResponseSpec | None:
         """``POST /api/jobs`` (blocking): None once reserved, or the refusal to answer with
-        instead (402, 401, 503). An error that is the app's bug is raised."""
+        instead (402, 401, 503). An error that is the app's bug is raised. With an
+        idempotency key (:attr:`once`), a repeat gets its answer instead and reserves nothing."""
+        once = self.once
+        if once is None:
+            return self._reserve(jobs, facts, config, page, signin_page, new_request_id())
+        keys = self._once_keys(jobs, config, once)
+        with jobs.once.claimed(keys) as held:
+            if held is None:
+                return busy(facts, config, self.route)
+            if held.record is not None:
+                return repeat_answer(facts, config, self.route, once, held.record)
+            refused = self._reserve(jobs, facts, config, page, signin_page, keys.request_id)
+            if refused is None and self.job is not None:
+                held.save(self._first_record(config, once))
+            return refused
+
+    def _reserve(self, jobs: PaidJobs, facts: RequestFacts, config: FocusConfig, page: InsufficientCreditsPage | None,
+                 signin_page: str | None, request_id: str) -> ResponseSpec | None:
         try:
-            self._take(jobs.reserve(self.route, self.auth, new_request_id()))
+            self._take(jobs.reserve(self.route, self.auth, request_id))
         except FocusError as error:
             return self._refusal(facts, config, error, page, signin_page)
         jobs.opened(self)
         return None
+
+    def _once_keys(self, jobs: PaidJobs | AsyncPaidJobs, config: FocusConfig, once: Idempotency) -> OnceKeys:
+        self.once_keys = keys_for(config, self.auth, jobs._app(self.route), once.key)
+        return self.once_keys
+
+    def _first_record(self, config: FocusConfig, once: Idempotency) -> dict[str, JSONValue]:
+        assert self.job is not None
+        self.once_record = new_record(self.route, once, self.job, config.clock.time())
+        return self.once_record
 
     async def areserve(self, jobs: AsyncPaidJobs, facts: RequestFacts, config: FocusConfig, *,
                        page: InsufficientCreditsPage | None = None,
@@ -137,7 +169,24 @@ class PaidRequest:
         """:meth:`reserve` on asyncio. The reservation runs on in a task of its own, so a
         request cancelled meanwhile still refunds a reservation that lands (:meth:`asettle`
         waits for it)."""
-        self.reservation = Shielded(jobs.reserve(self.route, self.auth, new_request_id()))
+        once = self.once
+        if once is None:
+            return await self._areserve(jobs, facts, config, page, signin_page, new_request_id())
+        keys = self._once_keys(jobs, config, once)
+        async with jobs.once.claimed(keys) as held:
+            if held is None:
+                return busy(facts, config, self.route)
+            if held.record is not None:
+                return repeat_answer(facts, config, self.route, once, held.record)
+            refused = await self._areserve(jobs, facts, config, page, signin_page, keys.request_id)
+            if refused is None and self.job is not None:
+                held.save(self._first_record(config, once))
+            return refused
+
+    async def _areserve(self, jobs: AsyncPaidJobs, facts: RequestFacts, config: FocusConfig,
+                        page: InsufficientCreditsPage | None, signin_page: str | None,
+                        request_id: str) -> ResponseSpec | None:
+        self.reservation = Shielded(jobs.reserve(self.route, self.auth, request_id))
         try:
             self._take(await self.reservation.result())
         except FocusError as error:
@@ -172,6 +221,8 @@ class PaidRequest:
             jobs.settle(job, self.auth.credential, settlement or self.settlement())
         finally:
             jobs.closed(self)
+        if self.once_keys is not None and self.once_record is not None:
+            jobs.once.settled(self.once_keys, settled_record(self.once_record, job))  # repeats see the status
 
     async def asettle(self, jobs: AsyncPaidJobs, settlement: Settlement | None = None) -> None:
         """:meth:`settle` on asyncio, shielded; a reservation still under way (the request
@@ -189,6 +240,8 @@ class PaidRequest:
             await jobs.settle(job, self.auth.credential, settlement or self.settlement())
         finally:
             jobs.closed(self)
+        if self.once_keys is not None and self.once_record is not None:
+            await jobs.once.settled(self.once_keys, settled_record(self.once_record, job))  # repeats see the status
 
     def __repr__(self) -> str:
         job = self.job.job_id if self.job is not None else None
