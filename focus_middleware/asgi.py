@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -456,14 +456,17 @@ class FocusMiddleware:
                 ctx.client_left()
             return message
 
+        length: int | None = None  # the answer's Content-Length, counted down as it goes out
+
         async def send_with_headers(message: Message) -> None:
-            nonlocal inbox
+            nonlocal inbox, length
             kind = message["type"]
             paid = ctx.paid
             if kind == "http.response.start":
                 ctx.status = message["status"]
                 if paid is not None:
                     paid.response_started(ctx.status)
+                    length = _content_length(message.get("headers", ()))
                     # Watch for the client leaving while the paid answer is under way: the
                     # app may never call receive (Starlette's StreamingResponse does).
                     inbox = _Inbox.listening(receive, stash, ctx)
@@ -471,27 +474,45 @@ class FocusMiddleware:
                 await send(message)
             elif paid is None and not ctx._finish_hooks:
                 await send(message)
-            elif kind == "http.response.body" and not message.get("more_body", False):
+            elif paid is not None and paid.delivery == "finished":
+                # Every byte the client was told of went out (the empty last message of a
+                # FileResponse whose size is a multiple of its chunk): a client that has all
+                # of it may close already, and nothing here can take the answer back.
+                try:
+                    await send(message)
+                except (OSError, ClientDisconnect):
+                    pass
+            elif kind == "http.response.body" and (not message.get("more_body", False) or length is not None and
+                                                  length - len(message.get("body", b"")) <= 0):
+                if paid is not None and not paid.may_deliver():
+                    raise ConnectionAbortedError("the paid job was refunded at shutdown")
                 # Servers may drop what is sent to a client that left without saying so:
                 # learn what the server already knows before counting the answer delivered.
                 if inbox is not None:
                     await inbox.catch_up()
+                    # From here a disconnect is the answer's end, which servers report too
+                    # (uvicorn and hypercorn while this very send runs): a client that left
+                    # now shows as a failed send.
+                    inbox.stop()
                 elif not ctx.disconnected:
                     await _poll_disconnect(receive, stash, ctx)
                 await _send_watched(send, message, ctx)
-                if inbox is not None:
-                    inbox.stop()  # a disconnect from now on is the response's end, not a leaver
                 ctx.complete = not ctx.disconnected
                 if paid is not None:
                     paid.body_finished()
             elif kind in _FILE_SENDS:
-                await _send_watched(send, message, ctx)
+                if paid is not None and not paid.may_deliver():
+                    raise ConnectionAbortedError("the paid job was refunded at shutdown")
                 if inbox is not None:
+                    await inbox.catch_up()
                     inbox.stop()
+                await _send_watched(send, message, ctx)
                 ctx.complete = not ctx.disconnected
                 if paid is not None:
                     paid.file_sent()
             else:
+                if kind == "http.response.body" and length is not None:
+                    length -= len(message.get("body", b""))
                 await _send_watched(send, message, ctx)
 
         error: BaseException | None = None
@@ -547,6 +568,18 @@ _FILE_SENDS = frozenset({"http.response.pathsend", "http.response.zerocopysend"}
 _CATCH_UP_TURNS = 32
 # A request body the app never read is kept for it up to this size while listening.
 _MAX_UNREAD = 1 << 20
+
+
+def _content_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:
+    """The answer's declared length: once that many bytes went out the client has it all
+    (and may close before the app's last, empty, message)."""
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
 
 
 async def _send_watched(send: Send, message: Message, ctx: FocusContext) -> None:

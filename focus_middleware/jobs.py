@@ -233,10 +233,20 @@ class _PaidJobsBase:
         with self._in_flight_lock:
             return list(self._in_flight)
 
-    def shutdown_blocking(self) -> int:
-        """At shutdown without an event loop (a signal, interpreter exit): fail every job
-        still in flight with a refund, then one more try for everything kept, with a
-        blocking client of its own. Returns how many settlements remain undelivered."""
+    def wait_in_flight(self, deadline: float) -> None:
+        """Let the paid requests under way end (and settle) on their own, until ``deadline``
+        (``time.monotonic()``): a deploy's signal should not refund work about to be delivered."""
+        while self.in_flight() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def shutdown_blocking(self, wait_until: float | None = None) -> int:
+        """At shutdown without an event loop (a signal, interpreter exit): let the work in
+        flight end until ``wait_until``, then settle what is left (with a refund unless its
+        whole answer went out; nothing more of it goes out), then one more try for
+        everything kept, with a blocking client of its own. Returns how many settlements
+        remain undelivered."""
+        if wait_until is not None:
+            self.wait_in_flight(wait_until)
         in_flight = self.in_flight()
         if not in_flight and not len(self.pending):
             return 0
@@ -245,8 +255,10 @@ class _PaidJobsBase:
             _LIVE.discard(blocking)
             blocking.pending = self.pending
             for request in in_flight:
-                logger.warning("focus: job of %s still in flight at shutdown; failed with refund", request.route.action)
-                request.settle(blocking, "fail")
+                request.abandon()
+                logger.warning("focus: job of %s still in flight at shutdown; settled (%s)", request.route.action,
+                               request.settlement())
+                request.settle(blocking, force=True)
                 self.closed(request)
             return blocking.drain()
 
@@ -458,15 +470,23 @@ class AsyncPaidJobs(_PaidJobsBase):
         timeout = self.config.shutdown_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         with anyio.CancelScope(shield=True):
-            running = [t for t in self._settling if not t.done()]
-            if running:
-                await asyncio.wait(running, timeout=timeout)
+            # Requests the server just cancelled settle in their own tasks, which may not
+            # have started yet: wait for every request in flight, up to half the time.
+            waiting = time.monotonic() + timeout / 2
+            while (self.in_flight() or self._settling) and time.monotonic() < waiting:
+                running = [t for t in self._settling if not t.done()]
+                if running:
+                    await asyncio.wait(running, timeout=max(0.0, waiting - time.monotonic()))
+                else:
+                    await asyncio.sleep(0.02)
             in_flight = self.in_flight()
             for request in in_flight:
-                logger.warning("focus: job of %s still in flight at shutdown; failed with refund", request.route.action)
+                request.abandon()
+                logger.warning("focus: job of %s still in flight at shutdown; settled (%s)", request.route.action,
+                               request.settlement())
             with anyio.move_on_after(max(0.0, deadline - time.monotonic())):
                 for request in in_flight:
-                    await request.asettle(self, "fail")
+                    await request.asettle(self)
                     self.closed(request)
             if not len(self.pending):
                 return 0
@@ -516,14 +536,16 @@ _AT_EXIT: weakref.WeakSet[_PaidJobsBase] = weakref.WeakSet()
 _LIVE: weakref.WeakSet[_PaidJobsBase] = weakref.WeakSet()
 
 
-def shutdown_all() -> int:
-    """Fail every job in flight with a refund and drain every kept settlement, each
-    lifecycle with a blocking client of its own (a signal, interpreter exit: no event loop
-    to use). Returns how many settlements remain undelivered."""
+def shutdown_all(wait: float = 0.0) -> int:
+    """Let the work in flight end for up to ``wait`` seconds, settle what is left (a refund
+    unless its answer went out) and drain every kept settlement, each lifecycle with a
+    blocking client of its own (a signal, interpreter exit: no event loop to use). Returns
+    how many settlements remain undelivered."""
     left = 0
+    deadline = time.monotonic() + wait
     for jobs in {*_LIVE, *_AT_EXIT}:
         try:
-            left += jobs.shutdown_blocking()
+            left += jobs.shutdown_blocking(deadline)
         except Exception:  # nothing may stop the other lifecycles' drains
             logger.exception("focus: draining settlements at shutdown failed")
     return left

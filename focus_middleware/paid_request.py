@@ -47,8 +47,8 @@ class PaidRequest:
     ``response_started`` ... ``cancelled`` methods, then call :meth:`settle` /
     :meth:`asettle` from their outermost wrapper."""
 
-    __slots__ = ("_lock", "auth", "client_gone", "delivery", "error", "job", "once", "once_keys", "once_record",
-                 "raised", "reservation", "route", "settled", "status")
+    __slots__ = ("_lock", "abandoned", "auth", "client_gone", "delivery", "error", "job", "once", "once_keys",
+                 "once_record", "raised", "reservation", "route", "settled", "status")
 
     def __init__(self, route: PaidRoute, auth: Authenticated) -> None:
         self.route = route
@@ -63,6 +63,9 @@ class PaidRequest:
         self.error: BaseException | None = None
         """What ended the request abnormally (escaped the app, cancelled it, a failed write)."""
         self.settled = False
+        self.abandoned = False
+        """A shutdown gave up waiting and refunded the job: no more of the answer may go out
+        (it would be delivered uncharged); adapters check :meth:`may_deliver`."""
         self._lock = threading.Lock()
         self.once: Idempotency | None = None
         """The request's idempotency key, set by the adapter before reserving."""
@@ -100,6 +103,10 @@ class PaidRequest:
         """An exception (a cancellation included) ended the request."""
         if self.error is None:
             self.error = error
+
+    def may_deliver(self) -> bool:
+        """Whether the answer may still go out: not after a shutdown refunded the job."""
+        return not self.abandoned
 
     # -- the decision --------------------------------------------------------------------------
 
@@ -211,11 +218,20 @@ class PaidRequest:
             self.settled = True
             return True
 
-    def settle(self, jobs: PaidJobs, settlement: Settlement | None = None) -> None:
+    def abandon(self) -> bool:
+        """At shutdown, for work still running past the wait: from now on nothing more of
+        the answer goes out, and the job is this caller's to settle (with a refund, unless
+        the whole answer already went out). False if someone else is settling it."""
+        self.abandoned = True
+        return not self.settled
+
+    def settle(self, jobs: PaidJobs, settlement: Settlement | None = None, *, force: bool = False) -> None:
         """Complete or fail the job (blocking; never raises: what cannot be delivered is
-        kept). Once; a request that reserved nothing has nothing to settle."""
+        kept). Once; a request that reserved nothing has nothing to settle. ``force``: at
+        the process's end, also a job whose settler never finished (its event loop is gone;
+        a duplicate is refused by the service and dropped)."""
         job = self.job
-        if job is None or not self._claim():
+        if job is None or (not self._claim() and not force):
             return
         try:
             jobs.settle(job, self.auth.credential, settlement or self.settlement())

@@ -9,13 +9,24 @@ the handler is still the default one (``SIG_DFL``, ``default_int_handler``: a se
 handler is the server's business, and it drains through its own shutdown hook), and once
 per process.
 
-The handler does no I/O itself: the signal may have interrupted a request that holds the
-lock of the kept settlements, and a handler that waited for it would wait forever. It
-starts a helper thread that fails every job in flight with a refund and drains every kept
-settlement with a blocking client (:func:`focus_middleware.jobs.shutdown_all`), joins it
-for at most ``shutdown_timeout`` seconds, then puts the previous handler back and raises
-the signal again, so the process ends as it would have without us (SIGINT still raises
-``KeyboardInterrupt``).
+The handler does no I/O and no waiting itself: the signal may have interrupted a request
+that holds the lock of the kept settlements, and on waitress the main thread is the one
+that writes the answers out. It puts the previous handler back (a second signal acts as
+it would have without us) and starts a helper thread, which lets the work in flight end
+for up to half of ``shutdown_timeout``, settles what is left (a refund unless its whole
+answer went out; nothing more of it goes out) and drains every kept settlement with a
+blocking client (:func:`focus_middleware.jobs.shutdown_all`), all within
+``shutdown_timeout``, then raises the signal again, so the process ends as it would have
+without us (SIGINT still raises ``KeyboardInterrupt``).
+
+uvicorn builds a Starlette app's middleware lazily, after it put its own handlers in place,
+and with ``--lifespan off`` nothing of the app runs at its shutdown: it restores the
+handlers it found (the defaults) and raises the signal again (``Server.capture_signals``),
+which ends the process before ``atexit``. Over uvicorn's handler the middleware therefore
+chains: its handler blocks the signal in the main thread and calls uvicorn's, which shuts
+down gracefully; the signal uvicorn raises again stays pending until the interpreter's exit,
+where the drain runs (in-flight work settled, kept settlements delivered) and the signal is
+let through, ending the process as it would have.
 
 A supervisor that kills with SIGKILL (gunicorn's worker timeout, a container runtime past
 its grace period) leaves no chance to run anything: Focus's own release of stale
@@ -24,7 +35,9 @@ reservations is the backstop there.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import signal
 import threading
 from types import FrameType
@@ -38,17 +51,16 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _DEFAULTS: tuple[Any, ...] = (signal.SIG_DFL, signal.default_int_handler)
 
 _installed: dict[int, Any] = {}
+_held: set[int] = set()
 _timeout = 10.0
 _lock = threading.Lock()
 
 
 def install_signal_handlers(timeout: float = 10.0) -> list[int]:
     """Drain paid jobs on SIGTERM/SIGINT (see the module docstring). Returns the signals
-    handled from now on; nothing off the main thread or over a handler not the default.
-    Called by every middleware whose configuration has ``handle_signals``; call it
-    yourself at import time where the middleware is built late (Starlette builds its
-    middleware stack on the first request or lifespan event, after uvicorn put its own
-    handlers in place)."""
+    handled from now on; nothing off the main thread or over a handler that is neither the
+    default nor uvicorn's. Called by every middleware whose configuration has
+    ``handle_signals``."""
     global _timeout
     if threading.current_thread() is not threading.main_thread():
         return []
@@ -64,38 +76,73 @@ def install_signal_handlers(timeout: float = 10.0) -> list[int]:
             if any(current is default for default in _DEFAULTS):
                 signal.signal(sig, _on_signal)
                 _installed[sig] = current
-        return sorted(sig for sig in _installed if signal.getsignal(sig) is _on_signal)
+            elif _reraises_after_shutdown(current):
+                signal.signal(sig, _on_server_signal)
+                _installed[sig] = current
+        return sorted(sig for sig in _installed if signal.getsignal(sig) in (_on_signal, _on_server_signal))
 
 
 def uninstall_signal_handlers() -> None:
     """Put back the handlers found (tests; a process that wants its signals back)."""
     with _lock:
         for sig, previous in list(_installed.items()):
-            if signal.getsignal(sig) is _on_signal:
+            if signal.getsignal(sig) in (_on_signal, _on_server_signal):
                 signal.signal(sig, previous)
             del _installed[sig]
 
 
+def _reraises_after_shutdown(handler: Any) -> bool:
+    """uvicorn's ``Server.handle_exit``: uvicorn restores the handlers it found and raises
+    the signal again once its graceful shutdown is over (``Server.capture_signals``)."""
+    owner = getattr(handler, "__self__", None)
+    return getattr(handler, "__name__", None) == "handle_exit" and \
+        type(owner).__module__ == "uvicorn.server" and hasattr(owner, "should_exit")
+
+
 def _on_signal(signum: int, frame: FrameType | None) -> None:
-    helper = threading.Thread(target=_drain, name="focus-shutdown-drain", daemon=True)
+    previous = _installed.pop(signum, signal.SIG_DFL)  # no lock: the signal may interrupt its holder
+    signal.signal(signum, previous)  # a second signal ends the process as it would have
+    threading.Thread(target=_drain_then_reraise, args=(signum,), name="focus-shutdown", daemon=False).start()
+
+
+def _drain_then_reraise(signum: int) -> None:
+    helper = threading.Thread(target=_drain, args=(_timeout / 2,), name="focus-shutdown-drain", daemon=True)
     helper.start()
     helper.join(_timeout)
     if helper.is_alive():
         logger.error("focus: draining paid jobs at signal %d did not finish within %s s", signum, _timeout)
-    with _lock:
-        previous = _installed.pop(signum, signal.SIG_DFL)
-    signal.signal(signum, previous)
-    signal.raise_signal(signum)
+    os.kill(os.getpid(), signum)  # the previous handler (put back by _on_signal) acts now
 
 
-def _drain() -> None:
+def _on_server_signal(signum: int, frame: FrameType | None) -> None:
+    previous = _installed.get(signum)
+    if signum not in _held:  # the server raises it again after its shutdown: held until our exit drain
+        _held.add(signum)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signum})
+    if callable(previous):
+        previous(signum, frame)
+
+
+def _drain(wait: float = 0.0) -> None:
     try:
-        left = shutdown_all()
+        left = shutdown_all(wait)
     except Exception:  # pragma: no cover - shutdown_all logs each lifecycle's failure
-        logger.exception("focus: draining paid jobs at a signal failed")
+        logger.exception("focus: draining paid jobs at shutdown failed")
         return
     if left:
         logger.error("focus: %d settlement(s) still undelivered at shutdown; the service releases them after 24 h", left)
+
+
+@atexit.register
+def _drain_then_release() -> None:
+    """At the interpreter's exit (registered after :mod:`focus_middleware.jobs`'s own drain,
+    so it runs first): drain, then let a signal held for it end the process."""
+    if not _held:
+        return
+    _drain()
+    held = set(_held)
+    _held.clear()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
 __all__ = ["SIGNALS", "install_signal_handlers", "uninstall_signal_handlers"]

@@ -51,6 +51,7 @@ from focus_middleware.jobs import PaidJob, PaidJobs, PaidRoute, UndeliveredHook
 from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import Authenticated, Outcome
 from focus_middleware.paid_request import PaidRequest, decide, one_per_request
+from focus_middleware.wsgi_idempotency import idempotency_of
 from focus_middleware.pages import template_page
 from focus_middleware.resolver import Resolver
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
@@ -344,6 +345,10 @@ class WSGIFocusContext:
         decided = decide(self.facts, self.outcome, engine.config, route, page=page, signin_page=signin_page)
         if isinstance(decided, ResponseSpec):
             return decided
+        once = idempotency_of(self.environ, self.facts)
+        if isinstance(once, ResponseSpec):
+            return once
+        decided.once = once
         refused = decided.reserve(engine.paid_jobs, self.facts, engine.config, page=page, signin_page=signin_page)
         if refused is not None:
             return refused
@@ -565,6 +570,13 @@ class _Finishing(SettlingIterable):
 
     def __init__(self, body: Iterable[bytes], ctx: WSGIFocusContext) -> None:
         super().__init__(body, lambda complete, error: ctx.finish(error), on_exhausted=ctx.body_finished)
+        self._ctx = ctx
+
+    def __next__(self) -> bytes:
+        paid = self._ctx.paid
+        if paid is not None and not paid.may_deliver():  # refunded at shutdown: it must not arrive now
+            raise ConnectionAbortedError("the paid job was refunded at shutdown")
+        return super().__next__()
 
 
 __all__ = [
