@@ -24,7 +24,7 @@ it); from async code they run in a worker thread, shielded.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 from asgiref.sync import sync_to_async
@@ -132,14 +132,53 @@ def settle_after(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool
             # body settles too), or at close() if it never did.
             response.streaming_content = SettlingIterable(response.streaming_content, finish,  # type: ignore[arg-type]
                                                           on_exhausted=exhausted)
-    else:
-        # The whole body is handed to the server at once; close() is where it is over.
+    elif in_loop:
+        # Django's ASGI handler sends ``response.content`` whole, then closes the response.
         _on_close(response, exhausted)
 
 
 def _delivered(opened: PaidRequest, meta: Mapping[str, object]) -> None:
     """The whole body went to the server; waitress (with ``channel_request_lookahead``)
     can tell whether the client is still there."""
+    else:
+        # Django's WSGI handler hands the response itself to the server as the body, and
+        # the server iterates it (``HttpResponse.__iter__``: ``iter(self._container)``),
+        # writing each chunk before it asks for the next: delivered once the server took
+        # the last chunk. A write into a socket the client closed raises in the server,
+        # which then closes the response half-read: a refund.
+        body = _WatchedContainer(response._container, exhausted, opened)  # type: ignore[attr-defined]
+        response._container = body  # type: ignore[attr-defined]
+        _on_close(response, lambda: body.closed(finish))
+
+
+class _WatchedContainer(list[bytes]):
+    """A non-streaming response's chunks (Django's ``HttpResponse._container``) that tell
+    when the WSGI server has iterated them to the end.
+
+    Never iterated before ``close()`` (Django's test client closes the response and the
+    test reads ``.content``; a body replaced meanwhile): the whole body was handed over
+    at once, as before. Iterated part-way: the server stopped writing (the client left).
+    """
+
+    def __init__(self, chunks: Iterable[bytes], on_exhausted: Callable[[], None], opened: PaidRequest) -> None:
+        super().__init__(chunks)
+        self.started = False
+        self.exhausted = False
+        self._on_exhausted = on_exhausted
+        self._opened = opened
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.started = True
+        for chunk in super().__iter__():
+            if not self._opened.may_deliver():  # refunded at shutdown: it must not arrive now
+                raise ConnectionAbortedError("the paid job was refunded at shutdown")
+            yield chunk
+        if not self.exhausted:
+            self.exhausted = True
+            self._on_exhausted()
+
+    def closed(self, finish: Callable[[bool, BaseException | None], None]) -> None:
+        finish(self.exhausted or not self.started, None)
     gone = meta.get("waitress.client_disconnected")
     if callable(gone) and gone():
         opened.client_left()
