@@ -27,6 +27,7 @@ anyway and bounded in length (:data:`MAX_KEY_LENGTH`).
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import logging
 import secrets
@@ -70,6 +71,13 @@ _HTML = ("content-type", "text/html; charset=utf-8")
 def new_key() -> str:
     """A fresh key for a form (the template helpers call it once per rendered form)."""
     return secrets.token_urlsafe(24)
+
+
+def hidden_field(key: str | None = None) -> str:
+    """The form's hidden field with a fresh key: each rendered form is one action, so a
+    re-post of it (a reload, a double-click, Back then Send) is a repeat."""
+    value = html.escape(key if key is not None else new_key(), quote=True)
+    return f'<input type="hidden" name="{FORM_FIELD}" value="{value}">'
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,5 +344,5 @@ class AsyncOnceStore:
 
 
 __all__ = ["FORM_FIELD", "HEADER", "MAX_KEY_LENGTH", "AsyncOnceStore", "Idempotency", "OnceKeys", "OnceStore",
-           "already_requested", "body_fingerprint", "form_fingerprint", "is_form", "key_reused", "keys_for", "new_key",
+           "already_requested", "body_fingerprint", "form_fingerprint", "hidden_field", "is_form", "key_reused", "keys_for", "new_key",
            "repeat_answer", "requested", "valid_key"]

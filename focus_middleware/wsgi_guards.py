@@ -107,14 +107,17 @@ def _guard(func: Callable[P, R], requirement: Requirement) -> Callable[P, R | Re
 
 
 def paid(*, action: str, cost_estimate: int, app: str | None = None, description: str | None = None,
-         label: str | None = None, usual_cost: int | None = None) -> Callable[[Callable[P, R]], Callable[P, R | Response | Iterable[bytes]]]:
+         label: str | None = None, usual_cost: int | None = None,
+         max_cost: int | None = None, result_url: str | Callable[[str], str] | None = None,
+         ) -> Callable[[Callable[P, R]], Callable[P, R | Response | Iterable[bytes]]]:
     """A paid view: ``cost_estimate`` credits are reserved before it runs (402 if the user
     has too few, and the view never runs); the view finds the job at
     ``environ["focus.job"]`` (:func:`focus_job`) and may set ``actual_cost`` and
     ``metadata``. The middleware completes the job once the whole body went out, or fails
-    it with a refund."""
+    it with a refund. ``max_cost``, ``result_url`` and idempotency keys (the
+    ``Idempotency-Key`` header or the form's hidden field) work as for the ASGI ``paid``."""
     route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description, label=label,
-                      usual_cost=usual_cost)
+                      usual_cost=usual_cost, max_cost=max_cost, result_url=result_url)
 
     def decorate(func: Callable[P, R]) -> Callable[P, R | Response | Iterable[bytes]]:
         @functools.wraps(func)

@@ -30,6 +30,7 @@ from typing import Any, ParamSpec, overload
 from flask import Blueprint, Flask
 from flask.typing import ResponseReturnValue
 
+from focus_middleware.jinja import focus_idempotency_field
 from focus_middleware.access import ACCOUNT, Requirement
 from focus_middleware.config import ConfigError, FocusConfig, settings_from_prefixed
 from focus_middleware.jobs import PaidRoute, UndeliveredHook
@@ -100,6 +101,7 @@ class Focus:
         app.app_ctx_globals_class = with_globals_mixin(app.app_ctx_globals_class)
         app.register_blueprint(endpoints_blueprint())
         app.context_processor(lambda: {"current_account": current_account})
+        app.add_template_global(focus_idempotency_field)  # {{ focus_idempotency_field() }} in paid forms
 
     # -- hooks ---------------------------------------------------------------------------------
 
@@ -138,14 +140,19 @@ class Focus:
         return decorate
 
     def paid(self, *, action: str, cost_estimate: int, app: str | None = None, description: str | None = None,
-             label: str | None = None, usual_cost: int | None = None) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
+             label: str | None = None, usual_cost: int | None = None,
+             max_cost: int | None = None, result_url: str | Callable[[str], str] | None = None,
+             ) -> Callable[[Callable[P, Any]], Callable[P, Any]]:
         """A paid view: ``cost_estimate`` credits are reserved before it runs (a 402 purchase
         prompt instead, and the view never runs); ``request.focus_job`` is the job (set
         ``actual_cost``, ``metadata``). The actual cost is charged once the whole response
         went out (a ``stream_with_context`` body after its last chunk); an exception,
-        ``abort(4xx)``, any status >= 400 or a client that left early refunds."""
+        ``abort(4xx)``, any status >= 400 or a client that left early refunds. With an
+        idempotency key (``Idempotency-Key`` or the hidden field of ``focus_idempotency_field()``
+        in a template) a repeat is answered without charging again (see the core's
+        ``focus_middleware.idempotency``); ``max_cost`` caps the charge."""
         route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description, label=label,
-                          usual_cost=usual_cost)
+                          usual_cost=usual_cost, max_cost=max_cost, result_url=result_url)
 
         def decorate(func: Callable[P, Any]) -> Callable[P, Any]:
             if inspect.iscoroutinefunction(func):
