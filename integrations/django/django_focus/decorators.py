@@ -103,17 +103,20 @@ def require_credits(credits: int, *, action: str | None = None) -> Callable[[Vie
 
 
 def paid(*, action: str, cost_estimate: int, app: str | None = None, description: str | None = None,
-         label: str | None = None, usual_cost: int | None = None) -> Callable[[View], View]:
+         label: str | None = None, usual_cost: int | None = None, max_cost: int | None = None,
+         result_url: str | Callable[[str], str] | None = None) -> Callable[[View], View]:
     """Make a view paid work: credits are reserved before it runs (the core's refusal
     instead when that cannot be done, and the view never runs), the actual cost is charged
     once the whole response went out, and anything else refunds.
 
     The view finds the job at ``request.focus_job`` and may set ``actual_cost`` (default:
     the estimate) and ``metadata[...]``. ``app`` defaults to ``FOCUS["app"]``;
-    ``description`` (default: ``action``) goes into the job's metadata.
+    ``description`` (default: ``action``) goes into the job's metadata. ``max_cost`` caps
+    the charge; a form with ``{% focus_idempotency_field %}`` (or a request with an
+    ``Idempotency-Key``) reserves once, and a repeat gets 409, or a 303 to ``result_url``.
     """
     route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description, label=label,
-                      usual_cost=usual_cost)
+                      usual_cost=usual_cost, max_cost=max_cost, result_url=result_url)
 
     def decorate(view: View) -> View:
         if iscoroutinefunction(view):

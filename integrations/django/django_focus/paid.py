@@ -36,6 +36,7 @@ from focus_middleware.outcome import Outcome
 from focus_middleware.paid_request import PaidRequest, decide, one_per_request
 from focus_middleware.responses import ResponseSpec
 
+from django_focus.idempotency import idempotency_of
 from django_focus.request import FocusContext, focus_context
 
 T = TypeVar("T")
@@ -55,6 +56,10 @@ def _decide(ctx: FocusContext, route: PaidRoute, outcome: Outcome) -> PaidReques
     decided = decide(ctx.facts, outcome, ctx.runtime.config, route, page=ctx.insufficient_credits_page)
     if isinstance(decided, ResponseSpec):
         return ctx.respond(decided)
+    once = idempotency_of(ctx.request, ctx.facts)
+    if isinstance(once, ResponseSpec):
+        return ctx.respond(once)
+    decided.once = once
     ctx.open_job = decided  # before reserving: a cancellation during the call still refunds
     return decided
 

@@ -30,6 +30,7 @@ out, fail with a refund on an exception or a status >= 400.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -40,10 +41,14 @@ if TYPE_CHECKING:
     from rest_framework.views import APIView
 
 from focus_middleware.access import Requirement
+from focus_middleware.idempotency import FORM_FIELD, Idempotency, body_fingerprint, requested
 from focus_middleware.jobs import PaidRoute
 from focus_middleware.openapi import mark
+from focus_middleware.responses import ResponseSpec
 
+from django_focus.idempotency import PRESET
 from django_focus.paid import OpenJob, open_job
+from django_focus.request import focus_context
 
 from django_focus.drf.authentication import django_request
 
@@ -66,21 +71,36 @@ def validate_input(view: APIView, request: Request) -> None:
     view.focus_serializer = serializer  # type: ignore[attr-defined]
 
 
+def _idempotency(request: Request) -> Idempotency | ResponseSpec | None:
+    """The key and the hash of what DRF parsed (the raw body is no longer readable)."""
+    data = request.data
+    form_key = data.get(FORM_FIELD) if hasattr(data, "get") else None
+    facts = focus_context(django_request(request)).facts
+    return requested(facts, form_key if isinstance(form_key, str) else None,
+                     lambda: body_fingerprint(json.dumps(data, sort_keys=True, default=str).encode()))
+
+
 def _record_raised(opened: OpenJob, error: BaseException) -> None:
     opened.raised = error
 
 
 def paid(*, action: str, cost_estimate: int, app: str | None = None, description: str | None = None,
-         validate: bool = True) -> Callable[[Method], Method]:
+         validate: bool = True, max_cost: int | None = None,
+         result_url: str | Callable[[str], str] | None = None) -> Callable[[Method], Method]:
     """Make a DRF handler paid work (see the module docstring); ``app`` defaults to
-    ``FOCUS["app"]``, ``description`` (default: ``action``) goes into the job's metadata."""
-    route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description)
+    ``FOCUS["app"]``, ``description`` (default: ``action``) goes into the job's metadata.
+    ``max_cost`` caps the charge. An ``Idempotency-Key`` header (or the form's hidden
+    ``focus_idempotency_key``) makes a repeat answer 409 without charging again; the body's
+    hash is taken over what DRF parsed (``request.data``)."""
+    route = PaidRoute(action=action, cost_estimate=cost_estimate, app=app, description=description,
+                      max_cost=max_cost, result_url=result_url)
 
     def decorate(method: Method) -> Method:
         @functools.wraps(method)
         def paid_handler(view: APIView, request: Request, *args: Any, **kwargs: Any) -> Any:
             if validate:
                 validate_input(view, request)
+            setattr(django_request(request), PRESET, _idempotency(request))
             opened = open_job(django_request(request), route)
             if isinstance(opened, HttpResponseBase):
                 return opened
