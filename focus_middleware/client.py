@@ -31,7 +31,7 @@ from typing import Any, Self, TypeVar
 import anyio
 import httpx
 
-from focus_middleware import endpoints, retry
+from focus_middleware import endpoints, events, retry
 from focus_middleware.cache import hash_secret
 from focus_middleware.clock import SYSTEM_CLOCK, Clock
 from focus_middleware.config import DEFAULT_API_URL, FocusConfig
@@ -148,6 +148,14 @@ class _ClientBase:
             ms = (time.monotonic() - started) * 1000
             logger.debug("focus: %s -> %s in %.0f ms [%s]", send.call.name, result, ms, fingerprint(send.token))
 
+    def _event(self, send: Send, outcome: Outcome, started: float) -> None:
+        """The call as an :class:`~focus_middleware.events.UpstreamCall`: its endpoint template and
+        a URL with query values redacted, never the request that went out."""
+        call = send.call
+        url = call.url or f"{self.base_url}{call.path}"
+        status, error = (outcome.status, None) if isinstance(outcome, Reply) else (None, outcome.detail)
+        events.emit(events.upstream_call(call.name, call.method, url, call.params, status, started, error))
+
     # -- the flows (one per public method, shared by both clients) --------------------------------
 
     def _wallet(self, app: str | None, token: str | None) -> Flow[Wallet]:
@@ -231,6 +239,8 @@ class FocusClient(_ClientBase):
         else:
             outcome = Reply(response.status_code, response.headers, response.content)
         self._log(send, outcome, started)
+        if events.active:
+            self._event(send, outcome, started)
         return outcome
 
     def _run(self, flow: Flow[T]) -> T:
@@ -407,6 +417,8 @@ class AsyncFocusClient(_ClientBase):
         else:
             outcome = Reply(response.status_code, response.headers, response.content)
         self._log(send, outcome, started)
+        if events.active:
+            self._event(send, outcome, started)
         return outcome
 
     async def _run(self, flow: Flow[T]) -> T:

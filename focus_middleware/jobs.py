@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import anyio
 
+from focus_middleware import events
 from focus_middleware.client import AsyncFocusClient, FocusClient
 from focus_middleware.config import FocusConfig
 from focus_middleware.errors import ConflictError, FocusError, NotFoundError
@@ -269,6 +270,8 @@ class _PaidJobsBase:
         return app
 
     def _job(self, route: PaidRoute, app: str, job_id: str, request_id: str, clerk_id: str) -> PaidJob:
+        if events.active:
+            events.emit(events.JobReserved(app, route.action, route.cost_estimate, job_id))
         return PaidJob(job_id=job_id, app=app, action=route.action, cost_estimate=route.cost_estimate,
                        request_id=request_id, clerk_id=clerk_id, max_cost=route.max_cost)
 
@@ -282,6 +285,8 @@ class _PaidJobsBase:
         _AT_EXIT.add(self)
         reason = type(error).__name__ if error is not None else "credential expired"
         logger.warning("focus: settlement of job %s (%s) not delivered (%s); kept for retry", item.job_id, item.settlement, reason)
+        if events.active:
+            events.emit(events.SettlementKept(item.job_id, item.settlement, reason, item.attempts))
         self._announce(item)
 
     def _announce(self, item: UndeliveredSettlement) -> None:
@@ -290,6 +295,20 @@ class _PaidJobsBase:
                 self._on_undelivered(item)
             except Exception:  # a broken hook must not lose the settlement
                 logger.exception("focus: on_undelivered hook failed for job %s", item.job_id)
+
+    @staticmethod
+    def _landed(item: UndeliveredSettlement, error: BaseException | None, *, kept: bool) -> None:
+        """The events of one delivery attempt that is not kept again: landed (and, for a
+        settlement kept earlier, delivered), or given up."""
+        if error is not None:
+            events.emit(events.SettlementGivenUp(item.job_id, item.settlement, type(error).__name__))
+            return
+        if item.settlement == "complete":
+            events.emit(events.JobCompleted(item.job_id, item.actual_cost))
+        else:
+            events.emit(events.JobFailed(item.job_id))
+        if kept:
+            events.emit(events.SettlementDelivered(item.job_id, item.settlement, item.attempts))
 
     @staticmethod
     def _retryable(error: BaseException | None) -> bool:
@@ -332,6 +351,8 @@ class _PaidJobsBase:
             self._keep(item, error)
             job.state = "pending"
             return 1
+        if events.active:
+            self._landed(item, error, kept=False)
         if error is not None:
             job.state = "refused"
         else:
@@ -348,6 +369,8 @@ class _PaidJobsBase:
             if self._retryable(error):
                 self._keep(item, error)
                 kept += 1
+            elif events.active:
+                self._landed(item, error, kept=True)
         return kept
 
     def _drain_plan(self) -> Plan:
@@ -359,6 +382,10 @@ class _PaidJobsBase:
                 logger.error("focus: job %s still unsettled at shutdown; the service releases it after 24 h", item.job_id)
                 item.attempts += 1
                 self._announce(item)
+                if events.active:
+                    events.emit(events.SettlementGivenUp(item.job_id, item.settlement, "shutdown"))
+            elif events.active:
+                self._landed(item, error, kept=True)
         return left
 
 

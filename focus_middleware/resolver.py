@@ -37,6 +37,7 @@ from urllib.parse import quote
 import anyio
 from cachetools import LRUCache
 
+from focus_middleware import events
 from focus_middleware.budget import RemoteCheckBudget, client_address, client_group
 from focus_middleware.cache import (
     AsyncCacheBackend,
@@ -260,9 +261,10 @@ class ResolverCore:
 
     def plan(self, facts: RequestFacts) -> Plan:
         identity = yield from self.identity_plan(facts)
-        if not isinstance(identity, _Identity):
-            return identity
-        return (yield from self.account_for(identity))
+        outcome = identity if not isinstance(identity, _Identity) else (yield from self.account_for(identity))
+        if events.active:
+            events.emit(decision_event(outcome))
+        return outcome
 
     def identity_plan(self, facts: RequestFacts) -> Generator[Effect, Any, _Identity | Outcome]:
         """Whose request this is, without its wallet: the identity, or the outcome that
@@ -303,6 +305,8 @@ class ResolverCore:
         now = self.config.clock.time()
         key = self._key("jwt", token)
         cached = self.cache.get(key)
+        if events.active:
+            events.emit(events.CacheLookup("jwt", "l1", isinstance(cached, dict)))
         if isinstance(cached, dict) and cached.get("exp", 0) > now - self.config.leeway:
             claims_map = cached.get("claims") or {}
             refused = azp_refusal(claims_map.get("azp"), source, self.config)
@@ -342,6 +346,8 @@ class ResolverCore:
         """PATs (and JWTs when no issuer is configured): the wallet call is the check."""
         key = self._key("remote", token)
         cached = self.cache.get(key)
+        if events.active:
+            events.emit(events.CacheLookup("remote", "l1", isinstance(cached, dict)))
         if isinstance(cached, dict):
             if cached.get("refused"):
                 return Rejected("refused", source)
@@ -371,7 +377,7 @@ class ResolverCore:
         load = partial(self._check_remote, token, key, exp, client)
         if not self.shared:
             return (yield from load())
-        return (yield from self._shared_fill(key, self._remote_from_shared, load))
+        return (yield from self._shared_fill(key, self._remote_from_shared, load, "remote"))
 
     def _check_remote(self, token: str, key: str, exp: float | None, client: str) -> Generator[Effect, Any, _Checked]:
         result = yield CheckRemotely(token, client)
@@ -406,12 +412,16 @@ class ResolverCore:
         """Called by a driver just before a remote check goes out (once per single flight)."""
         if not self._remote_checks.allow(client):
             logger.warning("focus: remote credential checks rate-limited")
+            if events.active:
+                events.emit(events.BudgetExhausted())
             raise RemoteChecksExhausted()
 
     def account_for(self, identity: _Identity) -> Plan:
         wallet, version, stale = identity.wallet, "", False
         if wallet is None:
             wallet, version, fresh = self.cached_wallet(identity.clerk_id)
+            if events.active:
+                events.emit(events.CacheLookup("wallet", "l1", wallet is not None and fresh))
             if wallet is None or not fresh:
                 key = self.wallet_key(identity.clerk_id)
                 loaded: _Loaded = yield Coalesce(key, self._wallet_plan(identity.credential.token, key))
@@ -432,7 +442,7 @@ class ResolverCore:
         load = partial(self._fetch_wallet, token)
         if not self.shared:
             return (yield from load())
-        return (yield from self._shared_fill(key, self._wallet_from_shared, load))
+        return (yield from self._shared_fill(key, self._wallet_from_shared, load, "wallet"))
 
     def _fetch_wallet(self, token: str) -> Generator[Effect, Any, _Loaded]:
         result = yield FetchWallet(token)
@@ -579,7 +589,8 @@ class ResolverCore:
         return entry
 
     def _shared_fill(
-        self, key: str, accept: Callable[[str, Any], R | None], load: Callable[[], Generator[Effect, Any, R]]
+        self, key: str, accept: Callable[[str, Any], R | None], load: Callable[[], Generator[Effect, Any, R]],
+        kind: events.CacheKind = "wallet",
     ) -> Generator[Effect, Any, R]:
         """A first-level miss with a shared level: read it; else one process loads (under a
         short lock, checking the shared level once more first) while the others poll for its
@@ -589,6 +600,8 @@ class ResolverCore:
         if isinstance(found, CacheUnavailable):
             return (yield from load())
         hit = accept(key, found)
+        if events.active:
+            events.emit(events.CacheLookup(kind, "l2", hit is not None))
         if hit is not None:
             return hit
         for _ in range(self._max_polls):
@@ -615,6 +628,20 @@ class ResolverCore:
         if hit is not None:
             return hit
         return (yield from load())
+
+
+def decision_event(outcome: Outcome) -> events.Decision:
+    """The event of one resolution: the outcome's kind and short codes, never its token."""
+    if isinstance(outcome, Authenticated):
+        credential = outcome.credential
+        return events.Decision("authenticated", None, credential.source, credential.kind)
+    if isinstance(outcome, Rejected):
+        return events.Decision("rejected", outcome.reason, outcome.source)
+    if isinstance(outcome, Expired):
+        return events.Decision("expired", "expired", outcome.source)
+    if isinstance(outcome, Unavailable):
+        return events.Decision("unavailable", outcome.reason)
+    return events.Decision("anonymous")
 
 
 _EXPECTED = (TokenRejected, TokenExpired, KeysUnavailable, FocusError, RemoteChecksExhausted, CacheUnavailable)

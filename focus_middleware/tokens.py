@@ -25,6 +25,7 @@ import jwt
 from cachetools import TTLCache
 from jwt.algorithms import RSAAlgorithm
 
+from focus_middleware import events
 from focus_middleware.clock import Clock
 from focus_middleware.config import FocusConfig
 from focus_middleware.outcome import CredentialSource
@@ -251,6 +252,8 @@ class KeyRing:
         if keys:
             self._set = _KeySet(MappingProxyType(keys), self._clock.monotonic())
             self._unknown.clear()
+        if events.active:
+            events.emit(events.JwksRefresh(bool(keys), len(keys or ())))
 
     def settle(self, kid: str) -> Any:
         """The key after any fetch, or the reason there is none."""

@@ -1,0 +1,203 @@
+"""What the library did, as typed events an operator's subscribers turn into logs, metrics
+or signals (issue 27).
+
+Why events, once, here: every adapter runs the same core, so the core is the one place that
+knows each decision and each call to Focus. Subscribers (:mod:`focus_middleware.telemetry`,
+django-focus's signals) translate; adapters add nothing but a request id.
+
+Cost with no subscriber: each emission site is guarded by ``if events.active:`` (one
+module attribute read and one truthiness check), so no event object is built on the hot
+path unless someone listens. ``bench`` measures it.
+
+No event holds a credential: reasons are the resolver's short codes, calls carry their
+endpoint template (``GET /api/oauthToken/{provider}``) and a URL whose query values are
+redacted, never the URL that was sent. This module imports no framework.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+from urllib.parse import parse_qsl, urlsplit
+
+logger = logging.getLogger("focus_middleware.events")
+
+CacheLevel = Literal["l1", "l2"]
+CacheKind = Literal["jwt", "remote", "wallet"]
+Settlement = Literal["complete", "fail"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The resolver's answer for a request that presented credentials. ``outcome`` is
+    ``authenticated``, ``expired``, ``rejected`` or ``unavailable``; ``reason`` the short
+    code of a refusal (``signature``, ``azp``, ``refused``, ``rate_limited``...)."""
+
+    outcome: str
+    reason: str | None = None
+    source: str | None = None
+    kind: str | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.outcome != "authenticated"
+
+
+@dataclass(frozen=True, slots=True)
+class CacheLookup:
+    """One cache read: which entry kind, which level, hit or miss."""
+
+    kind: CacheKind
+    level: CacheLevel
+    hit: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamCall:
+    """One HTTP exchange with Focus (or the issuer's JWKS). ``endpoint`` is the template
+    (``POST /api/jobs``); ``url`` has every query value redacted; ``status`` is None when no
+    answer came (``error`` then names the failure)."""
+
+    endpoint: str
+    method: str
+    url: str
+    server_address: str
+    server_port: int | None
+    status: int | None
+    duration: float
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobReserved:
+    app: str
+    action: str
+    cost_estimate: int
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobCompleted:
+    """A completion the service confirmed: ``amount`` credits charged."""
+
+    job_id: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobFailed:
+    """A failure (with refund) the service confirmed."""
+
+    job_id: str
+    refunded: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementKept:
+    """A settlement not delivered now; kept for the user's next request or shutdown."""
+
+    job_id: str
+    settlement: Settlement
+    reason: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementDelivered:
+    """A settlement kept earlier, delivered now."""
+
+    job_id: str
+    settlement: Settlement
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementGivenUp:
+    """A settlement that will never land from here (refused for good, or still undelivered
+    at shutdown: the service releases the reservation after 24 h)."""
+
+    job_id: str
+    settlement: Settlement
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetExhausted:
+    """A remote credential check turned away by the remote-check budget."""
+
+
+@dataclass(frozen=True, slots=True)
+class JwksRefresh:
+    """A fetch of the issuer's keys: ``ok`` when it brought a usable key set."""
+
+    ok: bool
+    keys: int
+
+
+Event: TypeAlias = (Decision | CacheLookup | UpstreamCall | JobReserved | JobCompleted | JobFailed | SettlementKept
+                    | SettlementDelivered | SettlementGivenUp | BudgetExhausted | JwksRefresh)
+Subscriber: TypeAlias = Callable[[Event], None]
+
+_subscribers: tuple[Subscriber, ...] = ()
+active: bool = False
+"""True while at least one subscriber listens: emission sites check it before building an event."""
+
+request_id: ContextVar[str | None] = ContextVar("focus_request_id", default=None)
+"""The framework's request id, when an adapter or app sets it; subscribers may read it."""
+
+
+def subscribe(callback: Subscriber) -> Callable[[], None]:
+    """Call ``callback`` with every event from now on; returns the function that stops it.
+    A callback runs inline where the event happens: it should be quick and must not raise
+    (an exception is logged and swallowed, never turned into a failed request)."""
+    global _subscribers, active
+    _subscribers = (*_subscribers, callback)
+    active = True
+
+    def unsubscribe() -> None:
+        global _subscribers, active
+        _subscribers = tuple(s for s in _subscribers if s is not callback)
+        active = bool(_subscribers)
+
+    return unsubscribe
+
+
+def emit(event: Event) -> None:
+    """Hand ``event`` to every subscriber. Sites call it under ``if events.active:``."""
+    for callback in _subscribers:
+        try:
+            callback(event)
+        except Exception:
+            logger.exception("focus: event subscriber %r failed on %s", callback, type(event).__name__)
+
+
+def redacted_url(url: str) -> str:
+    """``url`` without userinfo or fragment and with each query value replaced by
+    ``REDACTED`` (OpenTelemetry's ``url.full`` rule): a ``device_code`` or ``token`` in a
+    query never leaves the process through telemetry."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    query = "&".join(f"{key}=REDACTED" for key, _ in parse_qsl(parts.query, keep_blank_values=True))
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
+
+
+def upstream_call(endpoint: str, method: str, url: str, params: tuple[tuple[str, str], ...], status: int | None,
+                  started: float, error: str | None = None) -> UpstreamCall:
+    """Build the event of one exchange; ``url`` is the absolute URL without its query,
+    ``params`` the query (only its keys are kept)."""
+    parts = urlsplit(url)
+    query = "&".join(f"{key}=REDACTED" for key, _ in params)
+    full = redacted_url(url) + (("&" if parts.query else "?") + query if query else "")
+    return UpstreamCall(endpoint, method, full, parts.hostname or "", parts.port, status, time.monotonic() - started, error)
+
+
+__all__ = [
+    "BudgetExhausted", "CacheLookup", "Decision", "Event", "JobCompleted", "JobFailed", "JobReserved", "JwksRefresh",
+    "SettlementDelivered", "SettlementGivenUp", "SettlementKept", "Subscriber", "UpstreamCall", "active", "emit",
+    "redacted_url", "request_id", "subscribe", "upstream_call",
+]
