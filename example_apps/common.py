@@ -25,7 +25,9 @@ import hashlib
 import html
 import os
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -135,6 +137,47 @@ def render_preview(title: str, job_id: str, origin: str, *, cost: int = RENDER_C
     """"Render" a preview of a clip. The real work would happen here; the Focus job
     around it reserved the credits already, and charges ``cost`` once the answer is out."""
     return Preview(title=title, job_id=job_id, url=f"{origin}/previews/{job_id}.svg", frames=frames, cost=cost)
+
+
+RESULT_PATH = "/renders/{job_id}"
+"""The result page a paid form post redirects to (post/redirect/get): reloading it reads,
+never posts again, and a form sent twice with the same key lands here too."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finished render, as its result page shows it (the balance right after it)."""
+
+    clerk_id: str
+    preview: Preview
+    credits_left: int
+
+
+class Results:
+    """Finished renders by job id, for their result pages. In memory and bounded: a demo
+    (a real app keeps its results in its own storage)."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self._items: OrderedDict[str, Result] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def keep(self, clerk_id: str, preview: Preview, credits_left: int) -> str:
+        """Remember a render; returns its result page's path."""
+        with self._lock:
+            self._items[preview.job_id] = Result(clerk_id, preview, credits_left)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return RESULT_PATH.replace("{job_id}", preview.job_id)
+
+    def find(self, job_id: str, clerk_id: str) -> Result | None:
+        """The render, only for the person who made it."""
+        with self._lock:
+            result = self._items.get(job_id)
+        return result if result is not None and result.clerk_id == clerk_id else None
+
+
+RESULTS = Results()
 
 
 STREAM_FRAMES = 48

@@ -3,7 +3,10 @@
 - ``home``: the public page (``focus_account`` is falsy for anonymous visitors)
 - ``studio``: your account and credits (``@focus_login_required``)
 - ``render_clip``: a paid form post (``@paid``): 5 credits reserved, 3 charged once the
-  result page went out, all returned if anything fails; the 402 page when too few
+  answer went out, all returned if anything fails; the 402 page when too few. It
+  redirects to ``render_result`` (post/redirect/get: a reload never posts again), and the
+  form's idempotency key (``{% focus_idempotency_field %}``) makes the same form sent
+  twice one render and one charge
 - ``render_stream``: the same with live progress, charged after the last line
 - ``api_me``, ``api_render``: the same for scripts with a personal access token
 
@@ -28,6 +31,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from django_focus.decorators import focus_login_required, paid
 from example_apps.common import (
+    RESULT_PATH,
+    RESULTS,
     PROGRESS,
     RENDER_COST,
     RENDER_ESTIMATE,
@@ -96,14 +101,25 @@ def render_clip(request: FocusRequest) -> HttpResponseBase:
 
 
 @paid(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render", label=RENDER_LABEL,
-      usual_cost=RENDER_COST)
-def paid_render(request: FocusRequest) -> HttpResponse:
+      usual_cost=RENDER_COST, result_url=RESULT_PATH)
+def paid_render(request: FocusRequest) -> HttpResponseBase:
     job = request.focus_job
     preview = render_preview(clean_title(request.POST.get("title")), job.job_id, origin())
-    job.actual_cost = preview.cost  # settled once this page went out; the rest goes back
+    job.actual_cost = preview.cost  # settled once this answer went out; the rest goes back
     job.metadata.update(description=preview.description, previewUrl=preview.url)
-    credits_left = request.focus_account.credits - preview.cost
-    return render(request, "clipstudio/result.html", {"preview": preview, "credits_left": credits_left})
+    RESULTS.keep(request.focus_account.clerk_id, preview, request.focus_account.credits - preview.cost)
+    answer = redirect(reverse("render-result", args=[job.job_id]))
+    answer.status_code = 303  # See Other: the browser GETs the result page
+    return answer
+
+
+@focus_login_required
+def render_result(request: FocusRequest, job_id: str) -> HttpResponse:
+    """A render's result page: what the paid post redirected to, safe to reload."""
+    found = RESULTS.find(job_id, request.focus_account.clerk_id)
+    if found is None:
+        raise Http404("no such render")
+    return render(request, "clipstudio/result.html", {"preview": found.preview, "credits_left": found.credits_left})
 
 
 @require_http_methods(["GET", "POST"])
@@ -114,13 +130,14 @@ def render_stream(request: FocusRequest) -> HttpResponseBase:
 
 
 @paid(action="render-stream", cost_estimate=STREAM_ESTIMATE, description="Preview render (live)",
-      label="Preview render with live progress", usual_cost=STREAM_COST)
+      label="Preview render with live progress", usual_cost=STREAM_COST, result_url=RESULT_PATH)
 def paid_render_stream(request: FocusRequest) -> StreamingHttpResponse:
     job = request.focus_job
     preview = render_preview(clean_title(request.POST.get("title")), job.job_id, origin(), cost=STREAM_COST,
                              frames=STREAM_FRAMES)
     job.metadata.update(description=preview.description, previewUrl=preview.url)
     credits_left = request.focus_account.credits - preview.cost  # once the job is settled
+    RESULTS.keep(request.focus_account.clerk_id, preview, credits_left)  # where a re-post of the form lands
     page = render_to_string("clipstudio/render_stream.html", {"preview": preview, "credits_left": credits_left},
                             request)
     head, tail = page.split(PROGRESS, 1)  # sent now, then the progress, then the rest

@@ -4,10 +4,15 @@
 - ``GET /studio``: your account and credits (``current_account``: a browser without a
   session is sent to sign in on Focus and comes straight back)
 - ``POST /render``: a paid form post (``PaidJob``): 5 credits reserved, 3 charged once the
-  result page went out, all returned if anything fails; too few credits shows the 402 page
+  answer went out, all returned if anything fails; too few credits shows the 402 page. It
+  answers with a redirect to the result page, ``GET /renders/{job_id}`` (post/redirect/get:
+  a reload reads the page and never posts again), and the form carries an idempotency key
+  (``focus_idempotency_field()``): the same form sent twice is one render, one charge
 - ``POST /render/stream``: the same with live progress, charged after the last line
 - ``GET /api/me``, ``POST /api/render``: the same for scripts, with a personal access
-  token (``Authorization: Bearer <PAT>``; ``focus login`` gets one)
+  token (``Authorization: Bearer <PAT>``; ``focus login`` gets one); an ``Idempotency-Key``
+  header makes a retry safe, and an invalid body is refused (422) before anything is
+  reserved (``FocusRoute``)
 
 The session refresh script and the sign-out form are in ``templates/base.html``. The API
 document (``/openapi.json``, ``/docs``) says which routes take a credential and what each
@@ -36,6 +41,8 @@ from example_apps.common import (
     STREAM_ESTIMATE,
     STREAM_FRAMES,
     PROGRESS,
+    RESULT_PATH,
+    RESULTS,
     STYLE,
     clean_title,
     focus_config,
@@ -47,19 +54,21 @@ from example_apps.common import (
 from focus_middleware import FocusAccount, FocusConfig, FocusMiddleware
 from focus_middleware.asgi import facts_from_scope
 from focus_middleware.billing_notice import back_from_billing
-from focus_middleware.fastapi import FocusJob, PaidJob, current_account, focus_openapi, optional_account
+from focus_middleware.fastapi import FocusJob, FocusRoute, PaidJob, current_account, focus_openapi, optional_account
+from focus_middleware.jinja import install as install_jinja
 from focus_middleware.pages import not_found
 from focus_middleware.responses import is_navigation
 from focus_middleware.sessions import SIGNED_OUT_PATH, SIGNIN_PATH, SIGNOUT_PATH, refresh_script_path
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-router = APIRouter()
+install_jinja(templates.env)  # {{ focus_idempotency_field() }} in the paid form
+router = APIRouter(route_class=FocusRoute)  # a PaidJob reserves only once FastAPI validated the request
 
 Title = Annotated[str, Form()]
 render_job = PaidJob(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render", label=RENDER_LABEL,
-                     usual_cost=RENDER_COST)
+                     usual_cost=RENDER_COST, result_url=RESULT_PATH)
 stream_job = PaidJob(action="render-stream", cost_estimate=STREAM_ESTIMATE, description="Preview render (live)",
-                     label="Preview render with live progress", usual_cost=STREAM_COST)
+                     label="Preview render with live progress", usual_cost=STREAM_COST, result_url=RESULT_PATH)
 
 
 def create_app(config: FocusConfig | None = None) -> FastAPI:
@@ -141,9 +150,21 @@ async def studio(request: Request, account: Annotated[FocusAccount, Depends(curr
 async def render(request: Request, job: Annotated[FocusJob, Depends(render_job)], title: Title = "") -> Response:
     account = request.state.focus_account
     preview = render_preview(clean_title(title), job.job_id, request.app.state.public_origin)
-    job.actual_cost = preview.cost  # settled once this page went out; the rest goes back
+    job.actual_cost = preview.cost  # settled once this answer went out; the rest goes back
     job.metadata.update(description=preview.description, previewUrl=preview.url)
-    return page(request, "result.html", account, preview=preview, credits_left=account.credits - preview.cost)
+    where = RESULTS.keep(account.clerk_id, preview, account.credits - preview.cost)
+    origin = request.app.state.public_origin or ""  # absolute, from the configured origin (never Host)
+    return RedirectResponse(origin + request.scope.get("root_path", "") + where, status_code=303)
+
+
+@router.get("/renders/{job_id}", response_class=HTMLResponse,
+            responses={404: {"description": "No render of yours has this job id."}})
+async def result(request: Request, job_id: str, account: Annotated[FocusAccount, Depends(current_account)]) -> Response:
+    """A render's result page: what the paid post redirected to, safe to reload."""
+    found = RESULTS.find(job_id, account.clerk_id)
+    if found is None:
+        return await page_not_found(request, HTTPException(404))
+    return page(request, "result.html", account, preview=found.preview, credits_left=found.credits_left)
 
 
 @router.post("/render/stream", response_class=HTMLResponse)
@@ -153,6 +174,7 @@ async def render_stream(request: Request, job: Annotated[FocusJob, Depends(strea
                              frames=STREAM_FRAMES)
     job.metadata.update(description=preview.description, previewUrl=preview.url)
     account = request.state.focus_account
+    RESULTS.keep(account.clerk_id, preview, account.credits - preview.cost)  # where a re-post of this form lands
     html = templates.get_template("render_stream.html").render(
         context(request, account, preview=preview, credits_left=account.credits - preview.cost))
     head, tail = html.split(PROGRESS, 1)  # sent now, then the progress, then the rest

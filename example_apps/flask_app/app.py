@@ -6,7 +6,10 @@ extension set up with ``init_app``, the views in a blueprint.
 - ``GET /``: the public page (``current_account`` is falsy for anonymous visitors)
 - ``GET /studio``: your account and credits (``@focus.login_required``)
 - ``POST /render``: a paid form post (``@focus.paid``): 5 credits reserved, 3 charged once
-  the result page went out, all returned if anything fails; the 402 page when too few
+  the answer went out, all returned if anything fails; the 402 page when too few. It
+  redirects to the result page, ``GET /renders/<job_id>`` (post/redirect/get: a reload
+  never posts again), and the form's idempotency key (``focus_idempotency_field()``)
+  makes the same form sent twice one render and one charge
 - ``POST /render/stream``: the same with live progress, charged after the last line
 - ``GET /api/me``, ``POST /api/render``: the same for scripts with a personal access token
 
@@ -24,6 +27,8 @@ from flask import Blueprint, Flask, Response, abort, current_app, jsonify, redir
 from flask.typing import ResponseReturnValue
 
 from example_apps.common import (
+    RESULT_PATH,
+    RESULTS,
     PROGRESS,
     RENDER_COST,
     RENDER_ESTIMATE,
@@ -103,23 +108,35 @@ def studio_page() -> str:
 
 @studio.post("/render")
 @focus.paid(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render", label=RENDER_LABEL,
-            usual_cost=RENDER_COST)
-def render() -> str:
+            usual_cost=RENDER_COST, result_url=RESULT_PATH)
+def render() -> ResponseReturnValue:
     job: PaidJob = request.focus_job  # type: ignore[attr-defined]
     preview = render_preview(clean_title(request.form.get("title")), job.job_id, origin())
-    job.actual_cost = preview.cost  # settled once this page went out; the rest goes back
+    job.actual_cost = preview.cost  # settled once this answer went out; the rest goes back
     job.metadata.update(description=preview.description, previewUrl=preview.url)
-    return render_template("result.html", preview=preview, credits_left=signed_in().credits - preview.cost)
+    where = RESULTS.keep(signed_in().clerk_id, preview, signed_in().credits - preview.cost)
+    return redirect(request.root_path + where, 303)
+
+
+@studio.get("/renders/<job_id>")
+@focus.login_required
+def result(job_id: str) -> ResponseReturnValue:
+    """A render's result page: what the paid post redirected to, safe to reload."""
+    found = RESULTS.find(job_id, signed_in().clerk_id)
+    if found is None:
+        abort(404)
+    return render_template("result.html", preview=found.preview, credits_left=found.credits_left)
 
 
 @studio.post("/render/stream")
 @focus.paid(action="render-stream", cost_estimate=STREAM_ESTIMATE, description="Preview render (live)",
-            label="Preview render with live progress", usual_cost=STREAM_COST)
+            label="Preview render with live progress", usual_cost=STREAM_COST, result_url=RESULT_PATH)
 def render_stream() -> Response:
     job: PaidJob = request.focus_job  # type: ignore[attr-defined]
     preview = render_preview(clean_title(request.form.get("title")), job.job_id, origin(), cost=STREAM_COST,
                              frames=STREAM_FRAMES)
     job.metadata.update(description=preview.description, previewUrl=preview.url)
+    RESULTS.keep(signed_in().clerk_id, preview, signed_in().credits - preview.cost)  # where a re-post lands
     head, tail = render_template("render_stream.html", preview=preview,
                                  credits_left=signed_in().credits - preview.cost).split(PROGRESS, 1)
 

@@ -80,7 +80,7 @@ def render_until_out_of_credits(browser: Browser, app: str, emu: FocusEmulator, 
                                 studio: Page) -> Page:
     for n in range(1, 4):
         result = render(browser, studio, f"Clip <{n}> & co")
-        assert result.status == 200 and result.url == f"{app}/render", result.response.text[:500]
+        assert result.status == 200 and result.url == f"{app}/renders/{result.text('job-id')}", result.visited()
         assert result.number("charged") == COST
         assert f"Clip &lt;{n}&gt; &amp; co" in result.response.text  # escaped, not markup
         job = settled(emu, user, n)[0]
