@@ -1,0 +1,69 @@
+"""Events of django-focus (issue 27) through Django's WSGI and ASGI handlers (its Client and
+AsyncClient, https://docs.djangoproject.com/en/stable/topics/testing/tools/): one
+protected request, one refusal, one paid request, no secret in any of them; and the same
+events as Django signals (https://docs.djangoproject.com/en/stable/topics/signals/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from django_focus.signals import focus_decision, focus_event, focus_job_reserved
+from focus_middleware import events
+from focus_middleware.testing import EmulatedUser
+from tests.events.support import assert_no_secret, assert_paid, assert_protected, assert_refused, forged, recording
+
+from .conftest import API, ORIGIN, Either
+
+pytestmark = pytest.mark.anyio
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {**API, "authorization": f"Bearer {token}"}
+
+
+async def test_protected_refused_and_paid_requests_emit_their_events(browser: Either, user: EmulatedUser) -> None:
+    token, pat = user.session_jwt(azp=ORIGIN), user.pat()
+    with recording() as rec:
+        assert (await browser.get("/private", headers=bearer(token))).status_code == 200
+        assert_protected(rec)
+        seen = list(rec.events)
+        rec.clear()
+        assert (await browser.get("/private", headers=bearer(forged(token)))).status_code == 401
+        assert_refused(rec)
+        seen += rec.events
+        rec.clear()
+        assert (await browser.post("/api/render?cost=3", headers=bearer(pat))).status_code == 200
+        assert_paid(rec, "render", 5, 3)
+        rec.events[:0] = seen
+        assert_no_secret(rec, token, forged(token), pat)
+
+
+async def test_the_events_are_django_signals(browser: Either, user: EmulatedUser) -> None:
+    heard: list[tuple[str, Any]] = []
+
+    def every(sender: Any, event: Any, **kwargs: Any) -> None:
+        heard.append(("any", event))
+
+    def decided(sender: Any, event: Any, **kwargs: Any) -> None:
+        heard.append(("decision", event))
+
+    def reserved(sender: Any, event: Any, **kwargs: Any) -> None:
+        heard.append(("reserved", event))
+
+    focus_event.connect(every)
+    focus_decision.connect(decided)
+    focus_job_reserved.connect(reserved)
+    try:
+        assert (await browser.get("/private", headers=bearer(forged(user.pat())))).status_code == 401
+        assert (await browser.post("/api/render", headers=bearer(user.pat()))).status_code == 200
+    finally:
+        focus_event.disconnect(every)
+        focus_decision.disconnect(decided)
+        focus_job_reserved.disconnect(reserved)
+    decisions = [e for kind, e in heard if kind == "decision"]
+    assert [d.outcome for d in decisions] == ["rejected", "authenticated"]
+    assert [e.action for kind, e in heard if kind == "reserved"] == ["render"]
+    assert {type(e) for kind, e in heard if kind == "any"} >= {events.Decision, events.UpstreamCall,
+                                                               events.JobReserved, events.JobCompleted}

@@ -1,0 +1,88 @@
+"""What every adapter's events test shares: a recorder subscribed for one test, and the
+checks of one protected request, one refusal and one paid request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from focus_middleware import events
+from focus_middleware.telemetry.logging import fields_of, level_of
+
+E = TypeVar("E")
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[events.Event] = []
+
+    def __call__(self, event: events.Event) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type[E]) -> list[E]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def calls(self) -> list[tuple[str, int | None]]:
+        return [(c.endpoint, c.status) for c in self.of(events.UpstreamCall)]
+
+    def clear(self) -> None:
+        self.events.clear()
+
+
+@contextmanager
+def recording() -> Iterator[Recorder]:
+    recorder = Recorder()
+    stop = events.subscribe(recorder)
+    try:
+        yield recorder
+    finally:
+        stop()
+
+
+def forged(token: str) -> str:
+    """``token`` with its signature's last characters changed: shaped right, signed wrong."""
+    head, _, sig = token.rpartition(".")
+    return f"{head}.{sig[:-4]}{'AAAA' if not sig.endswith('AAAA') else 'BBBB'}"
+
+
+def assert_no_secret(recorder: Recorder, *secrets: str) -> None:
+    """No event, nor the log line made of it, holds any of ``secrets`` (nor a piece of a
+    JWT's signature long enough to matter)."""
+    assert recorder.events
+    for event in recorder.events:
+        level_of(event)
+        text = repr(event) + repr(fields_of(event))
+        for secret in secrets:
+            assert secret not in text, type(event).__name__
+            assert secret.rpartition(".")[2][-16:] not in text, type(event).__name__
+
+
+def assert_protected(recorder: Recorder) -> None:
+    """One protected request with a fresh credential: verified, its wallet fetched once."""
+    [decision] = recorder.of(events.Decision)
+    assert decision.outcome == "authenticated" and decision.source == "bearer" and not decision.refused
+    assert ("GET /api/wallet", 200) in recorder.calls()
+    [call] = [c for c in recorder.of(events.UpstreamCall) if c.endpoint == "GET /api/wallet"]
+    assert call.method == "GET" and call.server_address == "127.0.0.1" and call.duration >= 0
+    assert call.url.endswith("/api/wallet?app=REDACTED")
+    lookups = {(c.kind, c.level, c.hit) for c in recorder.of(events.CacheLookup)}
+    assert ("wallet", "l1", False) in lookups
+
+
+def assert_refused(recorder: Recorder) -> None:
+    [decision] = recorder.of(events.Decision)
+    assert decision.outcome == "rejected" and decision.refused and decision.reason and decision.source == "bearer"
+
+
+def assert_paid(recorder: Recorder, action: str, estimate: int, charged: int) -> None:
+    [reserved] = recorder.of(events.JobReserved)
+    assert reserved.action == action and reserved.cost_estimate == estimate and reserved.job_id
+    [completed] = recorder.of(events.JobCompleted)
+    assert completed.job_id == reserved.job_id and completed.amount == charged
+    calls = recorder.calls()
+    assert ("POST /api/jobs", 201) in calls or ("POST /api/jobs", 200) in calls
+    assert ("POST /api/jobs/complete", 200) in calls
+    assert calls.index(("POST /api/jobs/complete", 200)) > max(
+        i for i, c in enumerate(calls) if c[0] == "POST /api/jobs")
+    assert not recorder.of(events.JobFailed) and not recorder.of(events.SettlementKept)
