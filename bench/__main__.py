@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import asgi_bench, django_bench, fastapi_bench, multiprocess_bench, resolver_bench, wsgi_bench
+from bench import asgi_bench, django_bench, events_bench, fastapi_bench, multiprocess_bench, resolver_bench, wsgi_bench
 
 
 def main() -> int:
     print(resolver_bench.run())
+    print()
+    print(events_bench.run())
     print()
     print(asgi_bench.run())
     print()

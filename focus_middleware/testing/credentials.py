@@ -11,6 +11,8 @@ import hmac
 import secrets
 import string
 
+from focus_middleware.testing import minted
+
 PAT_PREFIX = "focus_pat_"
 
 
@@ -20,7 +22,7 @@ def token_hash(token: str) -> str:
 
 def new_secret() -> str:
     """256 random bits, URL-safe: cookie secrets and device codes."""
-    return secrets.token_urlsafe(32)
+    return minted.record(secrets.token_urlsafe(32))
 
 
 def new_pat() -> str:

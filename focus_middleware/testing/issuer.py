@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from focus_middleware.clock import Clock
+from focus_middleware.testing import minted
 from focus_middleware.testing.claims import SessionHolder, TokenVersion, session_claims
 from focus_middleware.testing.store import Store
 
@@ -168,7 +169,7 @@ class Issuer:
         header = _without_none({"alg": "RS256", "typ": "JWT", "kid": kid, **(headers or {})})
         signing_input = f"{_json_b64(header)}.{_json_b64(_without_none(claims))}".encode()
         signature = private.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
-        return f"{signing_input.decode()}.{b64url(signature)}"
+        return minted.record(f"{signing_input.decode()}.{b64url(signature)}")
 
     # -- verifying --------------------------------------------------------------------
 
