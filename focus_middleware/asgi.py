@@ -168,6 +168,7 @@ class FocusContext:
     paid: PaidRequest | None = None
     """The request's paid work, once a paid guard opened it: the middleware reports to it."""
     _finish_hooks: list[FinishHook] | None = field(default=None, repr=False)
+    _watch: Callable[[], None] | None = field(default=None, repr=False)
 
     @property
     def outcome(self) -> Outcome:
@@ -189,6 +190,13 @@ class FocusContext:
         if self._finish_hooks is None:
             self._finish_hooks = []
         self._finish_hooks.append(hook)
+
+    def watch_client(self) -> None:
+        """Paid work begins: listen for the client leaving from now on, not only once the
+        answer starts. A server that hands ``http.disconnect`` over from another thread
+        (Granian) may not get it to us between the answer's start and its last chunk."""
+        if self._watch is not None:
+            self._watch()
 
     def client_left(self) -> None:
         """The server said the client went away (``http.disconnect``, a failed send)."""
@@ -447,19 +455,29 @@ class FocusMiddleware:
         credentialed = ctx.proceed.credentialed
         stash: list[Message] = []
         inbox: _Inbox | None = None
+        # The last message was handed to the server: a disconnect from now on is the answer's
+        # end. hypercorn reports it while that very send runs, to a receive the app awaited
+        # before the response started (Starlette's listen_for_disconnect, on spec < 2.4).
+        answered = False
 
         async def watched_receive() -> Message:
             if inbox is not None:
                 return await inbox.receive()
             message = stash.pop() if stash else await receive()
-            if message["type"] == "http.disconnect":
+            if message["type"] == "http.disconnect" and not answered:
                 ctx.client_left()
             return message
 
+        def watch() -> None:
+            nonlocal inbox
+            if inbox is None and not answered:
+                inbox = _Inbox.listening(receive, stash, ctx)
+
+        ctx._watch = watch
         length: int | None = None  # the answer's Content-Length, counted down as it goes out
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal inbox, length
+            nonlocal inbox, length, answered
             kind = message["type"]
             paid = ctx.paid
             if kind == "http.response.start":
@@ -469,7 +487,7 @@ class FocusMiddleware:
                     length = _content_length(message.get("headers", ()))
                     # Watch for the client leaving while the paid answer is under way: the
                     # app may never call receive (Starlette's StreamingResponse does).
-                    inbox = _Inbox.listening(receive, stash, ctx)
+                    watch()
                 message = {**message, "headers": _cache_headers(message.get("headers", ()), credentialed)}
                 await send(message)
             elif paid is None and not ctx._finish_hooks:
@@ -496,6 +514,7 @@ class FocusMiddleware:
                     inbox.stop()
                 elif not ctx.disconnected:
                     await _poll_disconnect(receive, stash, ctx)
+                answered = True
                 await _send_watched(send, message, ctx)
                 ctx.complete = not ctx.disconnected
                 if paid is not None:
@@ -506,6 +525,7 @@ class FocusMiddleware:
                 if inbox is not None:
                     await inbox.catch_up()
                     inbox.stop()
+                answered = True
                 await _send_watched(send, message, ctx)
                 ctx.complete = not ctx.disconnected
                 if paid is not None:

@@ -91,6 +91,7 @@ async def reserve_job(conn: HTTPConnection, decided: PaidRequest) -> PaidRequest
     page = ctx.middleware.insufficient_credits_page
     jobs = ctx.middleware.jobs
     ctx.paid = decided
+    ctx.watch_client()
 
     async def settle(finish: Finish) -> None:
         if finish.error is not None:
