@@ -60,6 +60,14 @@ GUNICORN_CANNOT_TELL = frozenset({OUTLIVED_GRACE})
 (``Arbiter.stop``: SIGTERM, wait ``graceful_timeout``, then ``kill_workers(SIGKILL)``), and
 gunicorn owns the worker's SIGTERM handler: nothing in the worker runs after that, so the
 job of the request it was serving stays ``started`` until Focus releases it (24 h)."""
+GRANIAN_CANNOT_TELL = frozenset({OUTLIVED_GRACE})
+"""Granian's main process SIGKILLs a worker still serving when ``--workers-kill-timeout``
+ends (granian/server/common.py ``_stop_workers``: ``terminate()``, ``join(timeout)``, then
+"Killing worker-N after it refused to gracefully stop" and ``kill()``). The worker owns
+SIGTERM (``loop.add_signal_handler`` in granian/_signals.py ``set_loop_signals``) and runs
+the lifespan shutdown only once its requests are over, so nothing of the app runs between
+the signal and the kill: the job stays ``started`` for Focus to release. Without
+``--workers-kill-timeout`` Granian waits for the work and it is settled."""
 
 SERVERS: dict[str, Server] = {s.name: s for s in [
     Server("uvicorn", "uvicorn", _uvicorn("tests.chaos.apps.fastapi_app:app"), "fastapi", 16),
@@ -72,7 +80,7 @@ SERVERS: dict[str, Server] = {s.name: s for s in [
     # the server lists the extension: starlette/responses.py FileResponse.__call__).
     Server("granian", "granian", ("--interface", "asgi", "--host", "127.0.0.1", "--port", "{port}",
                                   "--workers-kill-timeout", str(GRACE), "--no-log",
-                                  "tests.chaos.apps.fastapi_app:app"), "fastapi", 16),
+                                  "tests.chaos.apps.fastapi_app:app"), "fastapi", 16, GRANIAN_CANNOT_TELL),
     Server("gunicorn-sync", "gunicorn", ("-w", "1", "-b", "127.0.0.1:{port}", "--graceful-timeout", str(GRACE),
                                          "tests.chaos.apps.flask_app:app"), "flask", 1, GUNICORN_CANNOT_TELL),
     Server("gunicorn-gthread", "gunicorn", ("-w", "1", "-k", "gthread", "--threads", "4", "-b", "127.0.0.1:{port}",

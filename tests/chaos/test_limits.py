@@ -20,8 +20,10 @@ pytestmark = pytest.mark.timeout(60)
 @pytest.mark.parametrize("name", [n for n, s in SERVERS.items() if OUTLIVED_GRACE in s.cannot_tell])
 def test_work_outliving_the_graceful_timeout_is_killed_with_its_job_reserved(
         name: str, emu: FocusEmulator, user: EmulatedUser, tmp_path: Path) -> None:
-    """SIGTERM while a paid view runs longer than ``--graceful-timeout``: the arbiter
-    SIGKILLs the worker, the job stays ``started``, and Focus's release is the backstop."""
+    """SIGTERM while a paid view runs longer than the server's grace (gunicorn's
+    ``--graceful-timeout``, Granian's ``--workers-kill-timeout``): the server SIGKILLs the
+    worker, the job stays ``started``, and Focus's release is the backstop (servers.py:
+    ``GUNICORN_CANNOT_TELL``, ``GRANIAN_CANNOT_TELL``)."""
     server = SERVERS[name]
     require(server)
     with serving(server, emu, tmp_path) as running:
