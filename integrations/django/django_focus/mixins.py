@@ -81,10 +81,15 @@ class PaidMixin(_Base):
     paid_cost_estimate: ClassVar[int] = 0
     paid_app: ClassVar[str | None] = None
     paid_description: ClassVar[str | None] = None
+    paid_max_cost: ClassVar[int | None] = None
+    """The most a job is charged (``paid(max_cost=...)``)."""
+    paid_result_url: ClassVar[str | None] = None
+    """Where a browser repeating the form (same idempotency key) is sent (``paid(result_url=...)``)."""
 
     def paid_route(self) -> PaidRoute:
         return PaidRoute(action=self.paid_action, cost_estimate=self.paid_cost_estimate, app=self.paid_app,
-                         description=self.paid_description)
+                         description=self.paid_description, max_cost=self.paid_max_cost,
+                         result_url=self.paid_result_url)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         if self.view_is_async:
