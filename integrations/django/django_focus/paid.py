@@ -140,11 +140,6 @@ def settle_after(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool
     elif in_loop:
         # Django's ASGI handler sends ``response.content`` whole, then closes the response.
         _on_close(response, exhausted)
-
-
-def _delivered(opened: PaidRequest, meta: Mapping[str, object]) -> None:
-    """The whole body went to the server; waitress (with ``channel_request_lookahead``)
-    can tell whether the client is still there."""
     else:
         # Django's WSGI handler hands the response itself to the server as the body, and
         # the server iterates it (``HttpResponse.__iter__``: ``iter(self._container)``),
@@ -184,6 +179,11 @@ class _WatchedContainer(list[bytes]):
 
     def closed(self, finish: Callable[[bool, BaseException | None], None]) -> None:
         finish(self.exhausted or not self.started, None)
+
+
+def _delivered(opened: PaidRequest, meta: Mapping[str, object]) -> None:
+    """The whole body went to the server; waitress (with ``channel_request_lookahead``)
+    can tell whether the client is still there."""
     gone = meta.get("waitress.client_disconnected")
     if callable(gone) and gone():
         opened.client_left()
