@@ -3,16 +3,19 @@ and resolver pointed at it. Folders with other needs override them in their conf
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 from collections.abc import Iterator
 
 import pytest
 
+from focus_middleware import events
 from focus_middleware.clock import FakeClock
 from focus_middleware.config import FocusConfig
 from focus_middleware.resolver import Resolver
-from focus_middleware.testing import FocusEmulator
+from focus_middleware.testing import FocusEmulator, minted
+from tests import secret_watch
 from tests.helpers import ORIGIN
 
 
@@ -23,6 +26,25 @@ def pytest_configure(config: pytest.Config) -> None:
     Python's usual handler, which children get back as the default."""
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_secret_in_telemetry() -> Iterator[None]:
+    """Issue 27: for the whole run, every log record and every event is kept, and the run
+    fails at the end if one holds a credential the emulator minted or a ``?token=`` value
+    (see tests/secret_watch.py). CI runs the whole suite, so CI has it on."""
+    capture = secret_watch.Capture()
+    root = logging.getLogger()
+    root.addHandler(capture)
+    stop = events.subscribe(capture.event)
+    minted.recording = True
+    yield
+    minted.recording = False
+    stop()
+    root.removeHandler(capture)
+    found = secret_watch.leaks(capture.texts, minted.SEEN)
+    minted.SEEN.clear()
+    assert not found, "credentials in telemetry:\n" + "\n".join(sorted(set(found)))
 
 
 @pytest.fixture
