@@ -43,6 +43,7 @@ from starlette.requests import ClientDisconnect, HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from focus_middleware import events
 from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts, parse_cookie_header
 from focus_middleware.jobs import AsyncPaidJobs, UndeliveredHook
@@ -414,27 +415,32 @@ class FocusMiddleware:
             await self.app(scope, receive, send)
             return
         facts = facts_from_scope(scope)
-        if not websocket:
-            _scrub_return_trip_token(scope)
-        proceed = quick_proceed(facts, websocket=websocket)
-        if proceed is None:
-            result = await self._run(request_plan(self.resolver.core, facts, websocket=websocket), receive)
-            if isinstance(result, Respond):
-                await to_response(result.response)(scope, receive, send)
-                return
-            proceed = result
-            if not websocket and may_bounce_form(facts, self.config, proceed.outcome):
-                receive = await keep_body(scope, receive, facts)
-        ctx = FocusContext(facts, proceed, self)
-        _attach(scope, ctx)
-        if self._jobs is not None and not websocket:
-            due = self._jobs.due_for_retry(proceed.outcome)
-            if due is not None:
-                ctx.on_finish(self._deliver_kept(due))
-        if websocket:
-            await self.app(scope, receive, send)
-        else:
-            await self._call_app(scope, receive, send, ctx)
+        # The proxy's or client's request id on this request's events (logging, OTel, signals).
+        mark = events.enter_request(facts.headers.get("x-request-id")) if events.active else None
+        try:
+            if not websocket:
+                _scrub_return_trip_token(scope)
+            proceed = quick_proceed(facts, websocket=websocket)
+            if proceed is None:
+                result = await self._run(request_plan(self.resolver.core, facts, websocket=websocket), receive)
+                if isinstance(result, Respond):
+                    await to_response(result.response)(scope, receive, send)
+                    return
+                proceed = result
+                if not websocket and may_bounce_form(facts, self.config, proceed.outcome):
+                    receive = await keep_body(scope, receive, facts)
+            ctx = FocusContext(facts, proceed, self)
+            _attach(scope, ctx)
+            if self._jobs is not None and not websocket:
+                due = self._jobs.due_for_retry(proceed.outcome)
+                if due is not None:
+                    ctx.on_finish(self._deliver_kept(due))
+            if websocket:
+                await self.app(scope, receive, send)
+            else:
+                await self._call_app(scope, receive, send, ctx)
+        finally:
+            events.leave_request(mark)
 
     async def _run(self, plan: RequestPlan, receive: Receive) -> Respond | Proceed:
         """Drive a core plan: body reads from ``receive``, the rest by the resolver."""

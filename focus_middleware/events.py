@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 from urllib.parse import parse_qsl, urlsplit
@@ -149,6 +149,34 @@ active: bool = False
 request_id: ContextVar[str | None] = ContextVar("focus_request_id", default=None)
 """The framework's request id, when an adapter or app sets it; subscribers may read it."""
 
+REQUEST_ID_MAX = 128
+"""Longest ``X-Request-ID`` taken: a proxy's id fits (UUIDs, Heroku's, nginx's $request_id);
+a client cannot make every log line of its request arbitrarily long."""
+
+
+def enter_request(header: str | bytes | None) -> Token[str | None] | None:
+    """Set :data:`request_id` to an ``X-Request-ID`` header's value for the request an
+    adapter is serving; the returned token goes to :func:`leave_request` once it is served.
+
+    Only while someone subscribes (otherwise nobody reads it and the hot path stays as it
+    was), and only a value that is safe to put on a log line: 1 to :data:`REQUEST_ID_MAX`
+    printable ASCII characters without spaces. Anything else leaves :data:`request_id` as
+    it was (an app's own outer middleware may have set it), rather than logging a client's
+    arbitrary bytes."""
+    if not active or not header:
+        return None
+    value = header.decode("latin-1") if isinstance(header, bytes) else header
+    if len(value) > REQUEST_ID_MAX or not value.isascii() or not value.isprintable() or " " in value:
+        return None
+    return request_id.set(value)
+
+
+def leave_request(token: Token[str | None] | None) -> None:
+    """Put :data:`request_id` back as it was before :func:`enter_request`: a server's worker
+    thread or task serving the next request must not carry this one's id."""
+    if token is not None:
+        request_id.reset(token)
+
 
 def subscribe(callback: Subscriber) -> Callable[[], None]:
     """Call ``callback`` with every event from now on; returns the function that stops it.
@@ -197,7 +225,7 @@ def upstream_call(endpoint: str, method: str, url: str, params: tuple[tuple[str,
 
 
 __all__ = [
-    "BudgetExhausted", "CacheLookup", "Decision", "Event", "JobCompleted", "JobFailed", "JobReserved", "JwksRefresh",
+    "REQUEST_ID_MAX", "BudgetExhausted", "CacheLookup", "Decision", "Event", "JobCompleted", "JobFailed", "JobReserved", "JwksRefresh",
     "SettlementDelivered", "SettlementGivenUp", "SettlementKept", "Subscriber", "UpstreamCall", "active", "emit",
-    "redacted_url", "request_id", "subscribe", "upstream_call",
+    "enter_request", "leave_request", "redacted_url", "request_id", "subscribe", "upstream_call",
 ]

@@ -45,6 +45,7 @@ from werkzeug.wsgi import get_content_length, get_input_stream
 
 from focus_middleware.access import ACCOUNT, Requirement, refusal
 from focus_middleware.bodies import SettlingIterable
+from focus_middleware import events
 from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts, parse_cookie_header, presents_credentials
 from focus_middleware.jobs import PaidJob, PaidJobs, PaidRoute, UndeliveredHook
@@ -466,10 +467,16 @@ class FocusWSGIMiddleware:
     # -- per request ---------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        ctx = self.context(environ)
-        if ctx.answers_up_front and (self.endpoints or endpoint_for(ctx.facts) is None):
-            return send_spec(self.answer(ctx, lambda limit: read_body(environ, limit)), start_response)
-        return self.run_app(self.app, ctx, start_response)
+        # The proxy's or client's request id on the events of this call (not on those of the
+        # body's iteration and close(), which the server runs after it returned).
+        mark = events.enter_request(environ.get("HTTP_X_REQUEST_ID")) if events.active else None
+        try:
+            ctx = self.context(environ)
+            if ctx.answers_up_front and (self.endpoints or endpoint_for(ctx.facts) is None):
+                return send_spec(self.answer(ctx, lambda limit: read_body(environ, limit)), start_response)
+            return self.run_app(self.app, ctx, start_response)
+        finally:
+            events.leave_request(mark)
 
     def context(self, environ: WSGIEnvironment) -> WSGIFocusContext:
         """This request's context, created and attached on first call: facts only, the

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 
 from django_focus.signals import focus_decision, focus_event, focus_job_reserved
 from focus_middleware import events
 from focus_middleware.testing import EmulatedUser
-from tests.events.support import assert_no_secret, assert_paid, assert_protected, assert_refused, forged, recording
+from tests.events.support import (REQUEST_ID, UNSAFE_REQUEST_IDS, assert_no_secret, assert_paid, assert_protected,
+                                  assert_refused, assert_tagged, forged, recording, request_ids)
 
 from .conftest import API, ORIGIN, Either
 
@@ -67,3 +69,30 @@ async def test_the_events_are_django_signals(browser: Either, user: EmulatedUser
     assert [e.action for kind, e in heard if kind == "reserved"] == ["render"]
     assert {type(e) for kind, e in heard if kind == "any"} >= {events.Decision, events.UpstreamCall,
                                                                events.JobReserved, events.JobCompleted}
+
+
+async def test_events_carry_the_x_request_id_of_their_request(browser: Either, user: EmulatedUser) -> None:
+    """Django has no request id of its own: django-focus takes a proxy's ``X-Request-ID``;
+    none without one or for an unsafe value. Nothing is left behind: AsyncClient runs the
+    ASGI handler in the test's own task, and the WSGI client's worker thread is checked
+    from that thread."""
+    token = user.session_jwt(azp=ORIGIN)
+
+    async def get(request_id: str | None = None) -> None:
+        headers = bearer(token) if request_id is None else {**bearer(token), "X-Request-ID": request_id}
+        if browser.kind == "asgi":
+            assert (await browser.client.get("/private", headers=headers)).status_code == 200
+            left = events.request_id.get()
+        else:
+            def served() -> str | None:
+                assert browser.client.get("/private", headers=headers).status_code == 200
+                return events.request_id.get()
+            left = await anyio.to_thread.run_sync(served)
+        assert left is None
+
+    with request_ids() as ids:
+        await get(REQUEST_ID)
+        await get()
+        for unsafe in UNSAFE_REQUEST_IDS:
+            await get(unsafe)
+    assert_tagged(ids)

@@ -86,3 +86,42 @@ def assert_paid(recorder: Recorder, action: str, estimate: int, charged: int) ->
     assert calls.index(("POST /api/jobs/complete", 200)) > max(
         i for i, c in enumerate(calls) if c[0] == "POST /api/jobs")
     assert not recorder.of(events.JobFailed) and not recorder.of(events.SettlementKept)
+
+
+class RequestIds:
+    """Each event with the :data:`events.request_id` in force when it was emitted."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[events.Event, str | None]] = []
+
+    def __call__(self, event: events.Event) -> None:
+        self.seen.append((event, events.request_id.get()))
+
+    def of_decisions(self) -> list[str | None]:
+        return [rid for event, rid in self.seen if isinstance(event, events.Decision)]
+
+
+@contextmanager
+def request_ids() -> Iterator[RequestIds]:
+    ids = RequestIds()
+    stop = events.subscribe(ids)
+    try:
+        yield ids
+    finally:
+        stop()
+
+
+REQUEST_ID = "req-7f3a9c21"
+"""An X-Request-ID as a proxy sets it (nginx's $request_id, Heroku's router): printable, short."""
+UNSAFE_REQUEST_IDS = ("has space", "x" * (events.REQUEST_ID_MAX + 1))
+
+
+def assert_tagged(ids: RequestIds) -> None:
+    """The request sent with :data:`REQUEST_ID`'s decision and Focus calls carry it, the one
+    sent without and the unsafe ones carry none, and nothing of it is left in the caller's
+    context once the requests were served."""
+    assert ids.of_decisions()[0] == REQUEST_ID
+    first = [rid for event, rid in ids.seen if isinstance(event, events.UpstreamCall)]
+    assert first and first[0] == REQUEST_ID
+    assert ids.of_decisions()[1:] == [None] * (1 + len(UNSAFE_REQUEST_IDS))
+    assert events.request_id.get() is None

@@ -54,6 +54,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.functional import SimpleLazyObject
 
+from focus_middleware import events
 from focus_middleware.facts import RequestFacts
 from focus_middleware.sessions import Proceed, Respond, cache_control, quick_proceed, request_plan, up_front, vary
 from focus_middleware.shutdown import install_signal_handlers
@@ -87,40 +88,50 @@ class FocusMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self._async:
             return self.__acall__(request)
-        runtime = get_runtime()
-        facts = facts_from_request(request, runtime)
-        proceed = quick_proceed(facts)
-        if proceed is None and up_front(facts, runtime.config):
-            result = run_sync(request_plan(runtime.core, facts), request, runtime)
-            if isinstance(result, Respond):
-                return to_response(result.response, facts, runtime)
-            proceed = result
-        ctx = _attach(request, facts, runtime, proceed)
-        get_response: GetResponse = self.get_response  # type: ignore[assignment]
+        # The proxy's or client's request id (Django has none of its own) on this request's
+        # events; not on a streamed answer's, settled as the server iterates it afterwards.
+        mark = events.enter_request(request.META.get("HTTP_X_REQUEST_ID")) if events.active else None
         try:
-            response = get_response(request)
-        except BaseException as exc:
-            settle_now(ctx, exc)
-            raise
-        return _finish(ctx, response, in_loop=False)
+            runtime = get_runtime()
+            facts = facts_from_request(request, runtime)
+            proceed = quick_proceed(facts)
+            if proceed is None and up_front(facts, runtime.config):
+                result = run_sync(request_plan(runtime.core, facts), request, runtime)
+                if isinstance(result, Respond):
+                    return to_response(result.response, facts, runtime)
+                proceed = result
+            ctx = _attach(request, facts, runtime, proceed)
+            get_response: GetResponse = self.get_response  # type: ignore[assignment]
+            try:
+                response = get_response(request)
+            except BaseException as exc:
+                settle_now(ctx, exc)
+                raise
+            return _finish(ctx, response, in_loop=False)
+        finally:
+            events.leave_request(mark)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        runtime = get_runtime()
-        facts = facts_from_request(request, runtime)
-        proceed = quick_proceed(facts)
-        if proceed is None and up_front(facts, runtime.config):
-            result = await run_async(request_plan(runtime.core, facts), request, runtime)
-            if isinstance(result, Respond):
-                return to_response(result.response, facts, runtime)
-            proceed = result
-        ctx = _attach(request, facts, runtime, proceed)
-        get_response: AGetResponse = self.get_response  # type: ignore[assignment]
+        mark = events.enter_request(request.META.get("HTTP_X_REQUEST_ID")) if events.active else None
         try:
-            response = await get_response(request)
-        except BaseException as exc:  # CancelledError included: the client left mid-view
-            await asettle_now(ctx, exc)
-            raise
-        return _finish(ctx, response, in_loop=True)
+            runtime = get_runtime()
+            facts = facts_from_request(request, runtime)
+            proceed = quick_proceed(facts)
+            if proceed is None and up_front(facts, runtime.config):
+                result = await run_async(request_plan(runtime.core, facts), request, runtime)
+                if isinstance(result, Respond):
+                    return to_response(result.response, facts, runtime)
+                proceed = result
+            ctx = _attach(request, facts, runtime, proceed)
+            get_response: AGetResponse = self.get_response  # type: ignore[assignment]
+            try:
+                response = await get_response(request)
+            except BaseException as exc:  # CancelledError included: the client left mid-view
+                await asettle_now(ctx, exc)
+                raise
+            return _finish(ctx, response, in_loop=True)
+        finally:
+            events.leave_request(mark)
 
 
 def _attach(request: HttpRequest, facts: RequestFacts, runtime: FocusRuntime, proceed: Proceed | None) -> FocusContext:
