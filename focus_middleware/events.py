@@ -225,7 +225,8 @@ def upstream_call(endpoint: str, method: str, url: str, params: tuple[tuple[str,
 
 
 __all__ = [
-    "REQUEST_ID_MAX", "BudgetExhausted", "CacheLookup", "Decision", "Event", "JobCompleted", "JobFailed", "JobReserved", "JwksRefresh",
+    "REQUEST_ID_MAX", "BudgetExhausted", "CacheLookup", "Decision", "Event", "JobCompleted", "JobFailed", "JobReserved",
+    "JwksRefresh",
     "SettlementDelivered", "SettlementGivenUp", "SettlementKept", "Subscriber", "UpstreamCall", "active", "emit",
     "enter_request", "leave_request", "redacted_url", "request_id", "subscribe", "upstream_call",
 ]
