@@ -13,6 +13,8 @@
   token (``Authorization: Bearer <PAT>``; ``focus login`` gets one); an ``Idempotency-Key``
   header makes a retry safe, and an invalid body is refused (422) before anything is
   reserved (``FocusRoute``)
+- ``GET /metrics``: the Focus counters for Prometheus (``metrics.py``), when OTel's
+  Prometheus exporter is installed
 
 The session refresh script and the sign-out form are in ``templates/base.html``. The API
 document (``/openapi.json``, ``/docs``) says which routes take a credential and what each
@@ -51,6 +53,7 @@ from example_apps.common import (
     render_preview,
     render_steps,
 )
+from example_apps.fastapi_app.metrics import install as install_metrics
 from focus_middleware import FocusAccount, FocusConfig, FocusMiddleware
 from focus_middleware.asgi import facts_from_scope
 from focus_middleware.billing_notice import back_from_billing
@@ -81,6 +84,7 @@ def create_app(config: FocusConfig | None = None) -> FastAPI:
     app.include_router(router)
     app.add_exception_handler(405, method_not_allowed)
     app.add_exception_handler(404, page_not_found)
+    install_metrics(app)  # GET /metrics for Prometheus, when opentelemetry-exporter-prometheus is installed
     return focus_openapi(app)  # the API document lists each route's refusals (401, 402...)
 
 
