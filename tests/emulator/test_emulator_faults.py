@@ -35,6 +35,7 @@ def test_endpoints_are_named_by_method_and_route(focus_emulator: FocusEmulator) 
         "GET /api/openapi.json",
         "GET /api/docs",
         "GET /.well-known/jwks.json",
+        "GET /",
         "GET /signin",
         "POST /signin",
         "GET /signout",

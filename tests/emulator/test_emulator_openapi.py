@@ -3,7 +3,6 @@ answer to generated requests described too (schemathesis, bounded and derandomiz
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -84,7 +83,6 @@ def test_the_emulator_conforms_to_its_own_openapi(emu: FocusEmulator) -> None:
     headers = {"Authorization": f"Bearer {user.pat()}"}
     cookies = {"focus_emulator_signin": user.signin_cookie()}
     schema = schemathesis.openapi.from_url(emu.url + "/api/openapi.json")
-    began = time.monotonic()
     operations = [result.ok() for result in schema.get_all_operations()]
     # schemathesis leaves out the document's own endpoint; everything else is driven.
     assert {op.label for op in operations} | {"GET /api/openapi.json"} == emu.endpoints
@@ -103,4 +101,3 @@ def test_the_emulator_conforms_to_its_own_openapi(emu: FocusEmulator) -> None:
         negated.append(operation.label)
     assert "POST /api/jobs" in negated and "POST /api/device/complete" in negated
     emu.check_books()
-    assert time.monotonic() - began < 60

@@ -12,11 +12,14 @@ if TYPE_CHECKING:
 
 def test_wallet_without_app_shows_the_account_only(api: Api, focus_user: EmulatedUser) -> None:
     body = api.wallet(focus_user.pat()).json()
+    # The emulator also sends the person's email (assumed of the real service; the client
+    # reads it when present, see FocusAccount.email).
     assert body["account"] == {
         "id": focus_user.account_id,
         "clerk_id": focus_user.clerk_id,
         "plan": "free",
         "credits": 100,
+        "email": focus_user.email,
     }
     assert body["apps"] == []
     assert "app_grant" not in body

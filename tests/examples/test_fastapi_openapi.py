@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,16 +81,14 @@ def test_clip_studio_conforms_to_its_openapi_document(emulator: FocusEmulator, r
         "--max-redirects", "0",  # a redirect is an answer to check, not to follow
         "--request-timeout", "10",
     ]
-    began = time.monotonic()
+    # Bounded by the subprocess timeout (speed belongs in bench/, not in an assertion).
     # In tmp_path, so that its crash files and Hypothesis's directory stay out of the checkout.
     run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=BUDGET_SECONDS * 2)
-    took = time.monotonic() - began
     report = run.stdout + run.stderr
     assert run.returncode == 0, report
     assert f"Tested: {len(_operations(document))}" in report, report  # every operation was driven
     for phase in ("Coverage", "Fuzzing", "Stateful"):  # none skipped (the document has no examples)
         assert f"\u2705 {phase}" in report, report
-    assert took < BUDGET_SECONDS, f"Schemathesis took {took:.0f} s"
     settled(emulator, rich_user)  # every reservation it caused was settled, and the books add up
     assert pat not in report
 

@@ -50,8 +50,9 @@ def femu(clock: FakeClock) -> Iterator[FocusEmulator]:
 
 @pytest.fixture
 def config(femu: FocusEmulator, clock: FakeClock, redis_server: RedisServer, rds: redis.Redis) -> FocusConfig:
+    # The fake clock never refills the per-client remote-check budget (tests/conftest.py).
     return FocusConfig(api_url=femu.url, issuer=femu.issuer, app="video", public_origin=ORIGIN, clock=clock,
-                       timeout=2.0, max_retries=0, cache_url=redis_server.url)
+                       timeout=2.0, max_retries=0, cache_url=redis_server.url, remote_checks_per_client=50)
 
 
 @pytest.fixture
