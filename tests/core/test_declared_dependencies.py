@@ -23,6 +23,8 @@ PACKAGE = Path(focus_middleware.__file__).parent
 EXTRA_OF = {
     "fastapi.py": "fastapi",
     "cache_redis.py": "redis",
+    "jinja.py": "jinja",
+    "telemetry": "otel",
     "testing": "emulator",
 }
 
