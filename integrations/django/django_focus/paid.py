@@ -129,7 +129,7 @@ def settle_after(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool
         if response.is_async or in_loop:
             content: AsyncIterable[bytes] = (response.streaming_content if response.is_async  # type: ignore[assignment]
                                              else _pull_in_thread(iter(response.streaming_content)))  # type: ignore[arg-type]
-            response.streaming_content = _watched(content, finish)
+            response.streaming_content = _watched(content, finish, _content_length(response))
             # The watch settles at the end of iteration; close() covers a body never iterated.
             _on_close(response, lambda: finish(False, None))
         else:
@@ -228,12 +228,25 @@ async def _pull_in_thread(iterator: Iterator[bytes]) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _watched(body: AsyncIterable[bytes], finish: Callable[[bool, BaseException | None], None]) -> AsyncIterator[bytes]:
-    """``body`` as it is sent, settling at its end: complete if it was exhausted, else fail."""
+def _content_length(response: HttpResponseBase) -> int | None:
+    value = response.get("Content-Length")
+    return int(value) if value is not None and value.isdigit() else None
+
+
+async def _watched(body: AsyncIterable[bytes], finish: Callable[[bool, BaseException | None], None],
+                   length: int | None = None) -> AsyncIterator[bytes]:
+    """``body`` as it is sent, settling at its end: complete if it was exhausted, else fail.
+
+    With a ``Content-Length`` (a ``FileResponse``), the body is delivered once its last byte
+    was handed to Django's handler, as the core's ASGI adapter decides: a client that reads
+    the last byte and closes at once makes Django's handler cancel the response before it
+    asks for the (empty) end, which is no reason to refund what arrived."""
     watch = SettlingAsyncIterable(body)
     chunks = aiter(watch)
+    handed = 0
     try:
         async for chunk in chunks:
+            handed += len(chunk)
             yield chunk
     finally:
         try:
@@ -242,6 +255,8 @@ async def _watched(body: AsyncIterable[bytes], finish: Callable[[bool, BaseExcep
                 await aclose()
         finally:
             complete, error = watch.outcome()
+            if length is not None and handed >= length and not isinstance(error, Exception):
+                complete, error = True, None  # all of it went out; only the end was cut
             await shielded(sync_to_async(finish, thread_sensitive=False)(complete, error))
 
 
