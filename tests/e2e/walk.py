@@ -83,10 +83,18 @@ class Walk:
             assert time.monotonic() < deadline, f"a job is still open after {timeout} s"
             time.sleep(0.02)
 
-    def open_account(self) -> None:
+    def open_account(self, credits: int | None = None) -> None:
+        """The account page, once no job is open. With ``credits``: reloaded until it shows
+        them, for a moment at most. The app drops its cached wallet when Focus answers the
+        settlement, just after the ledger has it; a page read while the job was open cached
+        the balance with the estimate held, and may be served in between."""
         self.settled()
+        deadline = time.monotonic() + 5
         self.page.goto(self.at(self.app.account_path))
         expect(self.page).to_have_url(self.at(self.app.account_path))
+        while credits is not None and self.shown_credits() != credits and time.monotonic() < deadline:
+            self.page.wait_for_timeout(20)
+            self.page.reload()
 
     def assert_shown_credits(self, credits: int, when: str) -> None:
         shown = self.shown_credits()
@@ -163,7 +171,7 @@ class Walk:
                 self.steps.shot("action-done")  # whatever page the app answers the action with
             runs += 1
             credits -= app.cost
-            self.open_account()
+            self.open_account(credits)
             self.assert_shown_credits(credits, f"after run {runs}")
             self.assert_books(credits, completed=runs)
             if runs <= 2:
@@ -206,7 +214,7 @@ class Walk:
         self.run_action()
         runs += 1
         credits -= app.cost
-        self.open_account()
+        self.open_account(credits)
         self.assert_shown_credits(credits, "after the run after buying")
         self.assert_books(credits, completed=runs)
         self.steps.shot("charged-after-purchase")
@@ -235,7 +243,7 @@ class Walk:
             assert not [t for t in self.traffic.since(mark) if t[2].startswith(emu.url)], "signed in again"
         runs += 1
         credits -= app.cost
-        self.open_account()
+        self.open_account(credits)
         self.assert_shown_credits(credits, "after the run after the session expired")
         self.assert_books(credits, completed=runs)
         self.steps.shot("charged-after-expiry")
