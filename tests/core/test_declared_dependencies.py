@@ -21,7 +21,7 @@ PACKAGE = Path(focus_middleware.__file__).parent
 
 # Modules that need an extra: the extra that must declare what they import.
 EXTRA_OF = {
-    "fastapi.py": "fastapi",
+    "fastapi": "fastapi",
     "cache_redis.py": "redis",
     "jinja.py": "jinja",
     "telemetry": "otel",

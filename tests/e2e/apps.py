@@ -61,7 +61,7 @@ def starlette_app(emu: FocusEmulator, clock: FakeClock, origin: str) -> Any:
     from starlette.responses import HTMLResponse, RedirectResponse, Response
     from starlette.routing import Route
 
-    from focus_middleware.paid import current_job
+    from focus_middleware.asgi.paid_endpoints import current_job
 
     async def home(request: Request) -> Response:
         return HTMLResponse(layout("Video", "<p>Welcome.</p>", request.state.focus_account))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from focus_middleware import sessions, urls
-from focus_middleware.asgi import _scrub_return_trip_token
+from focus_middleware.asgi.middleware import _scrub_return_trip_token
 from focus_middleware.logging import REDACTED, RedactTokens, install, redact
 from focus_middleware.urls import UnsafeURL, query_without, request_target, scrubbed_return_trip_query
 

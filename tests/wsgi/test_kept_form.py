@@ -22,7 +22,7 @@ from focus_middleware.config import FocusConfig
 from focus_middleware.preserve import KEEP_LIMIT, no_form_keeping
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 from focus_middleware.wsgi import FocusWSGIMiddleware, paid, require_account
-from focus_middleware.wsgi_preserve import OPT_OUT_KEY
+from focus_middleware.wsgi.preserve import OPT_OUT_KEY
 from tests.helpers import ORIGIN
 from tests.preserve.common import TYPED, assert_interstitial, assert_not_kept_page, cross_site_post, form_post, kept
 

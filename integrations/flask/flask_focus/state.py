@@ -15,7 +15,7 @@ from flask import Flask, current_app, has_request_context, request, url_for
 from focus_middleware.config import FocusConfig
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
 from focus_middleware.wsgi import FocusWSGIMiddleware, WSGIFocusContext, to_response
-from focus_middleware.wsgi_preserve import resolve as keep_form
+from focus_middleware.wsgi.preserve import resolve as keep_form
 
 if TYPE_CHECKING:
     from flask.sansio.app import App

@@ -22,7 +22,7 @@ Where the account appears:
   :class:`~focus_middleware.sessions.Proceed`, its ``reason``), which the guards use.
 - ``environ["focus.job"]``: the :class:`~focus_middleware.jobs.PaidJob` of a paid view.
 
-Paid views: the ``paid`` decorator (``focus_middleware.wsgi_guards``) reserves and opens the
+Paid views: the ``paid`` decorator (``focus_middleware.wsgi.guards``) reserves and opens the
 job; this middleware, the outermost wrapper, settles it, because only it sees how the
 response ended: completed only when the body iterable was exhausted before ``close()``
 (:class:`~focus_middleware.bodies.SettlingIterable`), failed with refund when the app
@@ -52,7 +52,7 @@ from focus_middleware.jobs import PaidJob, PaidJobs, PaidRoute, UndeliveredHook
 from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import Authenticated, Outcome
 from focus_middleware.paid_request import PaidRequest, decide, one_per_request
-from focus_middleware.wsgi_idempotency import idempotency_of
+from focus_middleware.wsgi.idempotency import idempotency_of
 from focus_middleware.pages import template_page
 from focus_middleware.resolver import Resolver
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
@@ -601,9 +601,3 @@ __all__ = [
     "to_response",
     "wsgi_context",
 ]
-
-
-# The guards live in their own module; importable from here too.
-from focus_middleware.wsgi_guards import focus_job, paid, require_account, require_credits  # noqa: E402
-
-__all__ += ["focus_job", "paid", "require_account", "require_credits"]

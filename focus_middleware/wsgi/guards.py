@@ -25,8 +25,8 @@ from werkzeug.wrappers import Request, Response
 from focus_middleware.access import ACCOUNT, Requirement
 from focus_middleware.jobs import PaidJob, PaidRoute
 from focus_middleware.responses import ResponseSpec
-from focus_middleware.wsgi_preserve import resolve as keep_form
-from focus_middleware.wsgi import JOB_KEY, WSGIFocusContext, send_spec, to_response, wsgi_context
+from focus_middleware.wsgi.preserve import resolve as keep_form
+from focus_middleware.wsgi.middleware import JOB_KEY, WSGIFocusContext, send_spec, to_response, wsgi_context
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

@@ -24,9 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 
 from focus_middleware.access import Requirement
-from focus_middleware.asgi import Finish, focus_context, to_response
+from focus_middleware.asgi.middleware import Finish, focus_context, to_response
 from focus_middleware.facts import RequestFacts
-from focus_middleware.guards import _needs_request_param, _take_request, _with_request_param
+from focus_middleware.asgi.guards import _needs_request_param, _take_request, _with_request_param
 from focus_middleware.idempotency import (
     FORM_FIELD,
     HEADER,

@@ -57,12 +57,12 @@ from starlette.concurrency import run_in_threadpool
 
 from focus_middleware import openapi
 from focus_middleware.access import ACCOUNT, Requirement, refusal
-from focus_middleware.asgi import FocusRefusal, focus_context
+from focus_middleware.asgi.middleware import FocusRefusal, focus_context
 from focus_middleware.jobs import PaidJob as FocusJob
 from focus_middleware.jobs import PaidRoute
 from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import Authenticated
-from focus_middleware.paid import open_job, prepare_job, reserve_job
+from focus_middleware.asgi.paid_endpoints import open_job, prepare_job, reserve_job
 from focus_middleware.paid_request import PaidRequest
 from focus_middleware.responses import Protection, ResponseSpec
 

@@ -23,7 +23,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from focus_middleware.access import ACCOUNT, Requirement, refusal
-from focus_middleware.asgi import focus_context, to_response
+from focus_middleware.asgi.middleware import focus_context, to_response
 from focus_middleware.openapi import mark
 
 P = ParamSpec("P")

@@ -21,7 +21,7 @@ fills them:
   ``requires("authenticated")`` works too;
 - ``scope["focus"]``: the :class:`FocusContext` the guards (and paid jobs) work from.
 
-Paid jobs (``focus_middleware.paid``, the FastAPI ``PaidJob`` dependency) are opened inside
+Paid jobs (``focus_middleware.asgi.paid_endpoints``, the FastAPI ``PaidJob`` dependency) are opened inside
 the app and settled here, by the outermost wrapper, once the response is over: see
 :class:`Finish`. The middleware also delivers a user's kept settlements after any of their
 requests, and drains what is left at lifespan shutdown (``atexit`` covers servers that
@@ -51,7 +51,7 @@ from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import Authenticated, Outcome
 from focus_middleware.pages import template_page
 from focus_middleware.resolver import AsyncResolver
-from focus_middleware.asgi_preserve import KeepingResponse, keep_body
+from focus_middleware.asgi.preserve import KeepingResponse, keep_body
 from focus_middleware.preserve import may_bounce_form
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
 from focus_middleware.sessions import (
