@@ -1,6 +1,6 @@
 """The cache-backend interface and its in-process implementation.
 
-One small interface (``design.md``, "Caches"): ``get``, ``set`` with a TTL, ``delete``, and
+One small interface (``docs/architecture.md``, "Caches"): ``get``, ``set`` with a TTL, ``delete``, and
 a short ``lock`` for cross-process single flight, in a blocking and an async flavour. The
 in-process :class:`MemoryCache` is the default; Django's ``CACHES`` and Redis implement the
 same protocols later, so values are JSON-compatible (dicts, lists, strings, numbers, bools,

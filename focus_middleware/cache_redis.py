@@ -1,4 +1,4 @@
-"""Redis as the shared second level of the cache (``design.md``, "Caches").
+"""Redis as the shared second level of the cache (``docs/architecture.md``, "Caches").
 
 :class:`RedisCache` implements :class:`~focus_middleware.cache.CacheBackend` with
 ``redis.Redis``; :meth:`RedisCache.as_async` gives the same entries behind

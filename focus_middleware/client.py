@@ -1,7 +1,7 @@
 """``FocusClient`` and ``AsyncFocusClient``: the Focus HTTP API over httpx.
 
 Both clients are thin drivers of the same flows (:mod:`focus_middleware.retry`) over the
-same endpoint definitions (:mod:`focus_middleware.endpoints`); they differ only in how a
+same endpoint definitions (:mod:`focus_middleware.api_contract`); they differ only in how a
 request is sent and how a pause is taken.
 
 One client serves every user of an app: the middleware keeps a single pooled client and
@@ -31,13 +31,13 @@ from typing import Any, Self, TypeVar
 import anyio
 import httpx
 
-from focus_middleware import endpoints, events, retry
+from focus_middleware import api_contract, events, retry
 from focus_middleware.cache import hash_secret
 from focus_middleware.clock import SYSTEM_CLOCK, Clock
 from focus_middleware.config import DEFAULT_API_URL, FocusConfig
-from focus_middleware.endpoints import Call, Reply
+from focus_middleware.api_contract import Call, Reply
 from focus_middleware.models import CreatedJob, DevicePoll, DeviceStart, Job, SettledJob, Wallet
-from focus_middleware.retry import Context, Flow, Outcome, RetryPolicy, Send, Sleep, TransportFailure
+from focus_middleware.retry import Context, Flow, SendResult, RetryPolicy, Send, Sleep, TransportFailure
 
 T = TypeVar("T")
 logger = logging.getLogger("focus_middleware.client")
@@ -142,13 +142,13 @@ class _ClientBase:
         raise NotImplementedError
 
     @staticmethod
-    def _log(send: Send, outcome: Outcome, started: float) -> None:
+    def _log(send: Send, outcome: SendResult, started: float) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             result = outcome.status if isinstance(outcome, Reply) else f"{outcome.detail} (sent={outcome.sent})"
             ms = (time.monotonic() - started) * 1000
             logger.debug("focus: %s -> %s in %.0f ms [%s]", send.call.name, result, ms, fingerprint(send.token))
 
-    def _event(self, send: Send, outcome: Outcome, started: float) -> None:
+    def _event(self, send: Send, outcome: SendResult, started: float) -> None:
         """The call as an :class:`~focus_middleware.events.UpstreamCall`: its endpoint template and
         a URL with query values redacted, never the request that went out."""
         call = send.call
@@ -159,7 +159,7 @@ class _ClientBase:
     # -- the flows (one per public method, shared by both clients) --------------------------------
 
     def _wallet(self, app: str | None, token: str | None) -> Flow[Wallet]:
-        return retry.request(endpoints.wallet(app), self._token_for(token), self._ctx)
+        return retry.request(api_contract.wallet(app), self._token_for(token), self._ctx)
 
     def _create_job(
         self,
@@ -181,7 +181,7 @@ class _ClientBase:
         return retry.fail_job(job_id, refund, self._token_for(token), self._ctx)
 
     def _list_jobs(self, app: str | None, status: str | None, limit: int | None, token: str | None) -> Flow[list[Job]]:
-        return retry.request(endpoints.list_jobs(app, status, limit), self._token_for(token), self._ctx)
+        return retry.request(api_contract.list_jobs(app, status, limit), self._token_for(token), self._ctx)
 
     def _simple(self, call: Call[T], token: str | None) -> Flow[T]:
         return retry.request(call, token, self._ctx)
@@ -230,12 +230,12 @@ class FocusClient(_ClientBase):
     def _build(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
         return self._http.build_request(method, url, **kwargs)
 
-    def _send(self, send: Send) -> Outcome:
+    def _send(self, send: Send) -> SendResult:
         started = time.monotonic()
         try:
             response = self._http.send(self._request(send))
         except httpx.TransportError as exc:
-            outcome: Outcome = _failure(exc)
+            outcome: SendResult = _failure(exc)
         else:
             outcome = Reply(response.status_code, response.headers, response.content)
         self._log(send, outcome, started)
@@ -291,34 +291,34 @@ class FocusClient(_ClientBase):
 
     def session_token(self, cookies: Mapping[str, str] | None = None, *, token: str | None = None) -> str:
         """A fresh session JWT for the signed-in browser whose Focus cookies are given."""
-        return self._run(self._simple(endpoints.session_token(cookies), None if cookies else self._token_for(token)))
+        return self._run(self._simple(api_contract.session_token(cookies), None if cookies else self._token_for(token)))
 
     def device_start(self) -> DeviceStart:
-        return self._run(self._simple(endpoints.device_start(), None))
+        return self._run(self._simple(api_contract.device_start(), None))
 
     def device_complete(
         self, user_code: str, approve: bool = True, *, token: str | None = None, cookies: Mapping[str, str] | None = None
     ) -> bool:
-        call = endpoints.device_complete(user_code, approve, cookies)
+        call = api_contract.device_complete(user_code, approve, cookies)
         return self._run(self._simple(call, None if cookies else self._token_for(token)))
 
     def device_poll(self, device_code: str) -> DevicePoll:
         """One poll, answered as a value (pending, approved + token, slow_down, ...)."""
-        return self._run(self._simple(endpoints.device_poll(device_code), None))
+        return self._run(self._simple(api_contract.device_poll(device_code), None))
 
     def x_token(self, *, token: str | None = None) -> str:
-        return self._run(self._simple(endpoints.x_token(), self._token_for(token)))
+        return self._run(self._simple(api_contract.x_token(), self._token_for(token)))
 
     def oauth_token(self, provider: str, *, token: str | None = None) -> str:
-        return self._run(self._simple(endpoints.oauth_token(provider), self._token_for(token)))
+        return self._run(self._simple(api_contract.oauth_token(provider), self._token_for(token)))
 
     def x_me(self, x_token: str) -> dict[str, Any]:
         """Twitter's ``users/me`` via Focus, authenticated with the X access token."""
-        return self._run(self._simple(endpoints.x_me(), x_token))
+        return self._run(self._simple(api_contract.x_me(), x_token))
 
     def get_json_document(self, url: str) -> object:
         """A JSON document by absolute URL (the issuer's JWKS), without credentials."""
-        return self._run(self._simple(endpoints.json_document(url), None))
+        return self._run(self._simple(api_contract.json_document(url), None))
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -408,12 +408,12 @@ class AsyncFocusClient(_ClientBase):
     def _build(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
         return self._http.build_request(method, url, **kwargs)
 
-    async def _send(self, send: Send) -> Outcome:
+    async def _send(self, send: Send) -> SendResult:
         started = time.monotonic()
         try:
             response = await self._http.send(self._request(send))
         except httpx.TransportError as exc:
-            outcome: Outcome = _failure(exc)
+            outcome: SendResult = _failure(exc)
         else:
             outcome = Reply(response.status_code, response.headers, response.content)
         self._log(send, outcome, started)
@@ -466,32 +466,32 @@ class AsyncFocusClient(_ClientBase):
 
     async def session_token(self, cookies: Mapping[str, str] | None = None, *, token: str | None = None) -> str:
         return await self._run(
-            self._simple(endpoints.session_token(cookies), None if cookies else self._token_for(token))
+            self._simple(api_contract.session_token(cookies), None if cookies else self._token_for(token))
         )
 
     async def device_start(self) -> DeviceStart:
-        return await self._run(self._simple(endpoints.device_start(), None))
+        return await self._run(self._simple(api_contract.device_start(), None))
 
     async def device_complete(
         self, user_code: str, approve: bool = True, *, token: str | None = None, cookies: Mapping[str, str] | None = None
     ) -> bool:
-        call = endpoints.device_complete(user_code, approve, cookies)
+        call = api_contract.device_complete(user_code, approve, cookies)
         return await self._run(self._simple(call, None if cookies else self._token_for(token)))
 
     async def device_poll(self, device_code: str) -> DevicePoll:
-        return await self._run(self._simple(endpoints.device_poll(device_code), None))
+        return await self._run(self._simple(api_contract.device_poll(device_code), None))
 
     async def x_token(self, *, token: str | None = None) -> str:
-        return await self._run(self._simple(endpoints.x_token(), self._token_for(token)))
+        return await self._run(self._simple(api_contract.x_token(), self._token_for(token)))
 
     async def oauth_token(self, provider: str, *, token: str | None = None) -> str:
-        return await self._run(self._simple(endpoints.oauth_token(provider), self._token_for(token)))
+        return await self._run(self._simple(api_contract.oauth_token(provider), self._token_for(token)))
 
     async def x_me(self, x_token: str) -> dict[str, Any]:
-        return await self._run(self._simple(endpoints.x_me(), x_token))
+        return await self._run(self._simple(api_contract.x_me(), x_token))
 
     async def get_json_document(self, url: str) -> object:
-        return await self._run(self._simple(endpoints.json_document(url), None))
+        return await self._run(self._simple(api_contract.json_document(url), None))
 
     # -- lifecycle ------------------------------------------------------------------------------------
 

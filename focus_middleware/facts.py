@@ -33,9 +33,6 @@ class RequestFacts:
     host: str | None = None
     client_addr: str | None = None
 
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name)
-
     @property
     def query(self) -> dict[str, str]:
         """The query's first value per name (enough for ``token`` and the state nonce)."""

@@ -53,7 +53,7 @@ from focus_middleware.urls import UnsafeURL
 if TYPE_CHECKING:
     from focus_middleware.config import FocusConfig
     from focus_middleware.facts import RequestFacts
-    from focus_middleware.jobs import PaidJob, PaidRoute
+    from focus_middleware.jobs import FocusJob, PaidRoute
     from focus_middleware.outcome import Authenticated
 
 logger = logging.getLogger("focus_middleware.idempotency")
@@ -153,16 +153,16 @@ def _lock_ttl(config: FocusConfig) -> float:
     return max(10.0, config.timeout * (config.max_retries + 2))
 
 
-def new_record(route: PaidRoute, once: Idempotency, job: PaidJob, now: float) -> dict[str, JSONValue]:
+def new_record(route: PaidRoute, once: Idempotency, job: FocusJob, now: float) -> dict[str, JSONValue]:
     return {"action": route.action, "fingerprint": once.fingerprint, "job_id": job.job_id, "status": "started",
             "at": now}
 
 
-def _status_of(job: PaidJob) -> str:
+def _status_of(job: FocusJob) -> str:
     return job.state if job.state in ("completed", "failed") else "started"
 
 
-def settled_record(record: dict[str, JSONValue], job: PaidJob) -> dict[str, JSONValue]:
+def settled_record(record: dict[str, JSONValue], job: FocusJob) -> dict[str, JSONValue]:
     return {**record, "status": _status_of(job)}
 
 

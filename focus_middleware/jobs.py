@@ -1,6 +1,6 @@
 """The paid-job lifecycle: reserve, run, settle the actual cost, refund on any failure.
 
-This module owns every decision of design.md's "The paid-job lifecycle"; adapters only
+This module owns every decision of docs/architecture.md's "The paid-job lifecycle"; adapters only
 report what happened (the handler's status, whether the whole body went out, an exception
 or a cancellation) and call :meth:`PaidJobs.settle` / :meth:`AsyncPaidJobs.settle` once,
 from their outermost wrapper.
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import anyio
 
 from focus_middleware import events
+from focus_middleware.deprecation import renamed
 from focus_middleware.client import AsyncFocusClient, FocusClient
 from focus_middleware.config import FocusConfig
 from focus_middleware.errors import ConflictError, FocusError, NotFoundError
@@ -83,7 +84,7 @@ class PaidRoute:
 
 
 @dataclass(slots=True)
-class PaidJob:
+class FocusJob:
     """The handle a paid handler sees (``request.focus_job`` or its framework's spelling).
 
     The handler may set ``actual_cost`` (default: the estimate) and add ``metadata``
@@ -204,7 +205,7 @@ class PendingSettlements:
             return list(self._by_user.pop(clerk_id, {}).values())
 
 
-Plan = Generator[UndeliveredSettlement, "BaseException | None", int]
+SettlementPlan = Generator[UndeliveredSettlement, "BaseException | None", int]
 
 
 class _PaidJobsBase:
@@ -269,10 +270,10 @@ class _PaidJobsBase:
             raise ValueError("paid(): no app given and FocusConfig.app is not set")
         return app
 
-    def _job(self, route: PaidRoute, app: str, job_id: str, request_id: str, clerk_id: str) -> PaidJob:
+    def _job(self, route: PaidRoute, app: str, job_id: str, request_id: str, clerk_id: str) -> FocusJob:
         if events.active:
             events.emit(events.JobReserved(app, route.action, route.cost_estimate, job_id))
-        return PaidJob(job_id=job_id, app=app, action=route.action, cost_estimate=route.cost_estimate,
+        return FocusJob(job_id=job_id, app=app, action=route.action, cost_estimate=route.cost_estimate,
                        request_id=request_id, clerk_id=clerk_id, max_cost=route.max_cost)
 
     def _credits_moved(self, clerk_id: str) -> None:
@@ -338,7 +339,7 @@ class _PaidJobsBase:
             blocking.pending = self.pending
             return blocking.drain()
 
-    def _settle_plan(self, job: PaidJob, credential: Credential, settlement: Settlement) -> Plan:
+    def _settle_plan(self, job: FocusJob, credential: Credential, settlement: Settlement) -> SettlementPlan:
         if job.state != "started":
             return 0
         item = UndeliveredSettlement(job.job_id, job.clerk_id, settlement, job.cost_to_charge(), dict(job.metadata), credential)
@@ -359,7 +360,7 @@ class _PaidJobsBase:
             job.state = "completed" if settlement == "complete" else "failed"
         return 0
 
-    def _retry_plan(self, clerk_id: str, credential: Credential) -> Plan:
+    def _retry_plan(self, clerk_id: str, credential: Credential) -> SettlementPlan:
         if not self.pending.has(clerk_id):
             return 0
         kept = 0
@@ -373,7 +374,7 @@ class _PaidJobsBase:
                 self._landed(item, error, kept=True)
         return kept
 
-    def _drain_plan(self) -> Plan:
+    def _drain_plan(self) -> SettlementPlan:
         left = 0
         for item in self.pending.take():
             error = (yield item) if _usable(item.credential, self.config) else TimeoutError()
@@ -405,7 +406,7 @@ class PaidJobs(_PaidJobsBase):
             self._once = OnceStore(self.config, self._wallets)
         return self._once
 
-    def reserve(self, route: PaidRoute, auth: Authenticated, request_id: str | None = None) -> PaidJob:
+    def reserve(self, route: PaidRoute, auth: Authenticated, request_id: str | None = None) -> FocusJob:
         """``POST /api/jobs``; raises the client's errors (402, 401, unavailable) unchanged."""
         app, request_id = self._app(route), request_id or new_request_id()
         try:
@@ -416,7 +417,7 @@ class PaidJobs(_PaidJobsBase):
             self._credits_moved(auth.account.clerk_id)
         return self._job(route, app, created.job_id, request_id, auth.account.clerk_id)
 
-    def settle(self, job: PaidJob, credential: Credential, settlement: Settlement) -> None:
+    def settle(self, job: FocusJob, credential: Credential, settlement: Settlement) -> None:
         """Complete or fail ``job``. Never raises: what cannot be delivered is kept."""
         self._drive(self._settle_plan(job, credential, settlement))
 
@@ -428,7 +429,7 @@ class PaidJobs(_PaidJobsBase):
         """At shutdown: one more try for everything kept; returns how many remain."""
         return self._drive(self._drain_plan())
 
-    def _drive(self, plan: Plan) -> int:
+    def _drive(self, plan: SettlementPlan) -> int:
         try:
             item = next(plan)
             while True:
@@ -468,7 +469,7 @@ class AsyncPaidJobs(_PaidJobsBase):
             self._once = AsyncOnceStore(self.config, self._wallets)
         return self._once
 
-    async def reserve(self, route: PaidRoute, auth: Authenticated, request_id: str | None = None) -> PaidJob:
+    async def reserve(self, route: PaidRoute, auth: Authenticated, request_id: str | None = None) -> FocusJob:
         app, request_id = self._app(route), request_id or new_request_id()
         try:
             with anyio.CancelScope(shield=True):
@@ -482,7 +483,7 @@ class AsyncPaidJobs(_PaidJobsBase):
     # Settling runs in a task of its own on asyncio (``shielded``): anyio's shield alone does
     # not stop a native task.cancel(), and a settlement cut short is neither sent nor kept.
 
-    async def settle(self, job: PaidJob, credential: Credential, settlement: Settlement) -> None:
+    async def settle(self, job: FocusJob, credential: Credential, settlement: Settlement) -> None:
         work = Shielded(self._drive(self._settle_plan(job, credential, settlement)))
         task = work.task
         if task is not None:  # awaited by a shutdown that comes meanwhile (:meth:`ashutdown`)
@@ -530,7 +531,7 @@ class AsyncPaidJobs(_PaidJobsBase):
     async def drain(self) -> int:
         return await shielded(self._drive(self._drain_plan()))
 
-    async def _drive(self, plan: Plan) -> int:
+    async def _drive(self, plan: SettlementPlan) -> int:
         try:
             item = next(plan)
             while True:
@@ -581,3 +582,6 @@ def shutdown_all(wait: float = 0.0) -> int:
 @atexit.register
 def _drain_at_exit() -> None:
     shutdown_all()
+
+
+__getattr__ = renamed(__name__, {"PaidJob": "FocusJob"}, globals())

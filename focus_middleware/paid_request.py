@@ -30,7 +30,7 @@ from focus_middleware.access import paid_refusal, reservation_refusal
 from focus_middleware.cache import JSONValue
 from focus_middleware.errors import FocusError
 from focus_middleware.idempotency import Idempotency, OnceKeys, busy, keys_for, new_record, repeat_answer, settled_record
-from focus_middleware.jobs import AsyncPaidJobs, PaidJob, PaidJobs, PaidRoute, Settlement, new_request_id
+from focus_middleware.jobs import AsyncPaidJobs, FocusJob, PaidJobs, PaidRoute, Settlement, new_request_id
 from focus_middleware.outcome import Authenticated, Outcome
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
 from focus_middleware.shielding import Shielded
@@ -53,8 +53,8 @@ class PaidRequest:
     def __init__(self, route: PaidRoute, auth: Authenticated) -> None:
         self.route = route
         self.auth = auth
-        self.job: PaidJob | None = None
-        self.reservation: Shielded[PaidJob] | None = None
+        self.job: FocusJob | None = None
+        self.reservation: Shielded[FocusJob] | None = None
         self.status: int | None = None
         self.delivery: Delivery = "pending"
         self.client_gone = False
@@ -129,7 +129,7 @@ class PaidRequest:
 
     # -- reserving -----------------------------------------------------------------------------
 
-    def _take(self, job: PaidJob) -> PaidJob:
+    def _take(self, job: FocusJob) -> FocusJob:
         self.job = job
         return job
 

@@ -5,7 +5,7 @@ world (:class:`VerifyJWT`, :class:`CheckRemotely`, :class:`FetchWallet`) and rec
 result (or the exception) back. :class:`Resolver` drives it with blocking I/O,
 :class:`AsyncResolver` with ``await``; neither contains an ``if`` about auth.
 
-Caches (design.md, "Caches"). The in-process cache is read inline: a request whose token
+Caches (docs/architecture.md, "Caches"). The in-process cache is read inline: a request whose token
 and wallet are cached yields nothing and touches no network. A miss is a :class:`Coalesce`
 effect: the driver runs its sub-plan once per key in this process (single flight) and every
 concurrent caller shares the result. With a shared backend (``cache_url`` / ``cache_backend``)
@@ -15,7 +15,7 @@ value; writes go to both levels (:class:`SharedSet`), the in-process copy living
 ``l1_ttl``. If the shared backend is unavailable the plan carries on as if there were none:
 the in-process entry then keeps its own full TTL, never more.
 
-Credentials, in order (design.md): a Bearer header alone decides when present; else the
+Credentials, in order (docs/architecture.md): a Bearer header alone decides when present; else the
 app's own session cookie, then Clerk's ``__session``. A forged or malformed credential is a
 refusal; an expired but genuine session token falls through to the next source.
 """
@@ -165,7 +165,7 @@ class Held:
 NOT_HELD = object()
 
 Effect: TypeAlias = VerifyJWT | CheckRemotely | FetchWallet | Coalesce | SharedGet | SharedSet | SharedDelete | Exclusive | Pause
-Plan: TypeAlias = Generator[Effect, Any, Outcome]
+AccountPlan: TypeAlias = Generator[Effect, Any, Outcome]
 R = TypeVar("R")
 
 # How often a process waiting for another's load looks at the shared level.
@@ -259,7 +259,7 @@ class ResolverCore:
             found.append(("clerk_cookie", clerk))
         return found
 
-    def plan(self, facts: RequestFacts) -> Plan:
+    def plan(self, facts: RequestFacts) -> AccountPlan:
         identity = yield from self.identity_plan(facts)
         outcome = identity if not isinstance(identity, _Identity) else (yield from self.account_for(identity))
         if events.active:
@@ -416,7 +416,7 @@ class ResolverCore:
                 events.emit(events.BudgetExhausted())
             raise RemoteChecksExhausted()
 
-    def account_for(self, identity: _Identity) -> Plan:
+    def account_for(self, identity: _Identity) -> AccountPlan:
         wallet, version, stale = identity.wallet, "", False
         if wallet is None:
             wallet, version, fresh = self.cached_wallet(identity.clerk_id)
@@ -733,7 +733,6 @@ class Resolver:
         except _EXPECTED as exc:
             return exc
 
-    _perform = perform
 
     def _perform_shared(self, effect: Effect) -> object:
         shared = self.shared
@@ -829,7 +828,6 @@ class AsyncResolver:
         except _EXPECTED as exc:
             return exc
 
-    _perform = perform
 
     async def _perform_shared(self, effect: Effect) -> object:
         shared = self.shared

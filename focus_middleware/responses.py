@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts
-from focus_middleware.outcome import Authenticated, Expired, Outcome, Rejected, Unavailable
+from focus_middleware.outcome import Authenticated, Outcome, Rejected
 from focus_middleware.page_layout import fragment, render
 from focus_middleware.urls import BILLED_PARAM, NEVER_ECHOED, UnsafeURL, query_without, request_target
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 Protection = Literal["account", "credits", "paid"]
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 NO_STORE = ("cache-control", "no-store")
-PRIVATE_VARY = (("cache-control", "private"), ("vary", "Cookie, Authorization"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,16 +291,3 @@ def insufficient_credits(
     return _json(402, {"error": "insufficient_credits", "required": required, "available": available,
                        "action": action, "purchase_url": info.purchase_url})
 
-
-def refusal(outcome: Outcome, facts: RequestFacts, config: FocusConfig) -> ResponseSpec | None:
-    """The response for a protected route whose request has no usable account, or None.
-
-    Navigations that need a (new) session are not decided here: the session rules add the
-    state nonce and bounce counter to the sign-in redirect (see ``sessions``).
-    """
-    if isinstance(outcome, Authenticated):
-        return None
-    if isinstance(outcome, Unavailable):
-        return unavailable(outcome.retry_after)
-    presented = isinstance(outcome, (Rejected, Expired))
-    return unauthorized(facts, config, token_presented=presented, reason=refusal_reason(outcome))

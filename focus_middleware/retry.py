@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeAlias, TypeVar
 
-from focus_middleware import endpoints
+from focus_middleware import api_contract
 from focus_middleware.clock import Clock
-from focus_middleware.endpoints import Call, Reply
+from focus_middleware.api_contract import Call, Reply
 from focus_middleware.errors import ConflictError, FocusError, RateLimitedError, UnavailableError
 from focus_middleware.models import JOB_COMPLETED, JOB_STARTED, CreatedJob, Job, SettledJob
 
@@ -86,8 +86,8 @@ class TransportFailure:
 
 
 Step: TypeAlias = Send | Sleep
-Outcome: TypeAlias = Reply | TransportFailure
-Flow: TypeAlias = Generator[Step, Outcome | None, T]
+SendResult: TypeAlias = Reply | TransportFailure
+Flow: TypeAlias = Generator[Step, SendResult | None, T]
 
 
 @dataclass(slots=True)
@@ -104,24 +104,24 @@ class Context:
 # -- primitives --------------------------------------------------------------------------------
 
 
-def _send(call: Call[Any], token: str | None) -> Generator[Step, Outcome | None, Outcome]:
+def _send(call: Call[Any], token: str | None) -> Generator[Step, SendResult | None, SendResult]:
     outcome = yield Send(call, token)
     assert outcome is not None, "a driver must answer Send with an outcome"
     return outcome
 
 
-def _sleep(seconds: float) -> Generator[Step, Outcome | None, None]:
+def _sleep(seconds: float) -> Generator[Step, SendResult | None, None]:
     if seconds > 0:
         yield Sleep(seconds)
 
 
-def _result(call: Call[T], outcome: Outcome, ctx: Context) -> T:
+def _result(call: Call[T], outcome: SendResult, ctx: Context) -> T:
     if isinstance(outcome, TransportFailure):
         what = "timed out" if outcome.timeout else "failed"
         raise UnavailableError(
             f"{call.name}: {what} ({outcome.detail})", ambiguous=outcome.sent and not call.retry_safe
         )
-    return endpoints.interpret(call, outcome, base_url=ctx.base_url, now=ctx.clock.time())
+    return api_contract.interpret(call, outcome, base_url=ctx.base_url, now=ctx.clock.time())
 
 
 def _retry_delay(call: Call[Any], exc: FocusError, attempt: int, ctx: Context) -> float | None:
@@ -205,7 +205,7 @@ def create_job(
     rid = request_id or (meta.get("request_id") if isinstance(meta.get("request_id"), str) else None)
     rid = rid or new_request_id()
     meta["request_id"] = rid
-    call = endpoints.create_job(app, action, cost_estimate, meta)
+    call = api_contract.create_job(app, action, cost_estimate, meta)
     unsure = False
     attempt = 0
     while True:
@@ -241,7 +241,7 @@ def _started_with(
 ) -> Flow[list[Job]]:
     """Our started jobs carrying ``request_id``, oldest first."""
     try:
-        jobs = yield from request(endpoints.list_jobs(app, JOB_STARTED, ctx.policy.lookup_limit), token, ctx)
+        jobs = yield from request(api_contract.list_jobs(app, JOB_STARTED, ctx.policy.lookup_limit), token, ctx)
     except FocusError as exc:
         raise UnavailableError(
             "POST /api/jobs: the reservation's outcome is unknown (the lookup failed)", ambiguous=True
@@ -252,7 +252,7 @@ def _started_with(
 def _release(duplicates: list[Job], token: str | None, ctx: Context) -> Flow[None]:
     for job in duplicates:
         try:
-            yield from request(endpoints.fail_job(job.id, refund=True), token, ctx)
+            yield from request(api_contract.fail_job(job.id, refund=True), token, ctx)
             logger.warning("focus: released duplicate reservation %s", job.id)
         except FocusError as exc:
             logger.warning("focus: could not release duplicate reservation %s (%r)", job.id, exc)
@@ -264,12 +264,12 @@ def _release(duplicates: list[Job], token: str | None, ctx: Context) -> Flow[Non
 def complete_job(
     job_id: str, actual_cost: int, metadata: Mapping[str, Any] | None, token: str | None, ctx: Context
 ) -> Flow[SettledJob]:
-    call = endpoints.complete_job(job_id, actual_cost, metadata)
+    call = api_contract.complete_job(job_id, actual_cost, metadata)
     return settle(call, job_id, JOB_COMPLETED, actual_cost, token, ctx)
 
 
 def fail_job(job_id: str, refund: bool, token: str | None, ctx: Context) -> Flow[SettledJob]:
-    call = endpoints.fail_job(job_id, refund)
+    call = api_contract.fail_job(job_id, refund)
     return settle(call, job_id, "failed", None, token, ctx)
 
 
@@ -322,7 +322,7 @@ def _find_job(job_id: str, token: str | None, ctx: Context, cause: UnavailableEr
     limit = ctx.policy.lookup_limit
     try:
         for status in (JOB_STARTED, None):
-            jobs = yield from request(endpoints.list_jobs(None, status, limit), token, ctx)
+            jobs = yield from request(api_contract.list_jobs(None, status, limit), token, ctx)
             for job in jobs:
                 if job.id == job_id:
                     return job
@@ -336,7 +336,7 @@ def _find_job(job_id: str, token: str | None, ctx: Context, cause: UnavailableEr
 __all__ = [
     "Context",
     "Flow",
-    "Outcome",
+    "SendResult",
     "RetryPolicy",
     "Send",
     "Sleep",

@@ -1,6 +1,6 @@
 """Keeping a browser signed in: the session rules every adapter shares.
 
-``design.md``, "Keeping a browser signed in", is the spec. Everything here is framework
+``docs/architecture.md``, "Keeping a browser signed in", is the spec. Everything here is framework
 free and performs no I/O: functions return :class:`~focus_middleware.responses.ResponseSpec`
 values, and the parts that must verify a token or read a request body are written as
 plans (generators, like :meth:`ResolverCore.plan`) that yield what they need. An adapter

@@ -49,7 +49,7 @@ from example_apps.common import (
 )
 from django_focus.request import focus_context
 from focus_middleware.billing_notice import back_from_billing
-from focus_middleware.jobs import PaidJob
+from focus_middleware.jobs import FocusJob
 from focus_middleware.pages import forbidden, not_found
 from focus_middleware.responses import is_navigation
 from focus_middleware.models import FocusAccount
@@ -59,7 +59,7 @@ class FocusRequest(HttpRequest):
     """``HttpRequest`` as django-focus fills it in the views it guards (for type checkers)."""
 
     focus_account: FocusAccount
-    focus_job: PaidJob
+    focus_job: FocusJob
 
 
 def prices(request: HttpRequest) -> dict[str, Any]:

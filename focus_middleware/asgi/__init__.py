@@ -23,7 +23,8 @@ from focus_middleware.asgi.middleware import (
     read_body,
     to_response,
 )
-from focus_middleware.asgi.paid_endpoints import current_job, paid
+from focus_middleware.asgi.paid_endpoints import focus_job, paid
+from focus_middleware.deprecation import renamed
 
 __all__ = [
     "SCOPE_KEY",
@@ -36,7 +37,7 @@ __all__ = [
     "FocusUser",
     "check",
     "clear_focus_session",
-    "current_job",
+    "focus_job",
     "facts_from_scope",
     "focus_context",
     "paid",
@@ -45,3 +46,5 @@ __all__ = [
     "require_credits",
     "to_response",
 ]
+
+__getattr__ = renamed(__name__, {"current_job": "focus_job"}, globals())

@@ -9,7 +9,7 @@ stream). It translates the scope into
 decided (its own endpoints, the sign-in return trip) or attaches the outcome and calls the
 app. It never reads a body it passes on, and never buffers a response.
 
-Where the account appears (``design.md``), as Starlette's ``AuthenticationMiddleware``
+Where the account appears (``docs/architecture.md``), as Starlette's ``AuthenticationMiddleware``
 fills them:
 
 - ``request.state.focus_account``: the :class:`~focus_middleware.models.FocusAccount`, or

@@ -36,15 +36,16 @@ from focus_middleware.idempotency import (
     is_form,
     requested,
 )
-from focus_middleware.jobs import PaidJob, PaidRoute
+from focus_middleware.jobs import FocusJob, PaidRoute
 from focus_middleware.openapi import mark
 from focus_middleware.paid_request import PaidRequest, decide, one_per_request
 from focus_middleware.responses import ResponseSpec
+from focus_middleware.deprecation import renamed
 
 P = ParamSpec("P")
 
 JOB_STATE = "focus_job"
-"""``request.state.focus_job``: the request's :class:`~focus_middleware.jobs.PaidJob`."""
+"""``request.state.focus_job``: the request's :class:`~focus_middleware.jobs.FocusJob`."""
 
 _PAID = Requirement(protection="paid")
 
@@ -173,12 +174,14 @@ def paid(
     return decorate
 
 
-def current_job(conn: HTTPConnection) -> PaidJob:
+def focus_job(conn: HTTPConnection) -> FocusJob:
     """The request's paid job (what ``request.state.focus_job`` holds)."""
     job = conn.scope.get("state", {}).get(JOB_STATE)
-    if not isinstance(job, PaidJob):
-        raise RuntimeError("no paid job is open for this request (use @paid or the PaidJob dependency)")
+    if not isinstance(job, FocusJob):
+        raise RuntimeError("no paid job is open for this request (use @paid or the FocusJob dependency)")
     return job
 
 
-__all__ = ["JOB_STATE", "OpenJob", "current_job", "idempotency_of", "open_job", "paid", "prepare_job", "reserve_job"]
+__all__ = ["JOB_STATE", "OpenJob", "focus_job", "idempotency_of", "open_job", "paid", "prepare_job", "reserve_job"]
+
+__getattr__ = renamed(__name__, {"current_job": "focus_job"}, globals())

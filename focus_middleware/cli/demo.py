@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -84,6 +85,22 @@ def port_clash(command: str, host: str, port: int, option: str, exc: OSError | N
     else:
         why = f"cannot be used ({exc.strerror or exc})"
     return f"focus {command}: port {port} on {host} {why}; choose another with {option}"
+
+
+def make_emulator(args: argparse.Namespace, allowed_origins: Iterable[str] = ()) -> FocusEmulator:
+    """The emulator the options describe (not started yet)."""
+    # Imported here: the emulator needs the [emulator] extra, other commands do not.
+    from focus_middleware.testing.emulator import FocusEmulator
+    from focus_middleware.testing.store import default_db_path
+
+    args.db = args.db or default_db_path()
+    return FocusEmulator(
+        db=args.db,
+        host=args.host,
+        port=args.port,
+        allowed_origins=[*(getattr(args, "allow_origin", None) or ()), *allowed_origins],
+        session_cookie_domain=getattr(args, "session_cookie_domain", None),
+    )
 
 
 def seed(emulator: FocusEmulator) -> EmulatedUser:
@@ -152,8 +169,6 @@ def _stop_on_signals() -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from focus_middleware.cli.emulator import make_emulator
-
     module, label = FRAMEWORKS[args.framework]
     root = examples_root()
     app_port = args.app_port or free_port()

@@ -11,31 +11,14 @@ import argparse
 import ipaddress
 import sys
 import threading
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from focus_middleware.cli.demo import DEFAULT_APP_PORT, DEFAULT_FRAMEWORK, FRAMEWORKS, port_clash, run_demo
+from focus_middleware.cli.demo import DEFAULT_APP_PORT, DEFAULT_FRAMEWORK, FRAMEWORKS, make_emulator, port_clash, run_demo
 
 if TYPE_CHECKING:
     from focus_middleware.testing.emulator import FocusEmulator
 
 DEFAULT_PORT = 8787
-
-
-def make_emulator(args: argparse.Namespace, allowed_origins: Iterable[str] = ()) -> FocusEmulator:
-    """The emulator the options describe (not started yet)."""
-    # Imported here: the emulator needs the [emulator] extra, other commands do not.
-    from focus_middleware.testing.emulator import FocusEmulator
-    from focus_middleware.testing.store import default_db_path
-
-    args.db = args.db or default_db_path()
-    return FocusEmulator(
-        db=args.db,
-        host=args.host,
-        port=args.port,
-        allowed_origins=[*(getattr(args, "allow_origin", None) or ()), *allowed_origins],
-        session_cookie_domain=getattr(args, "session_cookie_domain", None),
-    )
 
 
 def is_loopback(host: str) -> bool:

@@ -58,7 +58,7 @@ from starlette.concurrency import run_in_threadpool
 from focus_middleware import openapi
 from focus_middleware.access import ACCOUNT, Requirement, refusal
 from focus_middleware.asgi.middleware import FocusRefusal, focus_context
-from focus_middleware.jobs import PaidJob as FocusJob
+from focus_middleware.jobs import FocusJob
 from focus_middleware.jobs import PaidRoute
 from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import Authenticated

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 from werkzeug.wrappers import Request, Response
 
 from focus_middleware.access import ACCOUNT, Requirement
-from focus_middleware.jobs import PaidJob, PaidRoute
+from focus_middleware.jobs import FocusJob, PaidRoute
 from focus_middleware.responses import ResponseSpec
 from focus_middleware.wsgi.preserve import resolve as keep_form
 from focus_middleware.wsgi.middleware import JOB_KEY, WSGIFocusContext, send_spec, to_response, wsgi_context
@@ -138,10 +138,10 @@ def paid(*, action: str, cost_estimate: int, app: str | None = None, description
     return decorate
 
 
-def focus_job(environ: WSGIEnvironment) -> PaidJob:
+def focus_job(environ: WSGIEnvironment) -> FocusJob:
     """The job of the paid view handling this request."""
     job = environ.get(JOB_KEY)
-    if not isinstance(job, PaidJob):
+    if not isinstance(job, FocusJob):
         raise RuntimeError("no paid job for this request: decorate the view with @paid(...)")
     return job
 

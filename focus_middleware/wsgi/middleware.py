@@ -20,7 +20,7 @@ Where the account appears:
   laziness lives in the value). :func:`focus_account` returns the object itself, or None.
 - ``environ["focus"]``: the request's :class:`WSGIFocusContext` (facts, the lazily resolved
   :class:`~focus_middleware.sessions.Proceed`, its ``reason``), which the guards use.
-- ``environ["focus.job"]``: the :class:`~focus_middleware.jobs.PaidJob` of a paid view.
+- ``environ["focus.job"]``: the :class:`~focus_middleware.jobs.FocusJob` of a paid view.
 
 Paid views: the ``paid`` decorator (``focus_middleware.wsgi.guards``) reserves and opens the
 job; this middleware, the outermost wrapper, settles it, because only it sees how the
@@ -48,7 +48,7 @@ from focus_middleware.bodies import SettlingIterable
 from focus_middleware import events
 from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts, parse_cookie_header, presents_credentials
-from focus_middleware.jobs import PaidJob, PaidJobs, PaidRoute, UndeliveredHook
+from focus_middleware.jobs import FocusJob, PaidJobs, PaidRoute, UndeliveredHook
 from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import Authenticated, Outcome
 from focus_middleware.paid_request import PaidRequest, decide, one_per_request
@@ -90,7 +90,7 @@ ENVIRON_KEY = "focus"
 ACCOUNT_KEY = "focus.account"
 """``environ["focus.account"]``: the account, resolved on first use."""
 JOB_KEY = "focus.job"
-"""``environ["focus.job"]``: the paid view's :class:`~focus_middleware.jobs.PaidJob`."""
+"""``environ["focus.job"]``: the paid view's :class:`~focus_middleware.jobs.FocusJob`."""
 
 BodyReader: TypeAlias = Callable[[int], "bytes | None"]
 
@@ -259,7 +259,7 @@ class WSGIFocusContext:
         self.sealed = False
 
     @property
-    def job(self) -> PaidJob | None:
+    def job(self) -> FocusJob | None:
         """The request's paid job, once a paid guard opened it."""
         return self.paid.job if self.paid is not None else None
 
@@ -327,7 +327,7 @@ class WSGIFocusContext:
                        wallets=engine.resolver)
 
     def open_job(self, route: PaidRoute, *, page: InsufficientCreditsPage | None = None,
-                 signin_page: str | None = None) -> PaidJob | ResponseSpec:
+                 signin_page: str | None = None) -> FocusJob | ResponseSpec:
         """Reserve the credits of a paid view: the job to run it with, or the refusal to
         send instead (the view never runs). The middleware settles the job afterwards.
 

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from focus_middleware import endpoints
-from focus_middleware.endpoints import Reply, error_for, parse_retry_after
+from focus_middleware import api_contract
+from focus_middleware.api_contract import Reply, error_for, parse_retry_after
 from focus_middleware.errors import (
     REDACTED,
     ConflictError,
@@ -31,7 +31,7 @@ BASE = "https://account.example"
 def _error(status: int, body: Any = None, call: endpoints.Call[Any] | None = None, **headers: str) -> Exception:
     content = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
     reply = Reply(status, httpx.Headers({k.replace("_", "-"): v for k, v in headers.items()}), content)
-    return error_for(call or endpoints.wallet(), reply, base_url=BASE, now=1000.0)
+    return error_for(call or api_contract.wallet(), reply, base_url=BASE, now=1000.0)
 
 
 def test_401_carries_the_services_signin_url_or_the_default() -> None:
@@ -42,7 +42,7 @@ def test_401_carries_the_services_signin_url_or_the_default() -> None:
 
 
 def test_402_carries_the_purchase_prompt() -> None:
-    call = endpoints.create_job("video", "render", 5)
+    call = api_contract.create_job("video", "render", 5)
     err = _error(402, {"error": "insufficient_credits", "required": 5, "available": 2}, call)
     assert isinstance(err, InsufficientCreditsError)
     assert (err.required, err.available, err.action, err.purchase_url) == (5, 2, "render", f"{BASE}/billing")
@@ -67,7 +67,7 @@ def test_429_and_retry_after() -> None:
 def test_5xx_is_unavailable_and_ambiguous_only_for_state_changing_calls() -> None:
     get = _error(503, None, retry_after="2")
     assert isinstance(get, UnavailableError) and get.status == 503 and not get.ambiguous and get.retry_after == 2.0
-    post = _error(500, None, endpoints.complete_job("j", 1))
+    post = _error(500, None, api_contract.complete_job("j", 1))
     assert isinstance(post, UnavailableError) and post.ambiguous
 
 
@@ -120,7 +120,7 @@ def test_redact_bounds_depth_and_length() -> None:
 
 
 def test_non_json_error_body_is_kept_as_text() -> None:
-    err = _error(500, b"<html>gateway</html>", endpoints.list_jobs())
+    err = _error(500, b"<html>gateway</html>", api_contract.list_jobs())
     assert isinstance(err, UnavailableError)
     api = _error(400, b"<html>bad</html>")
     assert isinstance(api, FocusAPIError) and api.body == "<html>bad</html>"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from focus_middleware.endpoints import Reply, device_poll
+from focus_middleware.api_contract import Reply, device_poll
 from focus_middleware.errors import FocusAPIError, PayloadError
 from focus_middleware.models import (
     AccountInfo,
@@ -177,7 +177,7 @@ def test_secrets_never_in_reprs() -> None:
 def _poll(status: int, body: Any = None) -> DevicePoll:
     content = b"" if body is None else json.dumps(body).encode()
     call = device_poll("code")
-    from focus_middleware.endpoints import interpret
+    from focus_middleware.api_contract import interpret
 
     return interpret(call, Reply(status, {}, content), base_url="http://f", now=0.0)
 

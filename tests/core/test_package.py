@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
+
+import pytest
 
 
 def test_paid_is_the_decorator_even_after_its_module_was_imported() -> None:
@@ -20,3 +23,19 @@ def test_paid_is_the_decorator_even_after_its_module_was_imported() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(("module", "old", "new"), [
+    ("focus_middleware.jobs", "PaidJob", "FocusJob"),
+    ("focus_middleware.asgi", "current_job", "focus_job"),
+    ("focus_middleware.asgi.paid_endpoints", "current_job", "focus_job"),
+    ("flask_focus", "PaidJob", "FocusJob"),
+    ("django_focus.paid", "current_job", "focus_job"),
+])
+def test_a_renamed_name_still_works_and_warns_with_the_new_one(module: str, old: str, new: str) -> None:
+    imported = importlib.import_module(module)
+    with pytest.warns(DeprecationWarning, match=rf"{module}\.{old} is deprecated; use {module}\.{new}"):
+        value = getattr(imported, old)
+    assert value is getattr(imported, new)
+    with pytest.raises(AttributeError):
+        imported.no_such_name  # noqa: B018

@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from focus_middleware import endpoints, retry
+from focus_middleware import api_contract, retry
 from focus_middleware.clock import FakeClock
-from focus_middleware.endpoints import Reply
+from focus_middleware.api_contract import Reply
 from focus_middleware.errors import ConflictError, RateLimitedError, UnavailableError
 from focus_middleware.models import CreatedJob, SettledJob
 from focus_middleware.retry import Context, Flow, RetryPolicy, Send, Sleep, TransportFailure
@@ -81,27 +81,27 @@ def test_backoff_is_full_jitter_and_capped() -> None:
 
 def test_get_retries_transport_failures_and_5xx(ctx: Context) -> None:
     script = Script([TIMEOUT_AFTER_SENDING, reply(503), reply(200, {"jobs": []})])
-    assert script.run(retry.request(endpoints.list_jobs(), "t", ctx)) == []
+    assert script.run(retry.request(api_contract.list_jobs(), "t", ctx)) == []
     assert len(script.sends) == 3 and len(script.sleeps) == 2
 
 
 def test_retry_after_is_honoured_within_the_cap(ctx: Context) -> None:
     script = Script([reply(429, retry_after="3"), reply(503, retry_after="4"), reply(200, {"jobs": []})])
-    script.run(retry.request(endpoints.list_jobs(), "t", ctx))
+    script.run(retry.request(api_contract.list_jobs(), "t", ctx))
     assert script.sleeps[0] == 3.0 and script.sleeps[1] >= 4.0
 
 
 def test_retry_after_as_an_http_date(ctx: Context) -> None:
     when = httpx.Headers({"retry-after": "Mon, 12 Jan 1970 13:46:42 GMT"})  # clock + 2 s
     script = Script([Reply(429, when, b""), reply(200, {"jobs": []})])
-    script.run(retry.request(endpoints.list_jobs(), "t", ctx))
+    script.run(retry.request(api_contract.list_jobs(), "t", ctx))
     assert script.sleeps == [pytest.approx(2.0)]
 
 
 def test_retry_after_beyond_the_cap_is_not_waited_for(ctx: Context) -> None:
     script = Script([reply(429, retry_after="60")])
     with pytest.raises(RateLimitedError) as info:
-        script.run(retry.request(endpoints.wallet(), "t", ctx))
+        script.run(retry.request(api_contract.wallet(), "t", ctx))
     assert info.value.retry_after == 60 and script.sleeps == []
 
 
@@ -109,7 +109,7 @@ def test_max_retries_zero_means_one_attempt(ctx: Context) -> None:
     ctx.policy = RetryPolicy(max_retries=0)
     script = Script([reply(503)])
     with pytest.raises(UnavailableError):
-        script.run(retry.request(endpoints.wallet(), "t", ctx))
+        script.run(retry.request(api_contract.wallet(), "t", ctx))
     assert len(script.sends) == 1
 
 

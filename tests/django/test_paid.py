@@ -194,10 +194,10 @@ async def test_an_undelivered_settlement_is_reported_and_delivered_with_the_next
 
 
 def test_the_job_handle_is_only_there_for_paid_views(rf: Any) -> None:
-    from django_focus.paid import current_job
+    from django_focus.paid import focus_job
 
     with pytest.raises(RuntimeError, match="no paid job"):
-        current_job(rf.get("/"))
+        focus_job(rf.get("/"))
 
 
 async def test_under_asgi_with_a_sync_only_middleware_below(settings: Any, user: EmulatedUser,

@@ -61,7 +61,7 @@ def starlette_app(emu: FocusEmulator, clock: FakeClock, origin: str) -> Any:
     from starlette.responses import HTMLResponse, RedirectResponse, Response
     from starlette.routing import Route
 
-    from focus_middleware.asgi.paid_endpoints import current_job
+    from focus_middleware.asgi.paid_endpoints import focus_job
 
     async def home(request: Request) -> Response:
         return HTMLResponse(layout("Video", "<p>Welcome.</p>", request.state.focus_account))
@@ -78,7 +78,7 @@ def starlette_app(emu: FocusEmulator, clock: FakeClock, origin: str) -> Any:
 
     @paid(action=ACTION, cost_estimate=ESTIMATE)
     async def render(request: Request) -> Response:
-        current_job(request).actual_cost = COST
+        focus_job(request).actual_cost = COST
         return RedirectResponse("/account", status_code=303)
 
     app = Starlette(routes=[

@@ -119,7 +119,7 @@ class PagesWalk:
 
         # 403: a form post to the paid route from another origin of the same site (another
         # port of 127.0.0.1): the SameSite=Lax cookie goes along, Sec-Fetch-Site says
-        # same-site, and same-site is not enough (design.md, "Refusals").
+        # same-site, and same-site is not enough (docs/architecture.md, "Refusals").
         other = "http://127.0.0.1:9/elsewhere"
         page.route(other, lambda route: route.fulfill(content_type="text/html", body=(
             f'<!doctype html><html lang="en"><title>Elsewhere</title><form method="post" action="{url}/render">'

@@ -1,5 +1,5 @@
 """The core's one paid-request object: every combination of reported facts gives the
-settlement design.md's lifecycle names, and a job is settled exactly once whoever asks
+settlement docs/architecture.md's lifecycle names, and a job is settled exactly once whoever asks
 (the response's end, a cancellation, a shutdown). Settlements go to a real emulator."""
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 
 from focus_middleware import FakeClock, FocusConfig, FocusMiddleware, paid
-from focus_middleware.jobs import PaidJob
+from focus_middleware.jobs import FocusJob
 
 
 class Handled(Exception):
@@ -35,13 +35,13 @@ gates: dict[str, threading.Event] = {}  # a test opens a gate to let a held hand
 reserved: dict[str, anyio.Event] = {}  # set by /hold once its job is reserved
 
 
-def _job(request: Request) -> PaidJob:
+def _job(request: Request) -> FocusJob:
     job = request.state.focus_job
-    assert isinstance(job, PaidJob)
+    assert isinstance(job, FocusJob)
     return job
 
 
-def _finish(request: Request, job: PaidJob) -> Response:
+def _finish(request: Request, job: FocusJob) -> Response:
     """Apply ``cost`` and ``end`` from the query."""
     params = request.query_params
     if "cost" in params:

@@ -1,4 +1,4 @@
-"""Every JWT check of design.md, each with a token that only that check refuses."""
+"""Every JWT check of docs/architecture.md, each with a token that only that check refuses."""
 
 from __future__ import annotations
 

@@ -31,17 +31,18 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
 from focus_middleware.bodies import SettlingAsyncIterable, SettlingIterable
-from focus_middleware.jobs import PaidJob, PaidRoute
+from focus_middleware.jobs import FocusJob, PaidRoute
 from focus_middleware.outcome import Outcome
 from focus_middleware.paid_request import PaidRequest, decide, one_per_request
 from focus_middleware.responses import ResponseSpec
+from focus_middleware.deprecation import renamed
 
 from django_focus.idempotency import idempotency_of
 from django_focus.request import FocusContext, focus_context
 
 T = TypeVar("T")
 JOB_ATTR = "focus_job"
-"""``request.focus_job``: the request's :class:`~focus_middleware.jobs.PaidJob`."""
+"""``request.focus_job``: the request's :class:`~focus_middleware.jobs.FocusJob`."""
 
 
 OpenJob = PaidRequest
@@ -286,13 +287,15 @@ async def shielded(awaitable: Awaitable[T]) -> T:
         return result
 
 
-def current_job(request: HttpRequest) -> PaidJob:
+def focus_job(request: HttpRequest) -> FocusJob:
     """The request's paid job (what ``request.focus_job`` holds)."""
     job = getattr(request, JOB_ATTR, None)
-    if not isinstance(job, PaidJob):
+    if not isinstance(job, FocusJob):
         raise RuntimeError("no paid job is open for this request (decorate the view with @paid or use PaidMixin)")
     return job
 
 
-__all__ = ["JOB_ATTR", "OpenJob", "aopen_job", "asettle_now", "current_job", "open_job", "settle_after", "settle_now",
+__all__ = ["JOB_ATTR", "OpenJob", "aopen_job", "asettle_now", "focus_job", "open_job", "settle_after", "settle_now",
            "shielded"]
+
+__getattr__ = renamed(__name__, {"current_job": "focus_job"}, globals())

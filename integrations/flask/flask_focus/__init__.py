@@ -9,7 +9,8 @@ view's job. ``flask_focus.testing`` signs a test client in as an emulator user.
 
 from __future__ import annotations
 
-from focus_middleware.jobs import PaidJob
+from focus_middleware.deprecation import renamed
+from focus_middleware.jobs import FocusJob
 from focus_middleware.models import FocusAccount
 from focus_middleware.preserve import no_form_keeping
 from focus_middleware.responses import InsufficientCredits
@@ -23,13 +24,15 @@ __all__ = [
     "Focus",
     "FocusAccount",
     "FocusGlobalsMixin",
+    "FocusJob",
     "FocusRequestMixin",
     "FocusState",
     "InsufficientCredits",
-    "PaidJob",
     "config_from_app",
     "current_account",
     "no_form_keeping",
     "state_of",
 ]
 __version__ = "0.1.0"
+
+__getattr__ = renamed(__name__, {"PaidJob": "FocusJob"}, globals())

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from flask import has_request_context
 from werkzeug.local import LocalProxy
 
-from focus_middleware.jobs import PaidJob
+from focus_middleware.jobs import FocusJob
 from focus_middleware.models import FocusAccount
 from focus_middleware.sessions import Reason
 
@@ -53,7 +53,7 @@ class FocusRequestMixin:
         return context_of(self.environ).reason
 
     @property
-    def focus_job(self) -> PaidJob | None:
+    def focus_job(self) -> FocusJob | None:
         """The paid view's job: set ``actual_cost`` and ``metadata`` on it."""
         return context_of(self.environ).job
 

@@ -12,7 +12,7 @@ from django.urls import path
 
 from django_focus.decorators import paid
 from focus_middleware.config import settings_from_prefixed
-from focus_middleware.jobs import PaidJob
+from focus_middleware.jobs import FocusJob
 from tests.chaos.apps import ESTIMATE, payload_path
 
 FOCUS = settings_from_prefixed(os.environ, strict=False)
@@ -27,9 +27,9 @@ USE_TZ = True
 LOGGING = {"version": 1, "disable_existing_loggers": False, "loggers": {"django.server": {"level": "WARNING"}}}
 
 
-def _job(request: HttpRequest) -> PaidJob:
+def _job(request: HttpRequest) -> FocusJob:
     job = request.focus_job  # type: ignore[attr-defined]
-    assert isinstance(job, PaidJob)
+    assert isinstance(job, FocusJob)
     job.metadata["ref"] = request.GET["ref"]
     return job
 

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from flask import Flask, Response, request, send_file, stream_with_context
 
 from flask_focus import Focus
-from focus_middleware.jobs import PaidJob
+from focus_middleware.jobs import FocusJob
 from tests.chaos.apps import ESTIMATE, payload_path
 
 
-def _job() -> PaidJob:
+def _job() -> FocusJob:
     job = request.focus_job  # type: ignore[attr-defined]
-    assert isinstance(job, PaidJob)
+    assert isinstance(job, FocusJob)
     job.metadata["ref"] = request.args["ref"]
     return job
 
