@@ -36,5 +36,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# make bench-compare [COMPARE_ARGS="--instructions --profile"]: the hot path against 58781e0 (issue 19).
+.PHONY: bench-compare
+bench-compare: $(STAMP)
+	$(BIN)/python -m bench.compare $(COMPARE_ARGS)
+
 clean:
 	rm -rf $(VENV)
