@@ -70,6 +70,9 @@ from focus_middleware.sessions import signin_page_redirect, signin_redirect
 STALE_RETRY_AFTER = 5
 """``Retry-After`` when only a stale wallet is at hand (Focus failed to answer just now)."""
 
+DEFAULT_ACTION = "This action"
+"""What a 402 calls work whose guard and callable give it no name."""
+
 
 @dataclass(frozen=True, slots=True)
 class Requirement:
@@ -79,7 +82,7 @@ class Requirement:
 
     protection: Protection = "account"
     credits: int = 0
-    action: str = "This action"
+    action: str = DEFAULT_ACTION
 
     def __post_init__(self) -> None:
         if isinstance(self.credits, bool) or not isinstance(self.credits, int) or self.credits < 0:
@@ -87,6 +90,28 @@ class Requirement:
 
 
 ACCOUNT = Requirement()
+
+
+def action_name(guarded: object) -> str:
+    """What a 402 calls the work of ``guarded`` when its guard names none: its ``__name__``
+    (or ``guarded`` itself, a name such as a blueprint's) with spaces for underscores, so
+    ``render_video`` reads "render video" in every adapter."""
+    name = guarded if isinstance(guarded, str) else getattr(guarded, "__name__", DEFAULT_ACTION)
+    return str(name).replace("_", " ")
+
+
+def requirement_for(guarded: object = None, *, credits: int | None = None, action: str | None = None,
+                    route: PaidRoute | None = None) -> Requirement:
+    """What a guard on ``guarded`` asks of :func:`refusal`, built the same way by every
+    adapter's guards: ``route``'s paid job, else ``credits`` of them (validated here, so a
+    guard that calls this before it has the callable fails at import time, not on the first
+    request), else an account. ``action`` names the work in a 402; by default
+    :func:`action_name` of ``guarded``."""
+    if route is not None:
+        return Requirement(protection="paid", action=route.action)
+    if credits is None:
+        return ACCOUNT
+    return Requirement(protection="credits", credits=credits, action=action or action_name(guarded))
 
 
 def refusal(
@@ -161,8 +186,7 @@ def paid_refusal(
     """Before reserving: the refusal to send, or the account (and credential) to reserve
     for. Same-origin is required for cookie auth on every method (``Requirement("paid")``)."""
     outcome = reservation_outcome(outcome, config)
-    requirement = Requirement(protection="paid", action=route.action)
-    spec = refusal(facts, outcome, config, requirement, page=page, nonce=nonce, signin_page=signin_page)
+    spec = refusal(facts, outcome, config, requirement_for(route=route), page=page, nonce=nonce, signin_page=signin_page)
     if spec is not None:
         return spec
     assert isinstance(outcome, Authenticated)  # refusal() refuses every other outcome
@@ -203,11 +227,14 @@ def reservation_refusal(
 
 __all__ = [
     "ACCOUNT",
+    "DEFAULT_ACTION",
     "STALE_RETRY_AFTER",
     "Requirement",
+    "action_name",
     "no_account",
     "paid_refusal",
     "refusal",
+    "requirement_for",
     "reservation_refusal",
     "unavailable_response",
 ]

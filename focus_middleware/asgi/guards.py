@@ -6,10 +6,9 @@ serves sync endpoints (which Starlette runs in a thread) and async ones, and met
 ``HTTPEndpoint``. A refusal becomes a Starlette ``Response`` through
 :func:`focus_middleware.asgi.to_response` and is returned instead of calling the endpoint.
 
-The request is found among the endpoint's arguments. A FastAPI endpoint that does not
-declare a ``Request`` parameter gets one added to the signature FastAPI reads (as a
-keyword-only ``_focus_request``, removed again before the endpoint is called), so guards
-work on any FastAPI endpoint without changing it.
+The request is found among the endpoint's arguments, or added to a FastAPI endpoint's
+signature (:mod:`focus_middleware.asgi.endpoint_request`), so guards work on any FastAPI
+endpoint without changing it.
 """
 
 from __future__ import annotations
@@ -19,26 +18,32 @@ import inspect
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar, overload
 
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from focus_middleware.access import ACCOUNT, Requirement, refusal
+from focus_middleware.access import ACCOUNT, Requirement, refusal, requirement_for
+from focus_middleware.asgi.endpoint_request import EndpointRequest
 from focus_middleware.asgi.middleware import focus_context, to_response
 from focus_middleware.openapi import mark
+from focus_middleware.responses import ResponseSpec
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-_INJECTED = "_focus_request"
 
 
 def check(request: HTTPConnection, requirement: Requirement = ACCOUNT) -> Response | None:
     """The response to send instead of running a protected endpoint, or None. Usable
     directly in code that guards itself (``if (r := check(request)) is not None: return r``)."""
-    ctx = focus_context(request)
-    spec = refusal(ctx.facts, ctx.outcome, ctx.config, requirement, page=ctx.middleware.insufficient_credits_page,
-                   wallets=ctx.resolver)
+    spec = refusal_of(request, requirement)
     return None if spec is None else to_response(spec)
+
+
+def refusal_of(conn: HTTPConnection, requirement: Requirement = ACCOUNT) -> ResponseSpec | None:
+    """The core's refusal for this request under ``requirement`` (None: it may run), for a
+    guard that answers it its own way (FastAPI's dependencies raise it)."""
+    ctx = focus_context(conn)
+    return refusal(ctx.facts, ctx.outcome, ctx.config, requirement, page=ctx.middleware.insufficient_credits_page,
+                   wallets=ctx.resolver)
 
 
 @overload
@@ -62,22 +67,21 @@ def require_credits(credits: int, *, action: str | None = None) -> Callable[[Cal
     reservation (``paid``) stays the authority. ``action`` names the work in the 402
     (default: the endpoint's name).
     """
-    Requirement(protection="credits", credits=credits)  # validate now, at import time
+    requirement_for(credits=credits)  # a bad number fails now, at import time
 
     def decorate(func: Callable[P, R]) -> Callable[P, R | Response]:
-        name = action or getattr(func, "__name__", "This action").replace("_", " ")
-        return _guard(func, Requirement(protection="credits", credits=credits, action=name))
+        return _guard(func, requirement_for(func, credits=credits, action=action))
 
     return decorate
 
 
 def _guard(func: Callable[P, R], requirement: Requirement) -> Callable[P, R | Response]:
-    injected = _needs_request_param(func)
+    request_of = EndpointRequest(func)
     if inspect.iscoroutinefunction(func):
 
         @functools.wraps(func)
         async def async_guarded(*args: Any, **kwargs: Any) -> Any:
-            refused = check(_take_request(args, kwargs, injected), requirement)
+            refused = check(request_of.take(args, kwargs), requirement)
             if refused is not None:
                 return refused
             return await func(*args, **kwargs)
@@ -87,55 +91,15 @@ def _guard(func: Callable[P, R], requirement: Requirement) -> Callable[P, R | Re
 
         @functools.wraps(func)
         def sync_guarded(*args: Any, **kwargs: Any) -> Any:
-            refused = check(_take_request(args, kwargs, injected), requirement)
+            refused = check(request_of.take(args, kwargs), requirement)
             if refused is not None:
                 return refused
             return func(*args, **kwargs)
 
         guarded = sync_guarded
-    if injected:
-        guarded.__signature__ = _with_request_param(func)  # type: ignore[attr-defined]
+    request_of.declare(guarded)
     mark(guarded, requirement)  # for FastAPI's OpenAPI document (focus_openapi)
     return guarded
 
 
-def _take_request(args: tuple[Any, ...], kwargs: dict[str, Any], injected: bool) -> HTTPConnection:
-    if injected and _INJECTED in kwargs:
-        request: HTTPConnection = kwargs.pop(_INJECTED)
-        return request
-    for value in args:
-        if isinstance(value, HTTPConnection):
-            return value
-    for value in kwargs.values():
-        if isinstance(value, HTTPConnection):
-            return value
-    raise TypeError("a Focus guard could not find the request among the endpoint's arguments")
-
-
-def _is_request_param(param: inspect.Parameter) -> bool:
-    if param.name in ("request", "websocket"):
-        return True
-    annotation = param.annotation
-    if isinstance(annotation, str):
-        return annotation.rsplit(".", 1)[-1] in ("Request", "HTTPConnection", "WebSocket")
-    return isinstance(annotation, type) and issubclass(annotation, HTTPConnection)
-
-
-def _needs_request_param(func: Callable[..., Any]) -> bool:
-    try:
-        params = inspect.signature(func).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return not any(_is_request_param(p) for p in params)
-
-
-def _with_request_param(func: Callable[..., Any]) -> inspect.Signature:
-    signature = inspect.signature(func)
-    params = list(signature.parameters.values())
-    extra = inspect.Parameter(_INJECTED, inspect.Parameter.KEYWORD_ONLY, annotation=Request)
-    at = next((i for i, p in enumerate(params) if p.kind is inspect.Parameter.VAR_KEYWORD), len(params))
-    params.insert(at, extra)
-    return signature.replace(parameters=params)
-
-
-__all__ = ["check", "require_account", "require_credits"]
+__all__ = ["check", "refusal_of", "require_account", "require_credits"]

@@ -23,19 +23,11 @@ from typing import Any, ParamSpec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
 
-from focus_middleware.access import Requirement
+from focus_middleware.access import requirement_for
+from focus_middleware.asgi.endpoint_request import EndpointRequest
 from focus_middleware.asgi.middleware import Finish, focus_context, to_response
 from focus_middleware.facts import RequestFacts
-from focus_middleware.asgi.guards import _needs_request_param, _take_request, _with_request_param
-from focus_middleware.idempotency import (
-    FORM_FIELD,
-    HEADER,
-    Idempotency,
-    body_fingerprint,
-    form_fingerprint,
-    is_form,
-    requested,
-)
+from focus_middleware.idempotency import FORM_FIELD, HEADER, Idempotency, body_fingerprint, form_fingerprint, is_form, requested
 from focus_middleware.jobs import FocusJob, PaidRoute
 from focus_middleware.openapi import mark
 from focus_middleware.paid_request import PaidRequest, decide, one_per_request
@@ -46,8 +38,6 @@ P = ParamSpec("P")
 
 JOB_STATE = "focus_job"
 """``request.state.focus_job``: the request's :class:`~focus_middleware.jobs.FocusJob`."""
-
-_PAID = Requirement(protection="paid")
 
 OpenJob = PaidRequest
 """The request's paid work as the ASGI adapter opened it (the core's
@@ -150,12 +140,12 @@ def paid(
                       usual_cost=usual_cost, max_cost=max_cost, result_url=result_url)
 
     def decorate(func: Callable[P, Any]) -> Callable[P, Any]:
-        injected = _needs_request_param(func)
+        request_of = EndpointRequest(func)
         is_async = inspect.iscoroutinefunction(func)
 
         @functools.wraps(func)
         async def paid_endpoint(*args: Any, **kwargs: Any) -> Any:
-            opened = await open_job(_take_request(args, kwargs, injected), route)
+            opened = await open_job(request_of.take(args, kwargs), route)
             if isinstance(opened, ResponseSpec):
                 return to_response(opened)
             try:
@@ -166,9 +156,8 @@ def paid(
                 opened.handler_raised(exc)
                 raise
 
-        if injected:
-            paid_endpoint.__signature__ = _with_request_param(func)  # type: ignore[attr-defined]
-        mark(paid_endpoint, _PAID)  # for FastAPI's OpenAPI document (focus_openapi)
+        request_of.declare(paid_endpoint)
+        mark(paid_endpoint, requirement_for(func, route=route))  # for FastAPI's OpenAPI document (focus_openapi)
         return paid_endpoint
 
     return decorate

@@ -56,7 +56,8 @@ from fastapi.security.base import SecurityBase
 from starlette.concurrency import run_in_threadpool
 
 from focus_middleware import openapi
-from focus_middleware.access import ACCOUNT, Requirement, refusal
+from focus_middleware.access import ACCOUNT, Requirement, requirement_for
+from focus_middleware.asgi.guards import refusal_of
 from focus_middleware.asgi.middleware import FocusRefusal, focus_context
 from focus_middleware.jobs import FocusJob
 from focus_middleware.jobs import PaidRoute
@@ -87,12 +88,10 @@ class FocusSecurity(FocusDependency, SecurityBase):
 
 
 def _checked(request: Request, requirement: Requirement) -> FocusAccount:
-    ctx = focus_context(request)
-    spec = refusal(ctx.facts, ctx.outcome, ctx.config, requirement, page=ctx.middleware.insufficient_credits_page,
-                   wallets=ctx.resolver)
+    spec = refusal_of(request, requirement)
     if spec is not None:
         raise FocusRefusal(spec)
-    outcome = ctx.outcome
+    outcome = focus_context(request).outcome
     assert isinstance(outcome, Authenticated)  # refusal() refuses every other outcome
     return outcome.account
 
@@ -128,17 +127,13 @@ class RequireCredits(FocusSecurity):
 
     def __init__(self, credits: int, *, action: str | None = None) -> None:
         super().__init__()
-        Requirement(protection="credits", credits=credits)  # validate at import time
         self.credits = credits
         self.action = action
-        self.protection = openapi.protection_of(Requirement(protection="credits", credits=credits))
+        self.protection = openapi.protection_of(requirement_for(credits=credits))  # a bad number fails here
 
     async def __call__(self, request: Request) -> FocusAccount:
-        action = self.action
-        if action is None:
-            endpoint = request.scope.get("endpoint")
-            action = getattr(endpoint, "__name__", "This action").replace("_", " ")
-        return _checked(request, Requirement(protection="credits", credits=self.credits, action=action))
+        endpoint = request.scope.get("endpoint")
+        return _checked(request, requirement_for(endpoint, credits=self.credits, action=self.action))
 
 
 class PaidJob(FocusSecurity):

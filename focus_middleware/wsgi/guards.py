@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from werkzeug.wrappers import Request, Response
 
-from focus_middleware.access import ACCOUNT, Requirement
+from focus_middleware.access import ACCOUNT, Requirement, requirement_for
 from focus_middleware.jobs import FocusJob, PaidRoute
 from focus_middleware.responses import ResponseSpec
 from focus_middleware.wsgi.preserve import resolve as keep_form
@@ -85,11 +85,10 @@ def require_credits(credits: int, *, action: str | None = None) -> Callable[[Cal
     """The view runs only if the account's cached wallet holds at least ``credits`` (a
     soft check; ``paid`` reservations stay the authority). ``action`` names the work in
     the 402 (default: the view's name)."""
-    Requirement(protection="credits", credits=credits)  # validate at decoration
+    requirement_for(credits=credits)  # a bad number fails at decoration
 
     def decorate(func: Callable[P, R]) -> Callable[P, R | Response | Iterable[bytes]]:
-        name = action or getattr(func, "__name__", "This action").replace("_", " ")
-        return _guard(func, Requirement(protection="credits", credits=credits, action=name))
+        return _guard(func, requirement_for(func, credits=credits, action=action))
 
     return decorate
 

@@ -31,6 +31,7 @@ def test_paid_is_the_decorator_even_after_its_module_was_imported() -> None:
     ("focus_middleware.asgi.paid_endpoints", "current_job", "focus_job"),
     ("flask_focus", "PaidJob", "FocusJob"),
     ("django_focus.paid", "current_job", "focus_job"),
+    ("django_focus.paid", "shielded", "await_despite_cancel"),
 ])
 def test_a_renamed_name_still_works_and_warns_with_the_new_one(module: str, old: str, new: str) -> None:
     imported = importlib.import_module(module)

@@ -15,17 +15,20 @@ page where no template engine finds it: see :mod:`django_focus.pages`; JSON othe
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+import warnings
+from collections.abc import Callable
 from typing import Any, TypeVar, cast, overload
 
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from focus_middleware.access import ACCOUNT, Requirement, refusal
+from focus_middleware.access import ACCOUNT, Requirement, refusal, requirement_for
 from focus_middleware.jobs import PaidRoute
+from focus_middleware.outcome import Outcome
+from focus_middleware.responses import ResponseSpec
 
-from django_focus.paid import aopen_job, open_job
-from django_focus.request import focus_context
+from django_focus.paid import aopen_job, arun_paid, open_job, run_paid
+from django_focus.request import FocusContext, focus_context
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -34,16 +37,22 @@ def check(request: HttpRequest, requirement: Requirement = ACCOUNT) -> HttpRespo
     """The response to send instead of running a protected view, or None (blocking: for
     sync views; async code uses :func:`acheck`)."""
     ctx = focus_context(request)
-    spec = refusal(ctx.facts, ctx.resolve().outcome, ctx.runtime.config, requirement,
-                   page=ctx.insufficient_credits_page, wallets=ctx.runtime.resolver)
+    spec = refusal_of(ctx, ctx.resolve().outcome, requirement)
     return None if spec is None else ctx.respond(spec)
 
 
 async def acheck(request: HttpRequest, requirement: Requirement = ACCOUNT) -> HttpResponse | None:
     ctx = focus_context(request)
-    spec = refusal(ctx.facts, (await ctx.aresolve()).outcome, ctx.runtime.config, requirement,
-                   page=ctx.insufficient_credits_page, wallets=ctx.runtime.resolver)
+    spec = refusal_of(ctx, (await ctx.aresolve()).outcome, requirement)
     return None if spec is None else ctx.respond(spec)
+
+
+def refusal_of(ctx: FocusContext, outcome: Outcome, requirement: Requirement = ACCOUNT) -> ResponseSpec | None:
+    """The core's refusal for the request of ``ctx``, resolved to ``outcome``, under
+    ``requirement`` (None: it may run), for a guard that answers it its own way (DRF's
+    permissions hand it to the exception handler)."""
+    return refusal(ctx.facts, outcome, ctx.runtime.config, requirement, page=ctx.insufficient_credits_page,
+                   wallets=ctx.runtime.resolver)
 
 
 def _guard(view: View, requirement: Requirement) -> View:
@@ -83,9 +92,12 @@ def focus_login_required(view: View | None = None, /) -> View | Callable[[View],
 
 
 def credits_requirement(credits: int, action: str | None, view: Callable[..., Any] | None = None) -> Requirement:
-    """What ``require_credits`` asks of the core; ``action`` defaults to the view's name."""
-    name = action or getattr(view, "__name__", "This action").replace("_", " ")
-    return Requirement(protection="credits", credits=credits, action=name)
+    """Deprecated: :func:`focus_middleware.access.requirement_for` builds every guard's
+    requirement, in every adapter."""
+    warnings.warn("django_focus.decorators.credits_requirement is deprecated; use "
+                  "focus_middleware.access.requirement_for(view, credits=..., action=...)",
+                  DeprecationWarning, stacklevel=2)
+    return requirement_for(view, credits=credits, action=action)
 
 
 def require_credits(credits: int, *, action: str | None = None) -> Callable[[View], View]:
@@ -94,10 +106,10 @@ def require_credits(credits: int, *, action: str | None = None) -> Callable[[Vie
     A soft check that keeps a user from starting what they cannot pay for; the job
     reservation (``paid``) stays the authority. ``action`` names the work in the 402.
     """
-    Requirement(protection="credits", credits=credits)  # a bad number fails at import time
+    requirement_for(credits=credits)  # a bad number fails at import time
 
     def decorate(view: View) -> View:
-        return _guard(view, credits_requirement(credits, action, view))
+        return _guard(view, requirement_for(view, credits=credits, action=action))
 
     return decorate
 
@@ -126,7 +138,7 @@ def paid(*, action: str, cost_estimate: int, app: str | None = None, description
                 opened = await aopen_job(request, route)
                 if isinstance(opened, HttpResponseBase):
                     return opened
-                return await _record(opened, view(request, *args, **kwargs))
+                return await arun_paid(opened, view(request, *args, **kwargs))
 
             return cast(View, async_paid)
 
@@ -135,23 +147,11 @@ def paid(*, action: str, cost_estimate: int, app: str | None = None, description
             opened = open_job(request, route)
             if isinstance(opened, HttpResponseBase):
                 return opened
-            try:
-                return view(request, *args, **kwargs)
-            except BaseException as exc:
-                opened.raised = exc
-                raise
+            return run_paid(opened, lambda: view(request, *args, **kwargs))
 
         return cast(View, sync_paid)
 
     return decorate
 
 
-async def _record(opened: Any, pending: Awaitable[Any]) -> Any:
-    try:
-        return await pending
-    except BaseException as exc:
-        opened.raised = exc
-        raise
-
-
-__all__ = ["acheck", "check", "credits_requirement", "focus_login_required", "paid", "require_credits"]
+__all__ = ["acheck", "check", "credits_requirement", "focus_login_required", "paid", "refusal_of", "require_credits"]

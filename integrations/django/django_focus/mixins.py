@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django.http import HttpRequest, HttpResponseBase
 
-from focus_middleware.access import ACCOUNT, Requirement
+from focus_middleware.access import ACCOUNT, Requirement, requirement_for
 from focus_middleware.jobs import PaidRoute
 
-from django_focus.decorators import acheck, check, credits_requirement
-from django_focus.paid import OpenJob, aopen_job, open_job
+from django_focus.decorators import acheck, check
+from django_focus.paid import aopen_job, arun_paid, open_job, run_paid
 
 if TYPE_CHECKING:
     from django.views import View
@@ -70,7 +70,7 @@ class RequireCreditsMixin(_FocusGuardMixin):
     credits_action: ClassVar[str | None] = None
 
     def focus_requirement(self) -> Requirement:
-        return credits_requirement(self.required_credits, self.credits_action or type(self).__name__)
+        return requirement_for(type(self), credits=self.required_credits, action=self.credits_action)
 
 
 class PaidMixin(_Base):
@@ -97,25 +97,13 @@ class PaidMixin(_Base):
         opened = open_job(request, self.paid_route())
         if isinstance(opened, HttpResponseBase):
             return opened
-        return _recorded(opened, lambda: super(PaidMixin, self).dispatch(request, *args, **kwargs))
+        return run_paid(opened, lambda: super(PaidMixin, self).dispatch(request, *args, **kwargs))
 
     async def _paid_adispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         opened = await aopen_job(request, self.paid_route())
         if isinstance(opened, HttpResponseBase):
             return opened
-        try:
-            return await cast(Awaitable[Any], super().dispatch(request, *args, **kwargs))
-        except BaseException as exc:
-            opened.raised = exc
-            raise
-
-
-def _recorded(opened: OpenJob, call: Any) -> Any:
-    try:
-        return call()
-    except BaseException as exc:
-        opened.raised = exc
-        raise
+        return await arun_paid(opened, cast(Awaitable[Any], super().dispatch(request, *args, **kwargs)))
 
 
 __all__ = ["FocusLoginRequiredMixin", "PaidMixin", "RequireCreditsMixin"]

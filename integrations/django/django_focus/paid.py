@@ -18,7 +18,8 @@ The ``paid`` decorator and ``PaidMixin`` open the job (:func:`open_job` /
 Every decision is the core's :class:`~focus_middleware.paid_request.PaidRequest`; this
 module reports to it what happened to the response. Reservations and settlements run to their
 end even when the request is cancelled (a client that leaves must not take the refund with
-it); from async code they run in a worker thread, shielded.
+it); from async code they run in a worker thread that the request's task waits out
+(:func:`await_despite_cancel`).
 """
 
 from __future__ import annotations
@@ -98,8 +99,27 @@ async def aopen_job(request: HttpRequest, route: PaidRoute) -> PaidRequest | Htt
     decided = _decide(ctx, route, (await ctx.aresolve()).outcome)
     if isinstance(decided, HttpResponse):
         return decided
-    refused = await shielded(sync_to_async(_reserve, thread_sensitive=False)(ctx, decided))
+    refused = await await_despite_cancel(sync_to_async(_reserve, thread_sensitive=False)(ctx, decided))
     return decided if refused is None else refused
+
+
+def run_paid(opened: PaidRequest, call: Callable[[], T]) -> T:
+    """Run a paid view's work, telling ``opened`` what it raised: work that raised is
+    refunded, whatever response an exception handler (Django's, DRF's) makes of it."""
+    try:
+        return call()
+    except BaseException as exc:
+        opened.handler_raised(exc)
+        raise
+
+
+async def arun_paid(opened: PaidRequest, pending: Awaitable[T]) -> T:
+    """:func:`run_paid` for an async view's work."""
+    try:
+        return await pending
+    except BaseException as exc:
+        opened.handler_raised(exc)
+        raise
 
 
 # -- settling -------------------------------------------------------------------------------------
@@ -202,7 +222,7 @@ def settle_now(ctx: FocusContext, error: BaseException) -> None:
 
 async def asettle_now(ctx: FocusContext, error: BaseException) -> None:
     if ctx.open_job is not None and ctx.open_job.job is not None:
-        await shielded(sync_to_async(settle_now, thread_sensitive=False)(ctx, error))
+        await await_despite_cancel(sync_to_async(settle_now, thread_sensitive=False)(ctx, error))
 
 
 def _on_close(response: HttpResponseBase, closer: Callable[[], None]) -> None:
@@ -258,13 +278,16 @@ async def _watched(body: AsyncIterable[bytes], finish: Callable[[bool, BaseExcep
             complete, error = watch.outcome()
             if length is not None and handed >= length and not isinstance(error, Exception):
                 complete, error = True, None  # all of it went out; only the end was cut
-            await shielded(sync_to_async(finish, thread_sensitive=False)(complete, error))
+            await await_despite_cancel(sync_to_async(finish, thread_sensitive=False)(complete, error))
 
 
-async def shielded(awaitable: Awaitable[T]) -> T:
+async def await_despite_cancel(awaitable: Awaitable[T]) -> T:
     """Await ``awaitable`` to its end even if this task is cancelled meanwhile (the work
     runs in a thread, which cannot be stopped anyway); the cancellation is re-raised after.
 
+    Unlike the core's :func:`focus_middleware.shielding.shielded`, whose cancelled caller
+    stops waiting while the work goes on, the caller here waits: what runs after the
+    cancellation (:func:`asettle_now`) must see the reservation landed.
     ``anyio.CancelScope(shield=True)`` does not hold off a plain ``Task.cancel()``, which
     is how Django's ASGI handler stops a view whose client left.
     """
@@ -295,7 +318,7 @@ def focus_job(request: HttpRequest) -> FocusJob:
     return job
 
 
-__all__ = ["JOB_ATTR", "OpenJob", "aopen_job", "asettle_now", "focus_job", "open_job", "settle_after", "settle_now",
-           "shielded"]
+__all__ = ["JOB_ATTR", "OpenJob", "aopen_job", "arun_paid", "asettle_now", "await_despite_cancel", "focus_job",
+           "open_job", "run_paid", "settle_after", "settle_now"]
 
-__getattr__ = renamed(__name__, {"current_job": "focus_job"}, globals())
+__getattr__ = renamed(__name__, {"current_job": "focus_job", "shielded": "await_despite_cancel"}, globals())

@@ -31,7 +31,7 @@ from flask import Blueprint, Flask
 from flask.typing import ResponseReturnValue
 
 from focus_middleware.jinja import focus_idempotency_field
-from focus_middleware.access import ACCOUNT, Requirement
+from focus_middleware.access import ACCOUNT, Requirement, requirement_for
 from focus_middleware.config import ConfigError, FocusConfig, settings_from_prefixed
 from focus_middleware.jobs import PaidRoute, UndeliveredHook
 from focus_middleware.resolver import Resolver
@@ -131,11 +131,10 @@ class Focus:
         """The view runs only if the account's cached wallet holds at least ``credits`` (a
         soft check: ``paid`` reservations stay the authority). ``action`` names the work
         in the 402 (default: the view's name)."""
-        Requirement(protection="credits", credits=credits)  # validate at decoration
+        requirement_for(credits=credits)  # a bad number fails at decoration
 
         def decorate(func: Callable[P, Any]) -> Callable[P, Any]:
-            name = action or getattr(func, "__name__", "This action").replace("_", " ")
-            return self._guard(func, Requirement(protection="credits", credits=credits, action=name))
+            return self._guard(func, requirement_for(func, credits=credits, action=action))
 
         return decorate
 
@@ -187,8 +186,7 @@ class Focus:
 
     def protect_blueprint(self, blueprint: Blueprint, *, credits: int | None = None, action: str | None = None) -> None:
         """Guard every view of ``blueprint`` (an account; with ``credits``, that many)."""
-        requirement = ACCOUNT if credits is None else Requirement(
-            protection="credits", credits=credits, action=action or blueprint.name.replace("_", " "))
+        requirement = requirement_for(blueprint.name, credits=credits, action=action)
 
         def focus_guard() -> ResponseReturnValue | None:
             return _refusal(requirement)

@@ -40,14 +40,14 @@ from rest_framework.request import Request
 if TYPE_CHECKING:
     from rest_framework.views import APIView
 
-from focus_middleware.access import Requirement
+from focus_middleware.access import requirement_for
 from focus_middleware.idempotency import FORM_FIELD, Idempotency, body_fingerprint, requested
 from focus_middleware.jobs import PaidRoute
 from focus_middleware.openapi import mark
 from focus_middleware.responses import ResponseSpec
 
 from django_focus.idempotency import PRESET
-from django_focus.paid import OpenJob, open_job
+from django_focus.paid import open_job, run_paid
 from django_focus.request import focus_context
 
 from django_focus.drf.authentication import django_request
@@ -80,10 +80,6 @@ def _idempotency(request: Request) -> Idempotency | ResponseSpec | None:
                      lambda: body_fingerprint(json.dumps(data, sort_keys=True, default=str).encode()))
 
 
-def _record_raised(opened: OpenJob, error: BaseException) -> None:
-    opened.raised = error
-
-
 def paid(*, action: str, cost_estimate: int, app: str | None = None, description: str | None = None,
          validate: bool = True, max_cost: int | None = None,
          result_url: str | Callable[[str], str] | None = None) -> Callable[[Method], Method]:
@@ -104,13 +100,9 @@ def paid(*, action: str, cost_estimate: int, app: str | None = None, description
             opened = open_job(django_request(request), route)
             if isinstance(opened, HttpResponseBase):
                 return opened
-            try:
-                return method(view, request, *args, **kwargs)
-            except BaseException as error:
-                _record_raised(opened, error)
-                raise
+            return run_paid(opened, lambda: method(view, request, *args, **kwargs))
 
-        mark(paid_handler, Requirement(protection="paid", action=action))
+        mark(paid_handler, requirement_for(method, route=route))
         return cast(Method, paid_handler)
 
     return decorate

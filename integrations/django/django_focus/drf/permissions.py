@@ -23,9 +23,10 @@ from rest_framework.request import Request
 if TYPE_CHECKING:
     from rest_framework.views import APIView
 
-from focus_middleware.access import Requirement, refusal
+from focus_middleware.access import requirement_for
 from focus_middleware.models import FocusAccount
 
+from django_focus.decorators import refusal_of
 from django_focus.drf.authentication import django_request, known_context
 from django_focus.drf.exceptions import REFUSAL_ATTR
 
@@ -47,7 +48,7 @@ class HasCredits(OperationHolderMixin, BasePermission):
     ``action`` names the work in the 402 (default: the view's name)."""
 
     def __init__(self, credits: int, action: str | None = None) -> None:
-        self.requirement = Requirement(protection="credits", credits=credits)  # a bad number fails at import time
+        self.requirement = requirement_for(credits=credits)  # a bad number fails at import time
         self.action = action
 
     def __call__(self) -> HasCredits:
@@ -62,10 +63,8 @@ class HasCredits(OperationHolderMixin, BasePermission):
         ctx = known_context(request)
         if account is None or ctx is None or ctx.proceed is None:
             return False
-        action = self.action or view.get_view_name()
-        requirement = Requirement(protection="credits", credits=self.requirement.credits, action=action)
-        spec = refusal(ctx.facts, ctx.proceed.outcome, ctx.runtime.config, requirement,
-                       page=ctx.insufficient_credits_page, wallets=ctx.runtime.resolver)
+        requirement = requirement_for(credits=self.requirement.credits, action=self.action or view.get_view_name())
+        spec = refusal_of(ctx, ctx.proceed.outcome, requirement)
         if spec is None:
             return True
         django_request(request).__dict__[REFUSAL_ATTR] = spec
