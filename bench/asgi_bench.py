@@ -9,8 +9,8 @@ app; the hot path is a request whose JWT claims and wallet are cached (no networ
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
 from typing import Any
 
 from starlette.applications import Starlette
@@ -18,12 +18,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from bench.timing import table
-from focus_middleware import FocusConfig, FocusMiddleware, require_credits
+from bench.env import ORIGIN, BenchEnv, bench_env
+from bench.sketch import SketchMiddleware, jwks_verifier
+from bench.timing import Batch, async_batch, table
+from focus_middleware.asgi import FocusMiddleware, require_credits
 from focus_middleware.resolver import AsyncResolver
-from focus_middleware.testing import FocusEmulator
 
-ORIGIN = "http://127.0.0.1:8000"
+__all__ = ["ORIGIN", "goal_batches", "run"]
 
 
 async def hello(request: Request) -> Response:
@@ -53,7 +54,7 @@ async def _receive() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-def _request(app: Starlette, scope: dict[str, Any]) -> Callable[[], Awaitable[None]]:
+def _request(app: Any, scope: dict[str, Any]) -> Callable[[], Awaitable[None]]:
     statuses: list[int] = []
 
     async def send(message: dict[str, Any]) -> None:
@@ -71,23 +72,40 @@ def _request(app: Starlette, scope: dict[str, Any]) -> Callable[[], Awaitable[No
 def _per_call(loop: asyncio.AbstractEventLoop, call: Callable[[], Awaitable[None]], *, number: int = 2000,
               repeat: int = 7) -> float:
     """Seconds per call, the best of ``repeat`` batches run inside the loop."""
+    batch = async_batch(loop, call)
+    return min(batch(number) for _ in range(repeat)) / number
 
-    async def batch() -> float:
-        start = time.perf_counter()
-        for _ in range(number):
-            await call()
-        return time.perf_counter() - start
 
-    return min(loop.run_until_complete(batch()) for _ in range(repeat)) / number
+def _warm(loop: asyncio.AbstractEventLoop, calls: dict[str, Callable[[], Awaitable[None]]]) -> None:
+    for call in calls.values():  # JWKS, claims and wallet cached
+        loop.run_until_complete(call())
+
+
+def goal_batches(env: BenchEnv, loop: asyncio.AbstractEventLoop, stack: ExitStack) -> dict[str, Batch]:
+    """Issue 22's Starlette cases, the bare app and the reference sketch, warmed."""
+    resolver = AsyncResolver(env.config)
+    stack.callback(lambda: loop.run_until_complete(resolver.aclose()))
+    assert env.config.jwks_url is not None and env.config.issuer is not None
+    sketch = Starlette(routes=[Route("/", hello)])
+    sketch.add_middleware(SketchMiddleware, verify=jwks_verifier(env.config.jwks_url, env.config.issuer))
+    token = env.token.encode()
+    bare, focus = _app(None), _app(resolver)
+    bearer = [(b"authorization", b"Bearer " + token)]
+    calls = {
+        "starlette.bare": _request(bare, _scope("/", [])),
+        "starlette.bearer": _request(focus, _scope("/", bearer)),
+        "starlette.cookie": _request(focus, _scope("/", [(b"cookie", b"theme=dark; focus_session=" + token)])),
+        "starlette.anonymous": _request(focus, _scope("/", [])),
+        "starlette.sketch": _request(sketch, _scope("/", bearer)),
+    }
+    _warm(loop, calls)
+    return {name: async_batch(loop, call) for name, call in calls.items()}
 
 
 def run() -> str:
-    with FocusEmulator(db=":memory:") as emu:
-        emu.create_app("bench", starter_credits=0)
-        user = emu.create_user(credits=100)
-        config = FocusConfig(api_url=emu.url, issuer=emu.issuer, app="bench", public_origin=ORIGIN)
-        token = user.session_jwt(azp=ORIGIN, lifetime=3600).encode()
-        resolver = AsyncResolver(config)
+    with bench_env() as env:
+        token = env.token.encode()
+        resolver = AsyncResolver(env.config)
         bare, focus = _app(None), _app(resolver)
         loop = asyncio.new_event_loop()
         try:
@@ -98,8 +116,7 @@ def run() -> str:
                 "cookie": _request(focus, _scope("/", [(b"cookie", b"theme=dark; focus_session=" + token)])),
                 "guarded": _request(focus, _scope("/guarded", [(b"authorization", b"Bearer " + token)])),
             }
-            for call in cases.values():  # warm: JWKS, claims and wallet cached
-                loop.run_until_complete(call())
+            _warm(loop, cases)
             baseline = _per_call(loop, cases["bare"])
             rows = [
                 ("bare Starlette app", baseline, baseline),

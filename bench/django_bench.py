@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
-from bench.timing import per_call, table
-from focus_middleware.testing import FocusEmulator
-
-ORIGIN = "http://127.0.0.1:8000"
+from bench.env import ORIGIN, BenchEnv, bench_env
+from bench.timing import Batch, per_call, sync_batch, table
 
 
 def hello(request: Any) -> Any:
@@ -39,7 +38,7 @@ def _guarded() -> Callable[[Any], Any]:
     return require_credits(1)(hello)
 
 
-def _setup(emu: FocusEmulator) -> None:
+def _setup(env: BenchEnv) -> None:
     import django
     from django.conf import settings
 
@@ -49,7 +48,8 @@ def _setup(emu: FocusEmulator) -> None:
             INSTALLED_APPS=["django_focus"], MIDDLEWARE=[], USE_TZ=True, DATABASES={},
         )
         django.setup()
-    settings.FOCUS = {"api_url": emu.url, "issuer": emu.issuer, "app": "bench", "public_origin": ORIGIN}
+    settings.FOCUS = {"api_url": env.config.api_url, "issuer": env.config.issuer, "app": "bench",
+                      "public_origin": ORIGIN}
 
 
 def _handler(middleware: list[str]) -> Any:
@@ -83,12 +83,27 @@ def _request(handler: Any, path: str, headers: dict[str, str]) -> Callable[[], N
     return call
 
 
+def goal_batches(env: BenchEnv, stack: ExitStack) -> dict[str, Batch]:
+    """Issue 22's Django case (a bearer JWT, the view reads ``request.focus_account``) and
+    the bare project (the same view, no middleware), warmed."""
+    from django_focus.runtime import reset_runtime
+
+    _setup(env)
+    stack.callback(reset_runtime)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {env.token}"}
+    calls = {
+        "django.bare": _request(_handler([]), "/", auth),
+        "django.read": _request(_handler(["django_focus.middleware.FocusMiddleware"]), "/", auth),
+    }
+    for call in calls.values():  # warm: JWKS, claims and wallet cached
+        call()
+    return {name: sync_batch(call) for name, call in calls.items()}
+
+
 def run() -> str:
-    with FocusEmulator(db=":memory:") as emu:
-        emu.create_app("bench", starter_credits=0)
-        user = emu.create_user(credits=100)
-        _setup(emu)
-        token = user.session_jwt(azp=ORIGIN, lifetime=3600)
+    with bench_env() as env:
+        _setup(env)
+        token = env.token
         bare = _handler([])
         focus = _handler(["django_focus.middleware.FocusMiddleware"])
         cases = {

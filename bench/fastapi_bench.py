@@ -4,21 +4,30 @@
 Measured as ``asgi_bench`` measures Starlette: the ASGI app called directly inside one
 running event loop, so the rows hold FastAPI, the middleware and the dependency only.
 The hot path is a request whose JWT claims and wallet are cached (no network).
+
+For issue 22's goals the baseline is the same app with a no-op ``Depends``, and
+fastapi-clerk-auth (the ``bench`` extra) runs on that same app too: its dependency
+verifies the JWT's signature on every request.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
 from fastapi import Depends, FastAPI
 
-from bench.asgi_bench import ORIGIN, _per_call, _request, _scope
-from bench.timing import table
-from focus_middleware import FocusAccount, FocusConfig, FocusMiddleware
+from bench.asgi_bench import _per_call, _request, _scope, _warm
+from bench.env import BenchEnv, bench_env
+from bench.timing import Batch, async_batch, table
+from focus_middleware import FocusAccount
+from focus_middleware.asgi import FocusMiddleware
 from focus_middleware.fastapi import RequireCredits, current_account, optional_account
 from focus_middleware.resolver import AsyncResolver
-from focus_middleware.testing import FocusEmulator
+
+CLERK_INSTALL = "pip install 'focus-middleware[bench]'  (or: pip install fastapi-clerk-auth)"
 
 
 def _app(resolver: AsyncResolver | None) -> FastAPI:
@@ -46,14 +55,55 @@ def _app(resolver: AsyncResolver | None) -> FastAPI:
     return app
 
 
+async def _noop() -> None:
+    return None
+
+
+def _one_dependency_app(dependency: Callable[..., Any]) -> FastAPI:
+    """The goals' FastAPI app: one route whose only work is its dependency."""
+    app = FastAPI()
+
+    @app.get("/me")
+    async def me(account: Any = Depends(dependency)) -> dict[str, str]:
+        return {"hello": "world"}
+
+    return app
+
+
+def clerk_dependency(env: BenchEnv) -> Callable[..., Any] | None:
+    """fastapi-clerk-auth's bearer dependency against the emulator's JWKS, if installed."""
+    try:
+        from fastapi_clerk_auth import ClerkConfig, ClerkHTTPBearer  # type: ignore[import-untyped, unused-ignore]
+    except ImportError:
+        return None
+    assert env.config.jwks_url is not None
+    dependency: Callable[..., Any] = ClerkHTTPBearer(ClerkConfig(jwks_url=env.config.jwks_url))
+    return dependency
+
+
+def goal_batches(env: BenchEnv, loop: asyncio.AbstractEventLoop, stack: ExitStack) -> dict[str, Batch]:
+    """The no-op ``Depends`` baseline, ``Depends(current_account)`` behind FocusMiddleware and,
+    when installed, fastapi-clerk-auth's dependency: one app shape, warmed."""
+    resolver = AsyncResolver(env.config)
+    stack.callback(lambda: loop.run_until_complete(resolver.aclose()))
+    focus = _one_dependency_app(current_account)
+    focus.add_middleware(FocusMiddleware, config=resolver.config, resolver=resolver)
+    scope = _scope("/me", [(b"authorization", b"Bearer " + env.token.encode())])
+    calls = {
+        "fastapi.noop": _request(_one_dependency_app(_noop), scope),
+        "fastapi.current_account": _request(focus, scope),
+    }
+    clerk = clerk_dependency(env)
+    if clerk is not None:
+        calls["fastapi.clerk"] = _request(_one_dependency_app(clerk), scope)
+    _warm(loop, calls)
+    return {name: async_batch(loop, call) for name, call in calls.items()}
+
+
 def run() -> str:
-    with FocusEmulator(db=":memory:") as emu:
-        emu.create_app("bench", starter_credits=0)
-        user = emu.create_user(credits=100)
-        config = FocusConfig(api_url=emu.url, issuer=emu.issuer, app="bench", public_origin=ORIGIN)
-        token = user.session_jwt(azp=ORIGIN, lifetime=3600).encode()
-        auth: list[tuple[bytes, bytes]] = [(b"authorization", b"Bearer " + token)]
-        resolver = AsyncResolver(config)
+    with bench_env() as env:
+        auth: list[tuple[bytes, bytes]] = [(b"authorization", b"Bearer " + env.token.encode())]
+        resolver = AsyncResolver(env.config)
         bare, focus = _app(None), _app(resolver)
         loop = asyncio.new_event_loop()
         try:
@@ -65,8 +115,7 @@ def run() -> str:
                 "maybe": _request(focus, _scope("/maybe", auth)),
                 "credits": _request(focus, _scope("/credits", auth)),
             }
-            for call in cases.values():  # warm: JWKS, claims and wallet cached
-                loop.run_until_complete(call())
+            _warm(loop, cases)
             baseline = _per_call(loop, cases["bare"])
             rows = [
                 ("bare FastAPI app", baseline, baseline),

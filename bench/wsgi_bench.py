@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
 from flask import Flask
 from werkzeug.wrappers import Request, Response
 
-from bench.timing import per_call, table
+from bench.env import BenchEnv, bench_env
+from bench.timing import Batch, per_call, sync_batch, table
 from flask_focus import Focus, current_account
-from focus_middleware import FocusConfig
 from focus_middleware.resolver import Resolver
-from focus_middleware.testing import FocusEmulator
 from focus_middleware.wsgi import FocusWSGIMiddleware, require_credits
 
-ORIGIN = "http://127.0.0.1:8000"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
 
@@ -41,7 +40,7 @@ def _guarded(request: Request) -> Response:
     return Response("hello")
 
 
-_VIEWS = {"/": _hello, "/whoami": _whoami, "/guarded": _guarded}
+_VIEWS: dict[str, Callable[[Request], Any]] = {"/": _hello, "/whoami": _whoami, "/guarded": _guarded}
 
 
 def _werkzeug_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -50,7 +49,7 @@ def _werkzeug_app(environ: dict[str, Any], start_response: Callable[..., Any]) -
     return response(environ, start_response)
 
 
-def _flask_app(focus: Focus | None, config: FocusConfig | None) -> Flask:
+def _flask_app(focus: Focus | None) -> Flask:
     app = Flask("bench")
 
     @app.get("/")
@@ -112,16 +111,29 @@ def _rows(cases: dict[str, Callable[[], None]], labels: list[tuple[str, str]]) -
     return [(label, baseline if key == "bare" else per_call(cases[key]), baseline) for label, key in labels]
 
 
+def goal_batches(env: BenchEnv, stack: ExitStack) -> dict[str, Batch]:
+    """Issue 22's Werkzeug and Flask cases (a bearer JWT, the view reads the account) and
+    the same views without Focus (where the account reads as absent), warmed."""
+    resolver = Resolver(env.config)
+    stack.callback(resolver.close)
+    auth = {"authorization": f"Bearer {env.token}"}
+    calls = {
+        "werkzeug.bare": _request(_werkzeug_app, "/whoami", auth),
+        "werkzeug.read": _request(FocusWSGIMiddleware(_werkzeug_app, resolver=resolver), "/whoami", auth),
+        "flask.bare": _request(_flask_app(None).wsgi_app, "/whoami", auth),
+        "flask.current_account": _request(_flask_app(Focus(resolver=resolver)).wsgi_app, "/whoami", auth),
+    }
+    for call in calls.values():  # warm: JWKS, claims and wallet cached
+        call()
+    return {name: sync_batch(call) for name, call in calls.items()}
+
+
 def run() -> str:
-    with FocusEmulator(db=":memory:") as emu:
-        emu.create_app("bench", starter_credits=0)
-        user = emu.create_user(credits=100)
-        config = FocusConfig(api_url=emu.url, issuer=emu.issuer, app="bench", public_origin=ORIGIN)
-        token = user.session_jwt(azp=ORIGIN, lifetime=3600)
+    with bench_env() as env:
+        token = env.token
         auth = {"authorization": f"Bearer {token}"}
         cookie = {"cookie": f"theme=dark; focus_session={token}"}
-        resolver = Resolver(config)
-
+        resolver = Resolver(env.config)
         focused = FocusWSGIMiddleware(_werkzeug_app, resolver=resolver)
         wsgi = _rows({
             "bare": _request(_werkzeug_app, "/"),
@@ -135,8 +147,8 @@ def run() -> str:
             ("hot path (bearer JWT), account read", "bearer"), ("hot path (app cookie), account read", "cookie"),
             ("hot path + @require_credits(1)", "guarded")])
 
-        bare_flask = _flask_app(None, None)
-        with_focus = _flask_app(Focus(resolver=resolver), config)
+        bare_flask = _flask_app(None)
+        with_focus = _flask_app(Focus(resolver=resolver))
         flask = _rows({
             "bare": _request(bare_flask.wsgi_app, "/"),
             "anonymous": _request(with_focus.wsgi_app, "/"),
