@@ -33,8 +33,11 @@ test: $(STAMP)
 	# The ASGI suite once more on anyio's other backend (trio).
 	FOCUS_TEST_ANYIO_BACKEND=trio $(BIN)/python -m pytest tests/asgi -q $(PYTEST_ARGS)
 
+# make bench [BENCH_ARGS="--quick"]: issue 22's goals; fastapi-clerk-auth (pip install -e .[bench]) and wrk
+# (apt-get install wrk) add their rows when present. python -m bench --help lists the options.
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # make bench-compare [COMPARE_ARGS="--instructions --profile"]: the hot path against 58781e0 (issue 19).
 .PHONY: bench-compare
