@@ -68,6 +68,7 @@ from focus_middleware.outcome import (
     Unavailable,
     token_hash,
 )
+from focus_middleware.request_plan import adrive, drive
 from focus_middleware.singleflight import AsyncSingleFlight, SingleFlight
 from focus_middleware.tokens import (
     PENDING,
@@ -662,6 +663,17 @@ def shared_cache_from_config(config: FocusConfig) -> object | None:
     return None
 
 
+def config_of(config: FocusConfig | None, resolver: Resolver | AsyncResolver | None, adapter: str) -> FocusConfig:
+    """An adapter's configuration: the one given, else its resolver's, else the
+    environment's. A resolver built for another configuration is refused: its caches and
+    its client would answer for another app."""
+    if config is None:
+        return resolver.config if resolver is not None else FocusConfig.from_env()
+    if resolver is not None and resolver.config != config:
+        raise ValueError(f"{adapter}: the resolver was built for another configuration")
+    return config
+
+
 class _SharedSetup:
     """What both drivers do with a shared backend: pick it, subscribe the in-process level
     to its invalidations, and close what they opened."""
@@ -708,15 +720,9 @@ class Resolver:
     def resolve(self, facts: RequestFacts) -> Outcome:
         return self.run(self.core.plan(facts))
 
-    def run(self, plan: Generator[Any, Any, R]) -> R:
-        """Drive any plan made of this module's effects (adapters drive theirs here)."""
-        try:
-            effect = next(plan)
-            while True:
-                effect = plan.send(self.perform(effect))
-        except StopIteration as done:
-            result: R = done.value
-            return result
+    def run(self, plan: Generator[Effect, Any, R]) -> R:
+        """Drive a plan made of this module's effects (no request body to read)."""
+        return drive(plan, self.perform)
 
     def perform(self, effect: Effect) -> object:
         """Carry out one effect; an expected failure is returned, not raised."""
@@ -803,15 +809,9 @@ class AsyncResolver:
     async def resolve(self, facts: RequestFacts) -> Outcome:
         return await self.run(self.core.plan(facts))
 
-    async def run(self, plan: Generator[Any, Any, R]) -> R:
-        """Drive any plan made of this module's effects (adapters drive theirs here)."""
-        try:
-            effect = next(plan)
-            while True:
-                effect = plan.send(await self.perform(effect))
-        except StopIteration as done:
-            result: R = done.value
-            return result
+    async def run(self, plan: Generator[Effect, Any, R]) -> R:
+        """Drive a plan made of this module's effects (no request body to read)."""
+        return await adrive(plan, self.perform)
 
     async def perform(self, effect: Effect) -> object:
         """Carry out one effect; an expected failure is returned, not raised."""

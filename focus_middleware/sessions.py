@@ -3,9 +3,9 @@
 ``docs/architecture.md``, "Keeping a browser signed in", is the spec. Everything here is framework
 free and performs no I/O: functions return :class:`~focus_middleware.responses.ResponseSpec`
 values, and the parts that must verify a token or read a request body are written as
-plans (generators, like :meth:`ResolverCore.plan`) that yield what they need. An adapter
-drives :func:`request_plan` once per request and either sends the response it ends with
-(:class:`Respond`) or attaches the outcome and calls the app (:class:`Proceed`).
+plans (generators, like :meth:`ResolverCore.plan`) that yield what they need. The request
+plan (:func:`focus_middleware.request_plan.request_plan`) calls them: it decides which
+rule a request meets, and its drivers run the plans.
 
 The pieces:
 
@@ -52,15 +52,13 @@ from collections.abc import Generator
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from focus_middleware import pages
 from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts
-from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import (
-    ANONYMOUS,
     Anonymous,
     Authenticated,
     Credential,
@@ -115,10 +113,9 @@ _OUR_PARAMS = frozenset({TOKEN_PARAM, STATE_PARAM, BOUNCE_PARAM})
 _TRIP_PARAMS = frozenset({TOKEN_PARAM, STATE_PARAM})
 _BILLED_PARAMS = frozenset({BILLED_PARAM})
 _MAX_BOUNCE_PARAM = 1000
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
-# -- what a plan yields and ends with -------------------------------------------------------
+# -- what the endpoints' plans yield -----------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,144 +123,6 @@ class ReadBody:
     """Ask the adapter for the request body: ``bytes``, or None if it exceeds ``limit``."""
 
     limit: int = MAX_BODY
-
-
-@dataclass(frozen=True, slots=True)
-class Respond:
-    """Answer the request with this response; the app is not called."""
-
-    response: ResponseSpec
-
-
-Reason = Literal["authenticated", "anonymous", "expired", "rejected", "unavailable", "cross_origin"]
-
-
-@dataclass(frozen=True, slots=True)
-class Proceed:
-    """Call the app. ``outcome`` is the resolver's (guards decide from it); ``account`` and
-    ``reason`` are what unprotected code sees: on any refusal no account, and the reason
-    why, so an app can tell "Focus is down" from "signed out" without guessing.
-    ``credentialed`` says whether the request presented any credential, so its response
-    may depend on the account (see :func:`cache_control`)."""
-
-    outcome: Outcome
-    reason: Reason
-    credentialed: bool
-
-    @property
-    def account(self) -> FocusAccount | None:
-        """The account unprotected code sees, or None."""
-        if self.reason == "authenticated" and isinstance(self.outcome, Authenticated):
-            return self.outcome.account
-        return None
-
-
-RequestPlan: TypeAlias = Generator["Effect | ReadBody", Any, "Respond | Proceed"]
-
-PROCEED_ANONYMOUS = Proceed(ANONYMOUS, "anonymous", credentialed=False)
-
-
-# -- the request, from an adapter's point of view --------------------------------------------
-
-
-Endpoint = Literal["refresh", "script", "signout", "signin", "preserve", "signed_out"]
-_ENDPOINTS: dict[str, Endpoint] = {REFRESH_PATH: "refresh", SCRIPT_PATH: "script", SIGNOUT_PATH: "signout",
-                                   SIGNIN_PATH: "signin", PRESERVE_PATH: "preserve", SIGNED_OUT_PATH: "signed_out"}
-
-
-def endpoint_for(facts: RequestFacts) -> Endpoint | None:
-    """Which of the middleware's own endpoints this request is for, if any."""
-    if not facts.path.startswith(FOCUS_PREFIX):
-        return None
-    return _ENDPOINTS.get(facts.path)
-
-
-def up_front(facts: RequestFacts, config: FocusConfig) -> bool:
-    """Whether :func:`request_plan` may answer this request itself (one of the middleware's
-    endpoints, or a return trip from sign-in). An adapter that resolves the account lazily
-    (WSGI, Flask, Django) runs the plan before the app only for these; for every other
-    request the plan can wait until someone asks for the account, and then only resolves."""
-    if not may_answer_up_front(facts.path, facts.query_string):
-        return False
-    return endpoint_for(facts) is not None or return_trip(facts, config) is not None or billing_return(facts)
-
-
-def quick_proceed(facts: RequestFacts, *, websocket: bool = False) -> Proceed | None:
-    """The answer for the common request that needs no plan at all: no credentials, not
-    one of our endpoints, not a return trip. Lets adapters skip the generator machinery, so
-    a request without credentials costs almost nothing. None means: run :func:`request_plan`.
-    """
-    if facts.has_credentials:
-        return None
-    if not websocket and may_answer_up_front(facts.path, facts.query_string):
-        return None
-    return PROCEED_ANONYMOUS
-
-
-def may_answer_up_front(path: str, query_string: str) -> bool:
-    """A necessary condition of :func:`up_front` from the raw path and query alone (one of
-    our paths, or our state parameter, or the billing marker), so a lazy adapter can skip
-    building the facts of the many requests that are neither."""
-    return path.startswith(FOCUS_PREFIX) or STATE_PARAM in query_string or BILLED_PARAM in query_string
-
-
-def request_plan(core: ResolverCore, facts: RequestFacts, *, websocket: bool = False) -> RequestPlan:
-    """Everything the middleware decides before the app runs, for one request.
-
-    WebSocket handshakes get their identity resolved but none of the endpoints, return
-    trips or refusals: a handshake cannot follow a redirect. A cookie-authenticated
-    handshake from another origin is treated like a cross-origin state change (it opens a
-    channel that acts as the user), so the socket sees no account.
-    """
-    config = core.config
-    if not websocket:
-        endpoint = endpoint_for(facts)
-        if endpoint == "script":
-            return Respond(refresh_script(facts, config))
-        if endpoint == "preserve":
-            return Respond(preserve_script(facts))
-        if endpoint == "refresh":
-            return Respond((yield from _refresh_plan(core, facts)))
-        if endpoint == "signout":
-            return Respond((yield from _signout_plan(facts, config)))
-        if endpoint == "signin":
-            return Respond(signin_start(facts, config))
-        if endpoint == "signed_out":
-            return Respond(signed_out_page(facts, config))
-        trip = return_trip(facts, config)
-        if trip is not None:
-            return Respond((yield from _return_trip_plan(core, facts, trip)))
-        if billing_return(facts):
-            return Respond((yield from _billing_return_plan(core, facts)))
-    return (yield from account_plan(core, facts, websocket=websocket))
-
-
-def account_plan(core: ResolverCore, facts: RequestFacts, *, websocket: bool = False) -> Generator[Effect, Any, Proceed]:
-    """The account part of :func:`request_plan` alone, never a response: what an adapter
-    that resolves lazily runs when someone first asks for the account (having answered
-    the :func:`up_front` requests before the app ran)."""
-    if not facts.has_credentials:
-        return PROCEED_ANONYMOUS
-    outcome = yield from core.plan(facts)
-    return proceed_with(facts, core.config, outcome, websocket=websocket)
-
-
-def proceed_with(facts: RequestFacts, config: FocusConfig, outcome: Outcome, *, websocket: bool = False) -> Proceed:
-    """What unprotected code sees for ``outcome``. A cookie-authenticated request that must
-    be same-origin (a state change, a WebSocket) but is not, is seen as anonymous: a page
-    from another site never acts as the user, even on a route that forgot a guard."""
-    if isinstance(outcome, Authenticated):
-        if outcome.credential.source != "bearer" and (websocket or facts.method not in _SAFE_METHODS):
-            if not is_same_origin(facts, config):
-                return Proceed(outcome, "cross_origin", credentialed=True)
-        return Proceed(outcome, "authenticated", credentialed=True)
-    if isinstance(outcome, Anonymous):
-        return Proceed(outcome, "anonymous", credentialed=True)
-    if isinstance(outcome, Expired):
-        return Proceed(outcome, "expired", credentialed=True)
-    if isinstance(outcome, Rejected):
-        return Proceed(outcome, "rejected", credentialed=True)
-    return Proceed(outcome, "unavailable", credentialed=True)
 
 
 # -- cookies ---------------------------------------------------------------------------------------
@@ -490,7 +349,7 @@ def verify_session_token(
     return result.credential
 
 
-def _return_trip_plan(core: ResolverCore, facts: RequestFacts, trip: ReturnTrip) -> Generator[Effect, Any, ResponseSpec]:
+def return_trip_plan(core: ResolverCore, facts: RequestFacts, trip: ReturnTrip) -> Generator[Effect, Any, ResponseSpec]:
     config = core.config
     if trip.token is None or trip.nonce is None:
         return _cleanup_redirect(facts, config)
@@ -533,7 +392,7 @@ def billing_return(facts: RequestFacts) -> bool:
             and BILLED_PARAM in facts.query)
 
 
-def _billing_return_plan(core: ResolverCore, facts: RequestFacts) -> Generator[Effect, Any, ResponseSpec]:
+def billing_return_plan(core: ResolverCore, facts: RequestFacts) -> Generator[Effect, Any, ResponseSpec]:
     """The user's cached wallet is dropped (at most once per ``wallet_ttl``: see
     :meth:`ResolverCore.back_from_billing`) and the browser sent (303) to the same URL
     without the marker, whose page then reads the balance from Focus. The marker leaves
@@ -569,7 +428,7 @@ def _error(status: int, error: str, message: str) -> ResponseSpec:
     return ResponseSpec(status, (("content-type", "application/json"), NO_STORE), body)
 
 
-def _refresh_plan(core: ResolverCore, facts: RequestFacts) -> Generator[Effect | ReadBody, Any, ResponseSpec]:
+def refresh_plan(core: ResolverCore, facts: RequestFacts) -> Generator[Effect | ReadBody, Any, ResponseSpec]:
     config = core.config
     if facts.method != "POST":
         return _method_not_allowed("POST")
@@ -659,7 +518,7 @@ def refresh_script_path(root_path: str = "") -> str:
 # -- sign-out ------------------------------------------------------------------------------------
 
 
-def _signout_plan(facts: RequestFacts, config: FocusConfig) -> Generator[ReadBody, Any, ResponseSpec]:
+def signout_plan(facts: RequestFacts, config: FocusConfig) -> Generator[ReadBody, Any, ResponseSpec]:
     if facts.method != "POST":
         # A GET sign-out could be triggered by any <img> on any page.
         return _method_not_allowed("POST")
@@ -708,45 +567,11 @@ def safe_next(value: str | None, facts: RequestFacts, config: FocusConfig) -> st
     return quote(target, safe="!#$%&'()*+,/:;=?@[]~-._")
 
 
-# -- caching of responses that may carry the account -------------------------------------------------
-
-
-VARY_CREDENTIALS = "Cookie, Authorization"
-
-
-def cache_control(existing: str | None) -> str:
-    """``Cache-Control`` for a response to a request that presented credentials: never
-    stored by a shared cache. ``no-store`` and ``private`` are kept as they are; ``public``
-    is dropped (the response may carry the account)."""
-    if existing is None or not existing.strip():
-        return "private"
-    directives = [d.strip() for d in existing.split(",") if d.strip()]
-    lowered = [d.lower() for d in directives]
-    if "no-store" in lowered or "private" in lowered:
-        return existing
-    kept = [d for d, low in zip(directives, lowered, strict=True) if low != "public" and not low.startswith("s-maxage")]
-    return ", ".join(["private", *kept])
-
-
-def vary(existing: str | None) -> str:
-    """``Vary`` with ``Cookie`` and ``Authorization`` added (every response behind the
-    middleware may depend on them)."""
-    if existing is None or not existing.strip():
-        return VARY_CREDENTIALS
-    names = [n.strip() for n in existing.split(",") if n.strip()]
-    lowered = {n.lower() for n in names}
-    if "*" in lowered:
-        return existing
-    names += [n for n in ("Cookie", "Authorization") if n.lower() not in lowered]
-    return ", ".join(names)
-
-
 __all__ = [
     "BOUNCE_PARAM",
     "FOCUS_PREFIX",
     "MAX_BODY",
     "PRESERVE_PATH",
-    "PROCEED_ANONYMOUS",
     "REFRESH_HEADER",
     "REFRESH_PATH",
     "SCRIPT_PATH",
@@ -755,29 +580,21 @@ __all__ = [
     "SIGNOUT_PATH",
     "STATE_PARAM",
     "TOKEN_PARAM",
-    "Endpoint",
-    "Proceed",
     "ReadBody",
-    "Reason",
-    "Respond",
     "ReturnTrip",
-    "account_plan",
     "billing_return",
+    "billing_return_plan",
     "bounce_count",
-    "cache_control",
     "clean_url",
     "clear_session_cookie",
     "clear_session_cookies",
-    "endpoint_for",
-    "proceed_with",
-    "quick_proceed",
-    "may_answer_up_front",
     "preserve_script",
+    "refresh_plan",
     "refresh_response",
     "refresh_script",
     "refresh_script_path",
-    "request_plan",
     "return_trip",
+    "return_trip_plan",
     "return_trip_response",
     "safe_next",
     "session_cookie",
@@ -785,9 +602,9 @@ __all__ = [
     "signin_page_redirect",
     "signin_redirect",
     "signin_start",
+    "signout_plan",
     "signout_response",
+    "signed_out_page",
     "state_cookie_name",
-    "up_front",
-    "vary",
     "verify_session_token",
 ]

@@ -5,7 +5,7 @@ separate task: context variables set by the app do not come back, cancellation a
 streaming get harder to reason about, and every request pays for a task and a memory
 stream). It translates the scope into
 :class:`~focus_middleware.facts.RequestFacts`, drives the core's
-:func:`~focus_middleware.sessions.request_plan`, and either sends the response the core
+:func:`~focus_middleware.request_plan.request_plan`, and either sends the response the core
 decided (its own endpoints, the sign-in return trip) or attaches the outcome and calls the
 app. It never reads a body it passes on, and never buffers a response.
 
@@ -48,24 +48,23 @@ from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts, parse_cookie_header
 from focus_middleware.jobs import AsyncPaidJobs, UndeliveredHook
 from focus_middleware.models import FocusAccount
-from focus_middleware.outcome import Authenticated, Outcome
+from focus_middleware.outcome import Authenticated
 from focus_middleware.pages import template_page
-from focus_middleware.resolver import AsyncResolver
+from focus_middleware.resolver import AsyncResolver, config_of
 from focus_middleware.asgi.preserve import KeepingResponse, keep_body
 from focus_middleware.preserve import may_bounce_form
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
-from focus_middleware.sessions import (
+from focus_middleware.request_plan import (
     Proceed,
-    ReadBody,
+    ProceedView,
     Reason,
-    RequestPlan,
     Respond,
-    cache_control,
-    clear_session_cookies,
+    adrive,
     quick_proceed,
     request_plan,
-    vary,
+    with_cache_headers,
 )
+from focus_middleware.sessions import clear_session_cookies
 from focus_middleware.shielding import shielded
 from focus_middleware.shutdown import install_signal_handlers
 from focus_middleware.urls import scrubbed_return_trip_query
@@ -151,7 +150,7 @@ FinishHook = Callable[[Finish], Awaitable[None]]
 
 
 @dataclass(slots=True, eq=False)
-class FocusContext:
+class FocusContext(ProceedView):
     """What the middleware knows about one request, at ``scope["focus"]``.
 
     Guards read ``outcome`` (the resolver's verdict, before any downgrade) and ``facts``.
@@ -170,14 +169,6 @@ class FocusContext:
     """The request's paid work, once a paid guard opened it: the middleware reports to it."""
     _finish_hooks: list[FinishHook] | None = field(default=None, repr=False)
     _watch: Callable[[], None] | None = field(default=None, repr=False)
-
-    @property
-    def outcome(self) -> Outcome:
-        return self.proceed.outcome
-
-    @property
-    def account(self) -> FocusAccount | None:
-        return self.proceed.account
 
     @property
     def config(self) -> FocusConfig:
@@ -318,30 +309,7 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
 # -- the middleware -------------------------------------------------------------------------------
 
 
-_CACHE_CONTROL = b"cache-control"
-_VARY = b"vary"
-
-
-def _cache_headers(headers: Any, credentialed: bool) -> list[tuple[bytes, bytes]]:
-    """The response's headers with ``Vary: Cookie, Authorization`` merged in, and
-    ``Cache-Control: private`` when the request presented credentials (core rules)."""
-    out: list[tuple[bytes, bytes]] = []
-    cc: str | None = None
-    vary_value: str | None = None
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered == _VARY:
-            text = value.decode("latin-1")
-            vary_value = text if vary_value is None else f"{vary_value}, {text}"
-        elif credentialed and lowered == _CACHE_CONTROL:
-            text = value.decode("latin-1")
-            cc = text if cc is None else f"{cc}, {text}"
-        else:
-            out.append((name, value))
-    out.append((_VARY, vary(vary_value).encode("latin-1")))
-    if credentialed:
-        out.append((_CACHE_CONTROL, cache_control(cc).encode("latin-1")))
-    return out
+_CACHE_HEADER_NAMES = (b"vary", b"cache-control")
 
 
 class FocusMiddleware:
@@ -366,11 +334,7 @@ class FocusMiddleware:
         on_undelivered: UndeliveredHook | None = None,
     ) -> None:
         self.app = app
-        if config is None:
-            config = resolver.config if resolver is not None else FocusConfig.from_env()
-        elif resolver is not None and resolver.config != config:
-            raise ValueError("FocusMiddleware: the resolver was built for another configuration")
-        self.config = config
+        self.config = config = config_of(config, resolver, "FocusMiddleware")
         self._owns_resolver = resolver is None
         self._resolver = resolver
         if isinstance(insufficient_credits_page, str):
@@ -422,7 +386,9 @@ class FocusMiddleware:
                 _scrub_return_trip_token(scope)
             proceed = quick_proceed(facts, websocket=websocket)
             if proceed is None:
-                result = await self._run(request_plan(self.resolver.core, facts, websocket=websocket), receive)
+                resolver = self.resolver
+                result = await adrive(request_plan(resolver.core, facts, websocket=websocket), resolver.perform,
+                                      lambda limit: read_body(receive, limit))
                 if isinstance(result, Respond):
                     await to_response(result.response)(scope, receive, send)
                     return
@@ -441,21 +407,6 @@ class FocusMiddleware:
                 await self._call_app(scope, receive, send, ctx)
         finally:
             events.leave_request(mark)
-
-    async def _run(self, plan: RequestPlan, receive: Receive) -> Respond | Proceed:
-        """Drive a core plan: body reads from ``receive``, the rest by the resolver."""
-        resolver = self.resolver
-        try:
-            step = next(plan)
-            while True:
-                if isinstance(step, ReadBody):
-                    value: object = await read_body(receive, step.limit)
-                else:
-                    value = await resolver.perform(step)
-                step = plan.send(value)
-        except StopIteration as done:
-            result: Respond | Proceed = done.value
-            return result
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send, ctx: FocusContext) -> None:
         credentialed = ctx.proceed.credentialed
@@ -483,7 +434,7 @@ class FocusMiddleware:
         length: int | None = None  # the answer's Content-Length, counted down as it goes out
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal inbox, length, answered
+            nonlocal length, answered
             kind = message["type"]
             paid = ctx.paid
             if kind == "http.response.start":
@@ -494,7 +445,8 @@ class FocusMiddleware:
                     # Watch for the client leaving while the paid answer is under way: the
                     # app may never call receive (Starlette's StreamingResponse does).
                     watch()
-                message = {**message, "headers": _cache_headers(message.get("headers", ()), credentialed)}
+                message = {**message, "headers": with_cache_headers(message.get("headers", ()), _CACHE_HEADER_NAMES,
+                                                                    credentialed=credentialed)}
                 await send(message)
             elif paid is None and not ctx._finish_hooks:
                 await send(message)

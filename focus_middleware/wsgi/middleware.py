@@ -10,7 +10,7 @@ nothing else: no JWT check, no cache lookup, no network.
 
 What the middleware does up front is only what cannot wait: its own endpoints
 (``/_focus/session``, ``/_focus/refresh.js``, ``/_focus/signout``, ``/_focus/signin``) and
-the return trip from sign-in answer before the app runs (:func:`~focus_middleware.sessions.up_front`).
+the return trip from sign-in answer before the app runs (:func:`~focus_middleware.request_plan.up_front`).
 
 Where the account appears:
 
@@ -19,7 +19,7 @@ Where the account appears:
   :class:`~focus_middleware.models.FocusAccount` (PEP 3333 forbids a lazy dict, so the
   laziness lives in the value). :func:`focus_account` returns the object itself, or None.
 - ``environ["focus"]``: the request's :class:`WSGIFocusContext` (facts, the lazily resolved
-  :class:`~focus_middleware.sessions.Proceed`, its ``reason``), which the guards use.
+  :class:`~focus_middleware.request_plan.Proceed`, its ``reason``), which the guards use.
 - ``environ["focus.job"]``: the :class:`~focus_middleware.jobs.FocusJob` of a paid view.
 
 Paid views: the ``paid`` decorator (``focus_middleware.wsgi.guards``) reserves and opens the
@@ -37,7 +37,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
@@ -50,29 +50,29 @@ from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts, parse_cookie_header, presents_credentials
 from focus_middleware.jobs import FocusJob, PaidJobs, PaidRoute, UndeliveredHook
 from focus_middleware.models import FocusAccount
-from focus_middleware.outcome import Authenticated, Outcome
+from focus_middleware.outcome import Authenticated
 from focus_middleware.paid_request import PaidRequest, decide, one_per_request
 from focus_middleware.wsgi.idempotency import idempotency_of
 from focus_middleware.pages import template_page
-from focus_middleware.resolver import Resolver
+from focus_middleware.resolver import Resolver, config_of
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
 from focus_middleware.shutdown import install_signal_handlers
-from focus_middleware.sessions import (
+from focus_middleware.request_plan import (
     PROCEED_ANONYMOUS,
+    BodyReader,
     Proceed,
-    ReadBody,
+    ProceedView,
     Reason,
-    RequestPlan,
     Respond,
     account_plan,
-    cache_control,
-    clear_session_cookies,
+    drive,
     endpoint_for,
     may_answer_up_front,
     request_plan,
     up_front,
-    vary,
+    with_cache_headers,
 )
+from focus_middleware.sessions import clear_session_cookies
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -91,8 +91,6 @@ ACCOUNT_KEY = "focus.account"
 """``environ["focus.account"]``: the account, resolved on first use."""
 JOB_KEY = "focus.job"
 """``environ["focus.job"]``: the paid view's :class:`~focus_middleware.jobs.FocusJob`."""
-
-BodyReader: TypeAlias = Callable[[int], "bytes | None"]
 
 
 # -- translating in: environ -> facts ------------------------------------------------------------
@@ -205,30 +203,13 @@ def to_response(spec: ResponseSpec, response_class: type[Response] = Response) -
     return response
 
 
-def _cache_headers(headers: list[tuple[str, str]], credentialed: bool) -> list[tuple[str, str]]:
-    """``Vary: Cookie, Authorization`` merged in; ``Cache-Control: private`` when the
-    request presented credentials (the core's rules, as in the ASGI adapter)."""
-    out: list[tuple[str, str]] = []
-    cc: str | None = None
-    vary_value: str | None = None
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered == "vary":
-            vary_value = value if vary_value is None else f"{vary_value}, {value}"
-        elif credentialed and lowered == "cache-control":
-            cc = value if cc is None else f"{cc}, {value}"
-        else:
-            out.append((name, value))
-    out.append(("Vary", vary(vary_value)))
-    if credentialed:
-        out.append(("Cache-Control", cache_control(cc)))
-    return out
+_CACHE_HEADER_NAMES = ("Vary", "Cache-Control")
 
 
 # -- the per-request context ---------------------------------------------------------------------------
 
 
-class WSGIFocusContext:
+class WSGIFocusContext(ProceedView):
     """What the middleware knows about one request, at ``environ["focus"]``.
 
     ``proceed`` (and with it ``outcome``, ``account``, ``reason``) is resolved on first
@@ -284,7 +265,7 @@ class WSGIFocusContext:
     @property
     def answers_up_front(self) -> bool:
         """Whether the core answers this request itself, before the app (an endpoint, a
-        return trip): see :func:`~focus_middleware.sessions.up_front`."""
+        return trip): see :func:`~focus_middleware.request_plan.up_front`."""
         environ = self.environ
         if not may_answer_up_front(environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")):
             return False
@@ -300,14 +281,6 @@ class WSGIFocusContext:
         if self._proceed is None:
             self._proceed = self.engine.resolve(self)
         return self._proceed
-
-    @property
-    def outcome(self) -> Outcome:
-        return self.proceed.outcome
-
-    @property
-    def account(self) -> FocusAccount | None:
-        return self.proceed.account
 
     @property
     def reason(self) -> Reason:
@@ -446,11 +419,7 @@ class FocusWSGIMiddleware:
         endpoints: bool = True,
     ) -> None:
         self.app = app
-        if config is None:
-            config = resolver.config if resolver is not None else FocusConfig.from_env()
-        elif resolver is not None and resolver.config != config:
-            raise ValueError("FocusWSGIMiddleware: the resolver was built for another configuration")
-        self.config = config
+        self.config = config = config_of(config, resolver, "FocusWSGIMiddleware")
         self._owns_resolver = resolver is None
         self.resolver = resolver if resolver is not None else Resolver(config)
         if isinstance(insufficient_credits_page, str):
@@ -498,7 +467,7 @@ class FocusWSGIMiddleware:
     def answer(self, ctx: WSGIFocusContext, read: BodyReader) -> ResponseSpec:
         """Drive the core's plan for a request it answers itself (an endpoint, a return
         trip); body reads go to ``read``. A request the core would pass on gets a 404."""
-        result = self._run(request_plan(self.resolver.core, ctx.facts), read)
+        result = drive(request_plan(self.resolver.core, ctx.facts), self.resolver.perform, read)
         if isinstance(result, Respond):
             return result.response
         ctx._proceed = result
@@ -508,7 +477,7 @@ class FocusWSGIMiddleware:
         """The account part of the core's plan, driven now. A user with kept settlements
         has them delivered with this fresh credential once the response is over (at once
         if it already is)."""
-        result = self.resolver.run(account_plan(self.resolver.core, ctx.facts))
+        result = drive(account_plan(self.resolver.core, ctx.facts), self.resolver.perform)
         due = self.paid_jobs.due_for_retry(result.outcome)
         if due is not None:
             if ctx.watched and not ctx.sealed:
@@ -516,17 +485,6 @@ class FocusWSGIMiddleware:
             else:
                 self.paid_jobs.retry_pending(due.account.clerk_id, due.credential)
         return result
-
-    def _run(self, plan: RequestPlan, read: BodyReader) -> Respond | Proceed:
-        resolver = self.resolver
-        try:
-            step = next(plan)
-            while True:
-                value = read(step.limit) if isinstance(step, ReadBody) else resolver.perform(step)
-                step = plan.send(value)
-        except StopIteration as done:
-            result: Respond | Proceed = done.value
-            return result
 
     def run_app(self, app: WSGIApplication, ctx: WSGIFocusContext, start_response: StartResponse) -> Iterable[bytes]:
         """Call ``app`` with the cache headers merged into its response, and settle the
@@ -537,7 +495,8 @@ class FocusWSGIMiddleware:
             ctx.status = int(status[:3])
             if ctx.paid is not None:
                 ctx.paid.response_started(ctx.status)
-            return start_response(status, _cache_headers(headers, credentialed), exc_info)
+            return start_response(status, with_cache_headers(headers, _CACHE_HEADER_NAMES, credentialed=credentialed),
+                                  exc_info)
 
         ctx.watched = True
         try:

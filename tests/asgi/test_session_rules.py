@@ -14,21 +14,17 @@ from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import ANONYMOUS, Authenticated, Credential, Expired, Rejected, Unavailable
 from focus_middleware.pages import template_page
 from focus_middleware.responses import InsufficientCredits
+from focus_middleware.request_plan import cache_control, endpoint_for, proceed_with, quick_proceed, vary
 from focus_middleware.sessions import (
     ReturnTrip,
     bounce_count,
-    cache_control,
     clean_url,
     clear_session_cookie,
-    endpoint_for,
-    proceed_with,
-    quick_proceed,
     return_trip,
     safe_next,
     session_cookie,
     signin_redirect,
     signout_response,
-    vary,
 )
 
 HTTP = FocusConfig(api_url="https://account.example", public_origin="http://app.test")

@@ -12,7 +12,8 @@ from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts
 from focus_middleware.outcome import ANONYMOUS, Expired, Rejected, Unavailable
 from focus_middleware.resolver import ResolverCore
-from focus_middleware.sessions import PROCEED_ANONYMOUS, Proceed, account_plan, request_plan, signin_start, up_front
+from focus_middleware.request_plan import PROCEED_ANONYMOUS, Proceed, account_plan, request_plan, up_front
+from focus_middleware.sessions import signin_start
 
 CONFIG = FocusConfig(api_url="https://account.example", public_origin="http://app.test")
 NAV = {"sec-fetch-mode": "navigate", "sec-fetch-site": "none"}
@@ -84,7 +85,7 @@ def test_signin_start_returns_to_a_safe_next() -> None:
 
 def test_raw_checks_agree_with_the_facts() -> None:
     from focus_middleware.facts import presents_credentials, parse_cookie_header
-    from focus_middleware.sessions import may_answer_up_front, quick_proceed
+    from focus_middleware.request_plan import may_answer_up_front, quick_proceed
 
     cases = [(None, None, ""), ("Bearer x", None, ""), ("Basic x", None, ""), ("bearer x", None, ""),
              (None, "a=1", ""), (None, None, "token=abc"), (None, None, "x=1"), (None, "", "")]

@@ -13,7 +13,7 @@ from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts
 from focus_middleware.outcome import token_hash
 from focus_middleware.resolver import Resolver
-from focus_middleware.sessions import Respond, request_plan
+from focus_middleware.request_plan import Respond, request_plan
 from focus_middleware.testing import FocusEmulator
 from tests.helpers import ORIGIN
 

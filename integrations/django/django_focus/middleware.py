@@ -12,7 +12,7 @@ sees every response it must settle a paid job for)::
 Sync and async capable: under WSGI it runs synchronously, under ASGI in the event loop
 (when the middleware below it are async capable too, as Django's own are).
 
-What it does, per request (the decisions are the core's, see ``focus_middleware.sessions``):
+What it does, per request (the decisions are the core's, see ``focus_middleware.request_plan``):
 
 - Requests the core answers itself are answered here, before any view: its endpoints
   under ``<SCRIPT_NAME>/_focus/`` (``refresh.js``, the ``session`` refresh endpoint,
@@ -56,7 +56,7 @@ from django.utils.functional import SimpleLazyObject
 
 from focus_middleware import events
 from focus_middleware.facts import RequestFacts
-from focus_middleware.sessions import Proceed, Respond, cache_control, quick_proceed, request_plan, up_front, vary
+from focus_middleware.request_plan import Proceed, Respond, cache_headers, quick_proceed, request_plan, up_front
 from focus_middleware.shutdown import install_signal_handlers
 
 from django_focus.paid import asettle_now, settle_after, settle_now
@@ -143,9 +143,11 @@ def _attach(request: HttpRequest, facts: RequestFacts, runtime: FocusRuntime, pr
 
 
 def _finish(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool) -> HttpResponseBase:
-    response["Vary"] = vary(response.get("Vary"))
-    if ctx.facts.has_credentials:
-        response["Cache-Control"] = cache_control(response.get("Cache-Control"))
+    vary, cache_control = cache_headers(response.get("Vary"), response.get("Cache-Control"),
+                                        credentialed=ctx.facts.has_credentials)
+    response["Vary"] = vary
+    if cache_control is not None:
+        response["Cache-Control"] = cache_control
     settle_after(ctx, response, in_loop=in_loop)
     proceed = ctx.proceed
     if proceed is not None and proceed.credentialed:

@@ -20,7 +20,8 @@ Every redirect to this app that the core decides is checked once more the Django
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit
 
@@ -38,12 +39,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from focus_middleware.facts import RequestFacts, parse_cookie_header
 from focus_middleware.models import FocusAccount
 from focus_middleware.responses import InsufficientCredits, ResponseSpec, public_origin
-from focus_middleware.sessions import Proceed, ReadBody, Reason, Respond, request_plan
+from focus_middleware.request_plan import Proceed, Reason, Respond, RequestPlan, account_plan, adrive, drive
 
 from django_focus import pages
 from django_focus.preserve import resolve as keep_form
 
 if TYPE_CHECKING:
+    from focus_middleware.resolver import Effect
+
     from django_focus.paid import OpenJob
     from django_focus.runtime import FocusRuntime
 
@@ -240,18 +243,23 @@ class FocusContext:
         request.afocus_account()`` there): blocking the loop would stall every request."""
         proceed = self.proceed
         if proceed is None:
-            result = run_sync(request_plan(self.runtime.core, self.facts), self.request, self.runtime, loop_guard=True)
-            assert isinstance(result, Proceed)  # not up front: the plan only resolves
-            proceed = self.proceed = result
+            proceed = self.proceed = drive(account_plan(self.runtime.core, self.facts), self._perform_outside_loop)
         return proceed
 
     async def aresolve(self) -> Proceed:
         proceed = self.proceed
         if proceed is None:
-            result = await run_async(request_plan(self.runtime.core, self.facts), self.request, self.runtime)
-            assert isinstance(result, Proceed)
-            proceed = self.proceed = result
+            proceed = self.proceed = await adrive(account_plan(self.runtime.core, self.facts),
+                                                  _perform_in_thread(self.runtime))
         return proceed
+
+    def _perform_outside_loop(self, effect: Effect) -> object:
+        if _in_event_loop():
+            raise SynchronousOnlyOperation(
+                "request.focus_account needs to ask Focus, which would block the event loop: "
+                "use `await request.afocus_account()` in async code"
+            )
+        return self.runtime.resolver.perform(effect)
 
     def account(self) -> AccountView:
         proceed = self.resolve()
@@ -285,9 +293,6 @@ def focus_context(request: HttpRequest) -> FocusContext:
 # -- driving core plans -------------------------------------------------------------------------
 
 
-Plan = Generator[Any, Any, Respond | Proceed]
-
-
 def _in_event_loop() -> bool:
     try:
         asyncio.get_running_loop()
@@ -296,38 +301,25 @@ def _in_event_loop() -> bool:
     return True
 
 
-def run_sync(plan: Plan, request: HttpRequest, runtime: FocusRuntime, *, loop_guard: bool = False) -> Respond | Proceed:
+def _perform_in_thread(runtime: FocusRuntime) -> Callable[[Effect], Awaitable[object]]:
+    """The blocking resolver's effects from async code, each (a cache miss) in a worker thread."""
+    return sync_to_async(runtime.resolver.perform, thread_sensitive=False)
+
+
+def run_sync(plan: RequestPlan, request: HttpRequest, runtime: FocusRuntime) -> Respond | Proceed:
     """Drive a core plan with blocking I/O: body reads from the request, the rest by the
     resolver."""
-    perform = runtime.resolver.perform
-    try:
-        step = next(plan)
-        if loop_guard and _in_event_loop():
-            plan.close()
-            raise SynchronousOnlyOperation(
-                "request.focus_account needs to ask Focus, which would block the event loop: "
-                "use `await request.afocus_account()` in async code"
-            )
-        while True:
-            value = read_body(request, step.limit) if isinstance(step, ReadBody) else perform(step)
-            step = plan.send(value)
-    except StopIteration as done:
-        result: Respond | Proceed = done.value
-        return result
+    return drive(plan, runtime.resolver.perform, partial(read_body, request))
 
 
-async def run_async(plan: Plan, request: HttpRequest, runtime: FocusRuntime) -> Respond | Proceed:
+async def run_async(plan: RequestPlan, request: HttpRequest, runtime: FocusRuntime) -> Respond | Proceed:
     """Drive a core plan from async code: inline while it needs nothing (the hot path),
     and each effect (a cache miss) in a worker thread."""
-    perform: Callable[[Any], Any] = sync_to_async(runtime.resolver.perform, thread_sensitive=False)
-    try:
-        step = next(plan)
-        while True:
-            value = read_body(request, step.limit) if isinstance(step, ReadBody) else await perform(step)
-            step = plan.send(value)
-    except StopIteration as done:
-        result: Respond | Proceed = done.value
-        return result
+
+    async def read(limit: int) -> bytes | None:
+        return read_body(request, limit)
+
+    return await adrive(plan, _perform_in_thread(runtime), read)
 
 
 __all__ = [

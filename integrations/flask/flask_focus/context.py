@@ -20,7 +20,7 @@ from werkzeug.local import LocalProxy
 
 from focus_middleware.jobs import FocusJob
 from focus_middleware.models import FocusAccount
-from focus_middleware.sessions import Reason
+from focus_middleware.request_plan import Reason
 
 from flask_focus.state import context_of, current_context
 
