@@ -32,6 +32,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import jwt
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -42,7 +43,6 @@ from focus_middleware.facts import RequestFacts
 from focus_middleware.models import Wallet
 from focus_middleware.outcome import Authenticated
 from focus_middleware.resolver import Resolver
-from focus_middleware.tokens import unverified_claims
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -140,7 +140,7 @@ def _rss() -> int:
 def _resident(env: BenchEnv, minter: _Minter, wallet: Wallet, counts: tuple[int, ...]) -> dict[int, float]:
     """Bytes per token by resident-set growth, read at each count of one untraced fill:
     what the process really holds (allocator slack included), at a third of the time.
-    Run in a fresh process (:func:`_resident_in_child`): memory freed earlier in a process
+    Run in a fresh process (:class:`_ResidentChild`): memory freed earlier in a process
     is reused first, and would hide the growth."""
     filling = _Filling(env, minter, wallet, max(counts))
     gc.collect()
@@ -154,15 +154,24 @@ def _resident(env: BenchEnv, minter: _Minter, wallet: Wallet, counts: tuple[int,
     return per_token
 
 
-def _resident_in_child(counts: tuple[int, ...]) -> dict[int, float]:
-    child = subprocess.run([sys.executable, "-m", "bench.memory_bench", "--resident", *map(str, counts)],
-                           cwd=ROOT, check=True, capture_output=True, text=True)
-    return {int(count): per_token for count, per_token in json.loads(child.stdout.splitlines()[-1]).items()}
+class _ResidentChild:
+    """:func:`_resident` in a fresh interpreter, started at once: it fills while this
+    process traces (neither is timed, and the machine has two cores)."""
+
+    def __init__(self, counts: tuple[int, ...]) -> None:
+        self._process = subprocess.Popen([sys.executable, "-m", "bench.memory_bench", "--resident", *map(str, counts)],
+                                         cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+    def result(self) -> dict[int, float]:
+        output, _ = self._process.communicate()
+        if self._process.returncode != 0:
+            raise RuntimeError("the resident-set child failed (its traceback is above)")
+        return {int(count): per_token for count, per_token in json.loads(output.splitlines()[-1]).items()}
 
 
 def _child(counts: tuple[int, ...]) -> None:
     with bench_env() as env:
-        minter = _Minter(unverified_claims(env.token))
+        minter = _Minter(jwt.decode(env.token, options={"verify_signature": False}))
         with FocusClient.from_config(env.config) as client:
             wallet = client.wallet(env.config.app, token=env.token)
         print(json.dumps(_resident(env, minter, wallet, counts)))
@@ -173,12 +182,13 @@ def run(counts: tuple[int, ...] = MEMORY_TOKEN_COUNTS, traced: tuple[int, ...] =
     out = ["memory per cached session JWT (bench/memory_bench.py): the resolver's cache sized to hold them, "
            "filled through resolve()",
            f"{'distinct tokens':<18}{'tracemalloc':>13}{'RSS growth':>12}   {'goal':<12}largest tracemalloc site"]
+    child = _ResidentChild(counts) if counts else None
     with bench_env() as env:
-        minter = _Minter(unverified_claims(env.token))
+        minter = _Minter(jwt.decode(env.token, options={"verify_signature": False}))
         with FocusClient.from_config(env.config) as client:
             wallet = client.wallet(env.config.app, token=env.token)
         exact = {count: _traced(env, minter, wallet, count) for count in traced}
-    resident = _resident_in_child(counts) if counts else {}
+    resident = child.result() if child is not None else {}
     for count in sorted(set(counts) | set(traced)):
         judged = exact[count][0] if count in exact else resident[count]
         goal = f"≤ {MAX_BYTES_PER_CACHED_JWT} B {mark(judged <= MAX_BYTES_PER_CACHED_JWT)}"
