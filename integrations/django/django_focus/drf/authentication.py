@@ -41,29 +41,10 @@ from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import Anonymous, Authenticated
 
 from django_focus.auth import user_for_account
+from django_focus.drf.context import OWN_CONTEXT_ATTR, django_request, known_context
 from django_focus.drf.exceptions import FocusRefused
-from django_focus.request import CONTEXT_ATTR, FocusContext, facts_from_request
+from django_focus.request import FocusContext, facts_from_request
 from django_focus.runtime import get_runtime
-
-OWN_CONTEXT_ATTR = "_focus_drf"
-"""A context this module made for a request the middleware did not see."""
-
-
-def django_request(request: Request | HttpRequest) -> HttpRequest:
-    inner = getattr(request, "_request", request)
-    assert isinstance(inner, HttpRequest)
-    return inner
-
-
-def known_context(request: Request | HttpRequest) -> FocusContext | None:
-    """The request's context if the middleware or this module made one."""
-    inner = django_request(request)
-    for attr in (CONTEXT_ATTR, OWN_CONTEXT_ATTR):
-        ctx = getattr(inner, attr, None)
-        if isinstance(ctx, FocusContext):
-            return ctx
-    return None
-
 
 def drf_context(request: Request | HttpRequest) -> FocusContext:
     """The middleware's context, or one made here (kept apart: paid views refuse it)."""

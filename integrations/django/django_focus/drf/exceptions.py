@@ -29,6 +29,8 @@ from rest_framework.exceptions import APIException, AuthenticationFailed, NotAut
 from focus_middleware.access import no_account
 from focus_middleware.outcome import Authenticated
 
+from django_focus.drf.context import known_context
+
 REFUSAL_ATTR = "_focus_drf_refusal"
 """The core's refusal a ``HasCredits`` permission recorded on the request."""
 
@@ -65,8 +67,6 @@ def focus_response(exc: Exception, context: dict[str, Any]) -> HttpResponseBase 
     inner = _django_request(context)
     if inner is None:
         return None
-    from django_focus.drf.authentication import known_context
-
     ctx = known_context(inner)
     if ctx is None or ctx.proceed is None:
         return None

@@ -50,7 +50,7 @@ from django_focus.idempotency import PRESET
 from django_focus.paid import open_job, run_paid
 from django_focus.request import focus_context
 
-from django_focus.drf.authentication import django_request
+from django_focus.drf.context import django_request
 
 Method = TypeVar("Method", bound=Callable[..., Any])
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})

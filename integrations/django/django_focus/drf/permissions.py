@@ -27,7 +27,7 @@ from focus_middleware.access import requirement_for
 from focus_middleware.models import FocusAccount
 
 from django_focus.decorators import refusal_of
-from django_focus.drf.authentication import django_request, known_context
+from django_focus.drf.context import django_request, known_context
 from django_focus.drf.exceptions import REFUSAL_ATTR
 
 
