@@ -47,7 +47,7 @@ from focus_middleware.cache import (
     namespace_for,
 )
 from focus_middleware.page_layout import render
-from focus_middleware.responses import NO_STORE, ResponseSpec, _json, absolute_url, back_url, is_navigation, redirect
+from focus_middleware.responses import NO_STORE, ResponseSpec, absolute_url, back_url, is_navigation, json_response, redirect
 from focus_middleware.urls import UnsafeURL
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ def requested(facts: RequestFacts, form_key: str | None, fingerprint: Callable[[
     if key is None:
         return None
     if not valid_key(key):
-        return _json(400, {"error": "invalid_idempotency_key",
+        return json_response(400, {"error": "invalid_idempotency_key",
                            "message": f"an Idempotency-Key is 1 to {MAX_KEY_LENGTH} printable ASCII characters"})
     return Idempotency(key, fingerprint())
 
@@ -209,7 +209,7 @@ def already_requested(facts: RequestFacts, config: FocusConfig, route: PaidRoute
                       status: str) -> ResponseSpec:
     """409: JSON with the first job's id and status, or the page for a browser."""
     if not is_navigation(facts):
-        return _json(409, {"error": "duplicate_request", "action": route.action, "job_id": job_id, "status": status})
+        return json_response(409, {"error": "duplicate_request", "action": route.action, "job_id": job_id, "status": status})
     words = route.label or route.action
     message = (f"This request for {words} was already sent, and is {'still running' if status == 'started' else status}. "
                "Sending it again does not start it again.")
@@ -219,7 +219,7 @@ def already_requested(facts: RequestFacts, config: FocusConfig, route: PaidRoute
 def key_reused(facts: RequestFacts, config: FocusConfig) -> ResponseSpec:
     """422: the key was used for another action or another body."""
     if not is_navigation(facts):
-        return _json(422, {"error": "idempotency_key_reused",
+        return json_response(422, {"error": "idempotency_key_reused",
                            "message": "this Idempotency-Key was already used for a different request"})
     return _page(422, facts, config, "This form was already used",
                  "This form was already sent with other contents. Go back, reload the page and send it again.")

@@ -112,7 +112,7 @@ def bad_url(facts: RequestFacts) -> ResponseSpec:
     """400 for a request whose URL holds control characters: never a 500, never echoed."""
     if is_navigation(facts):
         return ResponseSpec(400, (("content-type", "text/html; charset=utf-8"), NO_STORE), _BAD_URL_PAGE)
-    return _json(400, {"error": "bad_request", "message": "The request's URL holds control characters."})
+    return json_response(400, {"error": "bad_request", "message": "The request's URL holds control characters."})
 
 
 def refuses_unsafe_url(
@@ -152,7 +152,8 @@ def needs_same_origin(facts: RequestFacts, outcome: Outcome, protection: Protect
 # -- the refusals -----------------------------------------------------------------------
 
 
-def _json(status: int, body: Mapping[str, object], *headers: tuple[str, str]) -> ResponseSpec:
+def json_response(status: int, body: Mapping[str, object], *headers: tuple[str, str]) -> ResponseSpec:
+    """A refusal as API clients get it: compact JSON, never stored by a cache."""
     payload = json.dumps(body, separators=(",", ":")).encode()
     return ResponseSpec(status, (("content-type", "application/json"), NO_STORE, *headers), payload)
 
@@ -209,17 +210,17 @@ def unauthorized(facts: RequestFacts, config: FocusConfig, *, token_presented: b
     body = {"error": "unauthorized", "signin_url": signin_url(config, echo_url(facts, config))}
     if reason in _TOLD_REASONS:
         body.update(reason=reason, message=_TOLD_REASONS[reason])
-    return _json(401, body, ("www-authenticate", challenge))
+    return json_response(401, body, ("www-authenticate", challenge))
 
 
 def unavailable(retry_after: int) -> ResponseSpec:
     body = {"error": "unavailable", "message": "The Focus account service is unavailable; try again shortly."}
-    return _json(503, body, ("retry-after", str(retry_after)))
+    return json_response(503, body, ("retry-after", str(retry_after)))
 
 
 def forbidden_cross_origin() -> ResponseSpec:
     body = {"error": "forbidden", "message": "Cross-origin requests authenticated by cookie are refused."}
-    return _json(403, body)
+    return json_response(403, body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +289,6 @@ def insufficient_credits(
     if is_navigation(facts):
         body = (page or _default_page)(info).encode()
         return ResponseSpec(402, (("content-type", "text/html; charset=utf-8"), NO_STORE), body)
-    return _json(402, {"error": "insufficient_credits", "required": required, "available": available,
+    return json_response(402, {"error": "insufficient_credits", "required": required, "available": available,
                        "action": action, "purchase_url": info.purchase_url})
 
