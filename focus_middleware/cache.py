@@ -18,13 +18,12 @@ import inspect
 import threading
 import time
 import uuid
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 from urllib.parse import quote
 
 import anyio
-from cachetools import TLRUCache
 
 from focus_middleware.clock import SYSTEM_CLOCK, Clock
 from focus_middleware.outcome import token_hash
@@ -189,63 +188,93 @@ def async_backend(backend: object) -> AsyncCacheBackend:
 # -- the in-process implementation ----------------------------------------------------------------
 
 
-class _Entry:
-    __slots__ = ("ttl", "value")
+class CacheEntry:
+    """One stored value and when it expires (on the clock's ``monotonic``). ``live`` turns
+    False, for good, once the entry is no longer the one stored under its key (deleted,
+    overwritten, expired, evicted, cleared): a decision built from it can then be
+    reused for as long as it stays True, without reading the cache again (the resolver's
+    fast table does so)."""
 
-    def __init__(self, value: JSONValue, ttl: float) -> None:
+    __slots__ = ("expires", "live", "value")
+
+    def __init__(self, value: JSONValue, expires: float) -> None:
         self.value = value
-        self.ttl = ttl
-
-
-def _expires(_key: Hashable, entry: _Entry, now: float) -> float:
-    return now + entry.ttl
+        self.expires = expires
+        self.live = True
 
 
 class MemoryCache:
     """A bounded in-process cache with a TTL per entry; safe to share between threads.
 
-    Built on ``cachetools.TLRUCache`` (least recently used goes first when full; an entry
-    expires at its own TTL) timed by the injected clock's ``monotonic()``, so tests expire
-    entries with ``FakeClock.advance`` instead of sleeping. cachetools is not thread-safe,
-    hence one lock around each operation (uncontended, it costs far less than the dict
-    lookups it guards).
+    A plain dict in least-recently-used order (a hit moves its key to the end; when full,
+    the first key goes), each value in a :class:`CacheEntry` with its own expiry on the
+    injected clock's ``monotonic()``, so tests expire entries with ``FakeClock.advance``
+    instead of sleeping. An expired entry is dropped when it is met (or counted). No
+    library cache underneath: per entry this holds one dict slot and one small object
+    (bytes per cached token are an issue-22 goal), and :meth:`entry` hands out the entry
+    itself. One lock around each operation (uncontended, it costs far less than the dict
+    operations it guards).
     """
 
     def __init__(self, maxsize: int = 10_000, clock: Clock | None = None) -> None:
         if maxsize <= 0:
             raise ValueError("maxsize must be > 0")
+        self._maxsize = maxsize
         self._clock = clock or SYSTEM_CLOCK
-        self._data: TLRUCache[str, _Entry] = TLRUCache(maxsize=maxsize, ttu=_expires, timer=self._clock.monotonic)
+        self._data: dict[str, CacheEntry] = {}
         self._mutex = threading.Lock()
         self._locks = _LockTable(self._clock)
 
     @property
     def maxsize(self) -> int:
-        return int(self._data.maxsize)
+        return self._maxsize
+
+    def entry(self, key: str) -> CacheEntry | None:
+        """The live entry under ``key`` (made the most recently used), or None."""
+        with self._mutex:
+            found = self._data.get(key)
+            if found is None:
+                return None
+            if found.expires <= self._clock.monotonic():
+                del self._data[key]
+                found.live = False
+                return None
+            self._data[key] = self._data.pop(key)
+            return found
 
     def get(self, key: str) -> JSONValue | None:
-        with self._mutex:
-            entry = self._data.get(key)
-        return None if entry is None else entry.value
+        found = self.entry(key)
+        return None if found is None else found.value
 
     def set(self, key: str, value: JSONValue, ttl: float) -> None:
         with self._mutex:
+            old = self._data.pop(key, None)
+            if old is not None:
+                old.live = False
             if ttl > 0 and value is not None:
-                self._data[key] = _Entry(value, ttl)
-            else:
-                self._data.pop(key, None)
+                data = self._data
+                if len(data) >= self._maxsize:
+                    evicted = data.pop(next(iter(data)))
+                    evicted.live = False
+                data[key] = CacheEntry(value, self._clock.monotonic() + ttl)
 
     def delete(self, key: str) -> None:
         with self._mutex:
-            self._data.pop(key, None)
+            old = self._data.pop(key, None)
+            if old is not None:
+                old.live = False
 
     def clear(self) -> None:
         with self._mutex:
+            for old in self._data.values():
+                old.live = False
             self._data.clear()
 
     def __len__(self) -> int:
         with self._mutex:
-            self._data.expire()
+            now = self._clock.monotonic()
+            for key in [k for k, e in self._data.items() if e.expires <= now]:
+                self._data.pop(key).live = False
             return len(self._data)
 
     def lock(self, key: str, ttl: float) -> MemoryLock:
@@ -397,6 +426,7 @@ __all__ = [
     "AsyncMemoryCache",
     "AsyncMemoryLock",
     "CacheBackend",
+    "CacheEntry",
     "CacheLock",
     "CacheUnavailable",
     "InvalidationFeed",

@@ -26,6 +26,7 @@ import asyncio
 import logging
 import math
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping
@@ -42,6 +43,7 @@ from focus_middleware.budget import RemoteCheckBudget, client_address, client_gr
 from focus_middleware.cache import (
     AsyncCacheBackend,
     CacheBackend,
+    CacheEntry,
     CacheUnavailable,
     InvalidationFeed,
     MemoryCache,
@@ -55,6 +57,7 @@ from focus_middleware.client import AsyncFocusClient, FocusClient
 from focus_middleware.config import FocusConfig
 from focus_middleware.errors import FocusError, UnauthorizedError
 from focus_middleware.facts import RequestFacts
+from focus_middleware.fast_path import HotAnswers
 from focus_middleware.models import FocusAccount, Wallet
 from focus_middleware.outcome import (
     ANONYMOUS,
@@ -177,8 +180,27 @@ _SHARED_POLL = 0.02
 class _Identity:
     clerk_id: str
     credential: Credential
-    claims: Mapping[str, Any] | None
+    verified_claims: Mapping[str, Any] | None
     wallet: Wallet | None = None
+    claims_in_token: bool = False
+    """The claims were verified earlier and not kept: read them again from the token (the
+    same bytes as verified, so the same claims) when an account has to be built."""
+
+    @property
+    def claims(self) -> Mapping[str, Any] | None:
+        if self.claims_in_token:
+            return unverified_claims(self.credential.token)
+        return self.verified_claims
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A verified session token's first-level entry: only what a later presentation of
+    it needs (who, until when, the ``azp`` judged per source); the claims are in the token."""
+
+    sub: str
+    exp: float
+    azp: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +253,8 @@ class ResolverCore:
         self._accounts: LRUCache[tuple[str, str], FocusAccount] = LRUCache(maxsize=1024)
         self._wallets: LRUCache[str, tuple[str, Wallet]] = LRUCache(maxsize=1024)
         self._accounts_lock = threading.Lock()
+        # Whole answers of requests whose every part is cached (focus_middleware.fast_path).
+        self.hot = HotAnswers()
 
     # -- keys: namespaced by configuration, hashes only -----------------------------------
 
@@ -307,13 +331,12 @@ class ResolverCore:
         key = self._key("jwt", token)
         cached = self.cache.get(key)
         if events.active:
-            events.emit(events.CacheLookup("jwt", "l1", isinstance(cached, dict)))
-        if isinstance(cached, dict) and cached.get("exp", 0) > now - self.config.leeway:
-            claims_map = cached.get("claims") or {}
-            refused = azp_refusal(claims_map.get("azp"), source, self.config)
+            events.emit(events.CacheLookup("jwt", "l1", isinstance(cached, _Verified)))
+        if isinstance(cached, _Verified) and cached.exp > now - self.config.leeway:
+            refused = azp_refusal(cached.azp, source, self.config)
             if refused is not None:
                 return Rejected(refused, source)
-            return _Identity(cached["sub"], Credential("session", source, token, cached["exp"]), claims_map)
+            return _Identity(cached.sub, Credential("session", source, token, cached.exp), None, claims_in_token=True)
         if self.verifier is None:
             payload = unverified_claims(token)
             exp = payload.get("exp")
@@ -335,7 +358,9 @@ class ResolverCore:
         claims: VerifiedClaims = result
         # Cached before the azp rule: the verification holds whatever the source; the rule
         # is applied to every presentation (a bearer may not reuse a cookie's acceptance).
-        self.cache.set(key, {"sub": claims.sub, "exp": claims.exp, "claims": dict(claims.claims)}, claims.exp - now)
+        # Interned: the many tokens of one user (and of one azp) share the strings.
+        azp = sys.intern(claims.azp) if claims.azp is not None else None
+        self.cache.set(key, _Verified(sys.intern(claims.sub), claims.exp, azp), claims.exp - now)
         refused = azp_refusal(claims.azp, source, self.config)
         if refused is not None:
             return Rejected(refused, source)
@@ -480,6 +505,30 @@ class ResolverCore:
             with self._accounts_lock:
                 self._accounts[memo_key] = account
         return account
+
+    def answer_sources(self, outcome: Authenticated) -> tuple[CacheEntry, CacheEntry, float] | None:
+        """The first-level entries an authenticated answer was built from (the verified
+        token's and the wallet's) and until when that wallet is fresh, if the answer is
+        exactly what they give now; None otherwise, or without an in-process
+        :class:`MemoryCache` (only its entries say when they are gone)."""
+        cache = self.cache
+        if not isinstance(cache, MemoryCache):
+            return None
+        credential, account = outcome.credential, outcome.account
+        token_entry = cache.entry(self._key("jwt", credential.token))
+        verified = token_entry.value if token_entry is not None else None
+        if token_entry is None or not isinstance(verified, _Verified) or verified.exp != credential.expires_at \
+                or verified.sub != account.clerk_id:
+            return None
+        wallet_entry = cache.entry(self.wallet_key(account.clerk_id))
+        stored = wallet_entry.value if wallet_entry is not None else None
+        if wallet_entry is None or not isinstance(stored, dict):
+            return None
+        with self._accounts_lock:
+            memo = self._accounts.get((credential.hash, str(stored.get("v", ""))))
+        if memo is not account:
+            return None
+        return token_entry, wallet_entry, float(stored["at"]) + self.config.wallet_ttl
 
     def _refused_upstream(self, credential: Credential) -> Outcome:
         """The service refused a credential we verified: inside our leeway past ``exp`` that

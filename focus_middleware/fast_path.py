@@ -1,0 +1,178 @@
+"""The fast path: a request whose every answer is cached gets its :class:`Proceed` from one
+dict lookup, without building the facts or starting the plan (issue 22).
+
+Most requests of a signed-in app are the same few credentials again: the token verified
+minutes ago, the wallet read seconds ago. The full plan (:mod:`focus_middleware.request_plan`)
+re-derives the same answer for each from the first-level cache; this module remembers
+the answer itself, keyed by a SHA-256 of the raw credential header, and hands it back for
+as long as everything it was derived from still holds. Any doubt sends the request to
+the full plan, which answers and (through :func:`remember`) fills this table again.
+
+A request takes the fast path only when all of these hold; each says why reusing the
+earlier answer is the same decision the full plan would make:
+
+- **No event subscriber** (``events.active``): the plan emits cache lookups and the
+  decision; those subscribers see every request go through it.
+- **Not ours**: the path holds no ``/_focus`` and the query neither ``focus_state`` nor
+  ``focus_billed`` (the middleware's endpoints, the return trip, back-from-billing are
+  answered by the plan; tested on the raw path, a superset of :func:`~focus_middleware.
+  request_plan.up_front`).
+- **One credential header, read as the plan reads it**: an ``Authorization: Bearer``
+  (which alone decides), or no ``Authorization`` at all and a ``Cookie`` header. The key
+  is the hash of that exact header value (and which header it was), so the same bytes
+  always come back to the answer derived from them; a token cached as a bearer is never
+  reused for a cookie (``azp`` is judged by source).
+- **A safe method for a cookie** (GET, HEAD, OPTIONS, TRACE): a cookie-authenticated
+  state change is checked for its origin by the plan every time.
+- **What the answer was derived from is still there**: the first-level entries of the
+  verified token and of the wallet are the very ones the answer was built from (a
+  :class:`~focus_middleware.cache.CacheEntry` stops being ``live`` once deleted,
+  replaced, evicted or cleared: ``forget_wallet``, a purchase, an invalidation from
+  another process, a reset all end the reuse at once).
+- **Nothing is due**: the wall clock is before the token's ``exp`` less
+  ``min_token_life`` (so no expiry, leeway, refresh, bounce or too-short-lived decision
+  can differ) and before the wallet's freshness ends (``wallet_ttl``).
+
+Only locally verified session tokens from a bearer header or the app's cookie, with a
+fresh wallet, are remembered (:func:`remember`); PATs, Clerk's ``__session`` and
+remotely checked tokens always take the plan. The table is bounded (first in, first
+out); it holds the answers, whose credential holds its token, so it is kept small.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from focus_middleware import events
+from focus_middleware.cache import CacheEntry
+from focus_middleware.facts import RequestFacts
+from focus_middleware.outcome import Authenticated
+from focus_middleware.request_plan import PROCEED_ANONYMOUS, Proceed
+from focus_middleware.sessions import FOCUS_PREFIX
+from focus_middleware.urls import BILLED_PARAM, STATE_PARAM
+
+if TYPE_CHECKING:
+    from focus_middleware.resolver import ResolverCore
+
+HOT_ENTRIES = 4096
+"""How many answers the table keeps (each holds its token, ~1 kB)."""
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_STATE = STATE_PARAM.encode()
+_BILLED = BILLED_PARAM.encode()
+_BEARER = b"bearer "
+
+
+@dataclass(slots=True)
+class _Hot:
+    proceed: Proceed
+    until: float
+    """Wall-clock time at which something may be due (expiry, min_token_life, wallet age)."""
+    token_entry: CacheEntry
+    wallet_entry: CacheEntry
+    bearer: bool
+
+
+class HotAnswers:
+    """The table of remembered answers of one :class:`~focus_middleware.resolver.ResolverCore`."""
+
+    __slots__ = ("_answers", "_maxsize")
+
+    def __init__(self, maxsize: int = HOT_ENTRIES) -> None:
+        self._answers: dict[bytes, _Hot] = {}
+        self._maxsize = maxsize
+
+    def get(self, key: bytes, now: float) -> _Hot | None:
+        hot = self._answers.get(key)
+        if hot is None:
+            return None
+        if now < hot.until and hot.token_entry.live and hot.wallet_entry.live:
+            return hot
+        self._answers.pop(key, None)
+        return None
+
+    def put(self, key: bytes, hot: _Hot) -> None:
+        answers = self._answers
+        if key not in answers and len(answers) >= self._maxsize:
+            try:
+                del answers[next(iter(answers))]
+            except (StopIteration, KeyError, RuntimeError):  # another thread got there first
+                pass
+        answers[key] = hot
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+
+def hot_key(bearer: bytes | None, cookie: bytes | None) -> bytes | None:
+    """The table's key: the hash of the ``Authorization: Bearer`` header's raw value (which
+    alone decides), else of the ``Cookie`` header's; None without either."""
+    if bearer is not None:
+        return hashlib.sha256(b"a" + bearer).digest()
+    if cookie:
+        return hashlib.sha256(b"c" + cookie).digest()
+    return None
+
+
+def cached_proceed(core: ResolverCore, method: str, path: str, query: bytes | str,
+                   authorization: bytes | None, cookie: bytes | None) -> Proceed | None:
+    """The remembered answer for a request, from its raw method, path (``root_path``
+    included), query and credential headers; None: run the full plan (see the module
+    docstring for each condition). A request with no credential at all is anonymous
+    here too, as :func:`~focus_middleware.request_plan.quick_proceed` says."""
+    if events.active or FOCUS_PREFIX in path:
+        return None
+    if isinstance(query, str):
+        query = query.encode("latin-1", "replace")
+    if _STATE in query or _BILLED in query:
+        return None
+    bearer = authorization is not None and authorization[:7].lower() == _BEARER
+    if not bearer and cookie is None:
+        # No credential at all (a query's token= is one: the plan ignores it or refuses it).
+        return None if b"token=" in query else PROCEED_ANONYMOUS
+    if not bearer and authorization is not None:
+        return None  # another scheme beside a cookie: the plan reads the cookie
+    key = hot_key(authorization if bearer else None, cookie)
+    if key is None:
+        return None
+    hot = core.hot.get(key, core.config.clock.time())
+    if hot is None or not (hot.bearer or method in _SAFE_METHODS):
+        return None
+    return hot.proceed
+
+
+def remember(core: ResolverCore, facts: RequestFacts, proceed: Proceed) -> None:
+    """After the full plan answered ``facts`` with ``proceed``: keep the answer for the
+    fast path if it may be reused (see the module docstring), tied to the first-level
+    entries it came from."""
+    outcome = proceed.outcome
+    if proceed.reason != "authenticated" or not isinstance(outcome, Authenticated):
+        return
+    credential, account = outcome.credential, outcome.account
+    if credential.kind != "session" or account.stale or credential.expires_at is None:
+        return
+    authorization = facts.headers.get("authorization")
+    bearer = credential.source == "bearer"
+    if not (bearer or credential.source == "app_cookie" and authorization is None):
+        return
+    if not bearer and facts.method not in _SAFE_METHODS:
+        return
+    try:
+        raw = ((authorization if bearer else facts.headers.get("cookie")) or "").encode("latin-1")
+    except UnicodeEncodeError:  # not a header as a server decodes it: the plan decides each time
+        return
+    key = hot_key(raw, None) if bearer else hot_key(None, raw)
+    if key is None:
+        return
+    found = core.answer_sources(outcome)
+    if found is None:
+        return
+    token_entry, wallet_entry, fresh_until = found
+    until = min(credential.expires_at - core.config.min_token_life, fresh_until)
+    if core.config.clock.time() < until:
+        core.hot.put(key, _Hot(proceed, until, token_entry, wallet_entry, bearer))
+
+
+__all__ = ["HOT_ENTRIES", "HotAnswers", "cached_proceed", "hot_key", "remember"]
