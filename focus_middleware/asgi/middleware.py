@@ -46,6 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from focus_middleware import events
 from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts, parse_cookie_header
+from focus_middleware.fast_path import cached_proceed, remember
 from focus_middleware.jobs import AsyncPaidJobs, UndeliveredHook
 from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import Authenticated
@@ -159,7 +160,8 @@ class FocusContext(ProceedView):
     :class:`Finish`, shielded from cancellation.
     """
 
-    facts: RequestFacts
+    known_facts: RequestFacts | None
+    """The facts, once built (a request answered by the fast path builds them on first use)."""
     proceed: Proceed
     middleware: FocusMiddleware
     status: int | None = None
@@ -169,6 +171,16 @@ class FocusContext(ProceedView):
     """The request's paid work, once a paid guard opened it: the middleware reports to it."""
     _finish_hooks: list[FinishHook] | None = field(default=None, repr=False)
     _watch: Callable[[], None] | None = field(default=None, repr=False)
+    _scope: Scope | None = field(default=None, repr=False)
+    """A copy of the scope as it came in (routing changes the scope itself), for the facts."""
+
+    @property
+    def facts(self) -> RequestFacts:
+        facts = self.known_facts
+        if facts is None:
+            assert self._scope is not None
+            facts = self.known_facts = facts_from_scope(self._scope)
+        return facts
 
     @property
     def config(self) -> FocusConfig:
@@ -378,6 +390,17 @@ class FocusMiddleware:
         else:
             await self.app(scope, receive, send)
             return
+        if not websocket:
+            proceed = self._cached_proceed(scope)
+            if proceed is not None:
+                ctx = FocusContext(None, proceed, self, _scope=dict(scope))
+                _attach(scope, ctx)
+                if self._jobs is not None:
+                    due = self._jobs.due_for_retry(proceed.outcome)
+                    if due is not None:
+                        ctx.on_finish(self._deliver_kept(due))
+                await self._call_app(scope, receive, send, ctx)
+                return
         facts = facts_from_scope(scope)
         # The proxy's or client's request id on this request's events (logging, OTel, signals).
         mark = events.enter_request(facts.headers.get("x-request-id")) if events.active else None
@@ -393,6 +416,8 @@ class FocusMiddleware:
                     await to_response(result.response)(scope, receive, send)
                     return
                 proceed = result
+                if not websocket:
+                    remember(resolver.core, facts, proceed)
                 if not websocket and may_bounce_form(facts, self.config, proceed.outcome):
                     receive = await keep_body(scope, receive, facts)
             ctx = FocusContext(facts, proceed, self)
@@ -407,6 +432,26 @@ class FocusMiddleware:
                 await self._call_app(scope, receive, send, ctx)
         finally:
             events.leave_request(mark)
+
+    def _cached_proceed(self, scope: Scope) -> Proceed | None:
+        """The core's remembered answer (:mod:`focus_middleware.fast_path`) from the raw
+        scope: the credential headers found in one pass, nothing decoded or parsed. A
+        repeated credential header, or a header name not in lower case (the ASGI spec
+        says servers lower-case them), leaves the request to the full plan."""
+        authorization: bytes | None = None
+        cookie: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                if authorization is not None:
+                    return None
+                authorization = value
+            elif name == b"cookie":
+                if cookie is not None:
+                    return None
+                cookie = value
+            elif not name.islower():
+                return None
+        return cached_proceed(self.resolver.core, scope["method"], scope["path"], scope["query_string"], authorization, cookie)
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send, ctx: FocusContext) -> None:
         credentialed = ctx.proceed.credentialed

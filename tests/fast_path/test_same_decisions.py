@@ -1,0 +1,196 @@
+"""The fast path (focus_middleware.fast_path) answers exactly as the full plan would: the
+same outcome, the same account, the same Vary/Cache-Control; and it stops answering the
+moment anything the answer came from changes (expiry, the wallet dropped, a cache reset)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from focus_middleware.asgi import FocusMiddleware
+from focus_middleware.asgi import middleware as asgi_middleware
+from focus_middleware.clock import FakeClock
+from focus_middleware.config import FocusConfig
+from focus_middleware.resolver import AsyncResolver
+from focus_middleware.testing import EmulatedUser, FocusEmulator
+from tests.helpers import ORIGIN
+
+pytestmark = pytest.mark.anyio
+
+
+async def who(request: Request) -> Response:
+    account = request.state.focus_account
+    credential = getattr(request.user, "account", None)
+    ctx = request.scope["focus"]
+    return JSONResponse({"clerk_id": account.clerk_id if account else None, "credits": account.credits if account else None,
+                         "reason": getattr(request.user, "reason", "authenticated"), "named": credential is not None,
+                         "source": getattr(getattr(ctx.outcome, "credential", None), "source", None),
+                         "path": ctx.facts.path, "method": ctx.facts.method})
+
+
+@pytest.fixture
+def app(config: FocusConfig) -> Iterator[FocusMiddleware]:
+    middleware = FocusMiddleware(Starlette(routes=[Route("/", who, methods=["GET", "POST"])]), config=config)
+    yield middleware
+
+
+@pytest.fixture
+def user(emu: FocusEmulator) -> EmulatedUser:
+    return emu.create_user(credits=7)
+
+
+async def call(app: FocusMiddleware, headers: list[tuple[bytes, bytes]], *, method: str = "GET", path: str = "/",
+               query: bytes = b"") -> tuple[int, dict[str, str], Any]:
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
+             "headers": [(b"host", b"127.0.0.1:8000"), (b"accept", b"application/json"), *headers],
+             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000)}
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    start = sent[0]
+    headers_out = {k.decode(): v.decode() for k, v in start["headers"]}
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    return start["status"], headers_out, json.loads(body) if body.startswith(b"{") else body
+
+
+def _no_plan(*args: object, **kwargs: object) -> Any:
+    raise AssertionError("the full plan ran for a request the fast path should answer")
+
+
+def bearer(token: str) -> list[tuple[bytes, bytes]]:
+    return [(b"authorization", f"Bearer {token}".encode())]
+
+
+def cookie(config: FocusConfig, token: str) -> list[tuple[bytes, bytes]]:
+    return [(b"cookie", f"theme=dark; {config.session_cookie}={token}".encode())]
+
+
+def hot(app: FocusMiddleware) -> int:
+    return len(app.resolver.core.hot)
+
+
+async def test_a_warm_request_is_answered_from_the_table_as_the_plan_answered_it(
+        app: FocusMiddleware, config: FocusConfig, emu: FocusEmulator, user: EmulatedUser,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    for headers, source in ((bearer(token), "bearer"), (cookie(config, token), "app_cookie")):
+        cold = await call(app, headers)
+        wallet_calls = emu.calls("GET /api/wallet")
+        with monkeypatch.context() as patched:
+            patched.setattr(asgi_middleware, "request_plan", _no_plan)
+            warm = await call(app, headers)
+        assert warm == cold
+        assert cold[1]["vary"] == "Cookie, Authorization" and cold[1]["cache-control"] == "private"
+        assert warm[2]["source"] == source and warm[2]["clerk_id"] == user.clerk_id and warm[2]["credits"] == 7
+        assert emu.calls("GET /api/wallet") == wallet_calls
+    assert hot(app) == 2
+
+
+async def test_anonymous_requests_are_answered_without_the_plan(app: FocusMiddleware) -> None:
+    status, headers, body = await call(app, [])
+    assert status == 200 and body["reason"] == "anonymous" and "cache-control" not in headers
+    assert headers["vary"] == "Cookie, Authorization"
+    # A token in the query is a credential (ignored or refused by the plan), never anonymous here.
+    assert (await call(app, [], query=b"token=abc"))[2]["reason"] in ("anonymous", "rejected")
+
+
+async def test_expiry_while_cached_ends_the_reuse(app: FocusMiddleware, config: FocusConfig, clock: FakeClock,
+                                                  user: EmulatedUser) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=120)
+    assert (await call(app, bearer(token)))[2]["reason"] == "authenticated"
+    assert (await call(app, bearer(token)))[2]["reason"] == "authenticated"
+    # Inside min_token_life of exp: the plan decides again (still signed in, not reused).
+    clock.advance(120 - config.min_token_life + 1)
+    assert app.resolver.core.hot.get(_key(token), clock.time()) is None
+    assert (await call(app, bearer(token)))[2]["reason"] == "authenticated"
+    clock.advance(config.min_token_life + config.leeway + 1)
+    status, _, body = await call(app, bearer(token))
+    assert status == 200 and body["reason"] == "expired" and body["clerk_id"] is None
+
+
+def _key(token: str) -> bytes:
+    from focus_middleware.fast_path import hot_key
+    key = hot_key(f"Bearer {token}".encode(), None)
+    assert key is not None
+    return key
+
+
+async def test_a_token_reused_as_bearer_then_cookie_is_judged_by_each_source(
+        config: FocusConfig, emu: FocusEmulator, user: EmulatedUser) -> None:
+    signin_origin = config.signin_origin
+    assert signin_origin is not None
+    app = FocusMiddleware(Starlette(routes=[Route("/", who)]), config=config)
+    token = user.session_jwt(azp=signin_origin, lifetime=600)
+    for _ in range(2):  # cold, then warm
+        assert (await call(app, cookie(config, token)))[2]["reason"] == "authenticated"
+        status, _, body = await call(app, bearer(token))
+        assert status == 200 and body["reason"] == "rejected"
+    assert hot(app) == 1  # only the cookie's answer is kept
+
+
+async def test_forget_wallet_and_a_reset_end_the_reuse(app: FocusMiddleware, emu: FocusEmulator,
+                                                       user: EmulatedUser) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    await call(app, bearer(token))
+    assert (await call(app, bearer(token)))[2]["credits"] == 7
+    await app.resolver.aforget_wallet(user.clerk_id)
+    calls = emu.calls("GET /api/wallet")
+    await call(app, bearer(token))
+    assert emu.calls("GET /api/wallet") == calls + 1  # read afresh, not the remembered answer
+    app.resolver.core.cache.clear()  # type: ignore[attr-defined]  (an invalidation feed's reset)
+    await call(app, bearer(token))
+    assert emu.calls("GET /api/wallet") == calls + 2
+
+
+async def test_a_cross_origin_cookie_post_is_decided_by_the_plan(app: FocusMiddleware, config: FocusConfig,
+                                                                 user: EmulatedUser) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    await call(app, cookie(config, token))
+    assert (await call(app, cookie(config, token)))[2]["reason"] == "authenticated"
+    foreign = [*cookie(config, token), (b"origin", b"https://evil.example"), (b"sec-fetch-site", b"cross-site")]
+    status, _, body = await call(app, foreign, method="POST")
+    assert status == 200 and body["reason"] == "cross_origin" and body["clerk_id"] is None
+
+
+async def test_our_paths_and_markers_take_the_plan(app: FocusMiddleware, user: EmulatedUser) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    await call(app, bearer(token))
+    status, headers, _ = await call(app, bearer(token), path="/_focus/refresh.js")
+    assert status == 200 and "javascript" in headers.get("content-type", "")
+
+
+async def test_the_facts_are_built_on_first_use(app: FocusMiddleware, user: EmulatedUser) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    await call(app, bearer(token))
+    body = (await call(app, bearer(token), method="POST"))[2]
+    assert body["method"] == "POST" and body["path"] == "/" and body["reason"] == "authenticated"
+
+
+async def test_a_repeated_credential_header_takes_the_plan(app: FocusMiddleware, user: EmulatedUser) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    await call(app, bearer(token))
+    status, _, body = await call(app, [*bearer(token), *bearer(token)])
+    assert status == 200 and body["reason"] == "rejected"  # the plan joins them: not one token
+
+
+async def test_an_async_resolver_shares_the_table(config: FocusConfig, user: EmulatedUser) -> None:
+    resolver = AsyncResolver(config)
+    app = FocusMiddleware(Starlette(routes=[Route("/", who)]), config=config, resolver=resolver)
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    await call(app, bearer(token))
+    assert len(resolver.core.hot) == 1
+    await resolver.aclose()
