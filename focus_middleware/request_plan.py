@@ -311,12 +311,20 @@ def cache_headers(vary_value: str | None, cache_control_value: str | None, *, cr
 H = TypeVar("H", str, bytes)
 
 
-def with_cache_headers(headers: Iterable[tuple[H, H]], names: tuple[H, H], *, credentialed: bool) -> list[tuple[H, H]]:
+HeaderNames: TypeAlias = tuple[H, H, H, H]
+
+
+def header_names(vary_name: H, cache_control_name: H) -> HeaderNames[H]:
+    """An adapter's spelling of ``Vary`` and ``Cache-Control`` for :func:`with_cache_headers`
+    (its case, ``str`` or ``bytes``), with the lower case it matches by, worked out once."""
+    return vary_name, cache_control_name, vary_name.lower(), cache_control_name.lower()
+
+
+def with_cache_headers(headers: Iterable[tuple[H, H]], names: HeaderNames[H], *, credentialed: bool) -> list[tuple[H, H]]:
     """``headers`` (a WSGI list of ``str`` pairs, or ASGI's ``bytes`` pairs, latin-1) with
-    :func:`cache_headers` merged in, under ``names`` (the adapter's spelling of ``Vary``
-    and ``Cache-Control``); the app's own values of them are joined and replaced."""
-    vary_name, cc_name = names
-    vary_lower, cc_lower = vary_name.lower(), cc_name.lower()
+    :func:`cache_headers` merged in, under ``names`` (:func:`header_names`); the app's own
+    values of them are joined and replaced."""
+    vary_name, cc_name, vary_lower, cc_lower = names
     out: list[tuple[H, H]] = []
     found_vary: str | None = None
     found_cc: str | None = None
@@ -330,11 +338,24 @@ def with_cache_headers(headers: Iterable[tuple[H, H]], names: tuple[H, H], *, cr
             found_cc = text if found_cc is None else f"{found_cc}, {text}"
         else:
             out.append((name, value))
-    vary_out, cc_out = cache_headers(found_vary, found_cc, credentialed=credentialed)
-    out.append((vary_name, _spelled_as(vary_name, vary_out)))
-    if cc_out is not None:
-        out.append((cc_name, _spelled_as(cc_name, cc_out)))
+    key = (vary_name, found_vary, found_cc, credentialed)
+    added: tuple[tuple[H, H], ...] | None = _ADDED.get(key)
+    if added is None:
+        vary_out, cc_out = cache_headers(found_vary, found_cc, credentialed=credentialed)
+        added = ((vary_name, _spelled_as(vary_name, vary_out)),)
+        if cc_out is not None:
+            added += ((cc_name, _spelled_as(cc_name, cc_out)),)
+        if len(_ADDED) < _MAX_ADDED:
+            _ADDED[key] = added
+    out += added
     return out
+
+
+# The headers added for each (spelling, app's Vary, app's Cache-Control, credentialed): an
+# app sends a handful of distinct values, and every response pays for them otherwise. Bounded,
+# since an app may build a value per request.
+_ADDED: dict[tuple[str | bytes, str | None, str | None, bool], Any] = {}
+_MAX_ADDED = 256
 
 
 def _text(value: str | bytes) -> str:
@@ -354,6 +375,7 @@ __all__ = [
     "AsyncBodyReader",
     "BodyReader",
     "Endpoint",
+    "HeaderNames",
     "Proceed",
     "ProceedView",
     "Reason",
@@ -363,6 +385,7 @@ __all__ = [
     "adrive",
     "cache_control",
     "cache_headers",
+    "header_names",
     "drive",
     "endpoint_for",
     "may_answer_up_front",

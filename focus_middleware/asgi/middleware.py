@@ -61,6 +61,7 @@ from focus_middleware.request_plan import (
     Reason,
     Respond,
     adrive,
+    header_names,
     quick_proceed,
     request_plan,
     with_cache_headers,
@@ -321,7 +322,7 @@ async def read_body(receive: Receive, limit: int) -> bytes | None:
 # -- the middleware -------------------------------------------------------------------------------
 
 
-_CACHE_HEADER_NAMES = (b"vary", b"cache-control")
+_CACHE_HEADER_NAMES = header_names(b"vary", b"cache-control")
 
 
 class FocusMiddleware:

@@ -67,6 +67,7 @@ from focus_middleware.request_plan import (
     account_plan,
     drive,
     endpoint_for,
+    header_names,
     may_answer_up_front,
     request_plan,
     up_front,
@@ -203,7 +204,7 @@ def to_response(spec: ResponseSpec, response_class: type[Response] = Response) -
     return response
 
 
-_CACHE_HEADER_NAMES = ("Vary", "Cache-Control")
+_CACHE_HEADER_NAMES = header_names("Vary", "Cache-Control")
 
 
 # -- the per-request context ---------------------------------------------------------------------------
