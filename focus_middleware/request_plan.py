@@ -177,7 +177,8 @@ def request_plan(core: ResolverCore, facts: RequestFacts, *, websocket: bool = F
     channel that acts as the user), so the socket sees no account.
     """
     config = core.config
-    if not websocket:
+    # One cheap test rules out every answer of ours for most requests.
+    if not websocket and may_answer_up_front(facts.path, facts.query_string):
         endpoint = endpoint_for(facts)
         if endpoint == "script":
             return Respond(refresh_script(facts, config))
