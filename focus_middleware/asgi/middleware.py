@@ -761,20 +761,3 @@ def _attach(scope: MutableMapping[str, Any], ctx: FocusContext) -> None:
     else:
         scope["user"] = AnonymousFocusUser(ctx.proceed.reason)
         scope["auth"] = AuthCredentials()
-
-
-__all__ = [
-    "SCOPE_KEY",
-    "AnonymousFocusUser",
-    "Finish",
-    "FinishHook",
-    "FocusContext",
-    "FocusMiddleware",
-    "FocusRefusal",
-    "FocusUser",
-    "clear_focus_session",
-    "facts_from_scope",
-    "focus_context",
-    "read_body",
-    "to_response",
-]

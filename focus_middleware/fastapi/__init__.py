@@ -11,7 +11,6 @@ from focus_middleware.fastapi.dependencies import (
     SCHEME_NAME,
     CurrentAccount,
     FocusDependency,
-    FocusJob,
     FocusRoute,
     FocusSecurity,
     OptionalAccount,
@@ -22,6 +21,7 @@ from focus_middleware.fastapi.dependencies import (
     focus_openapi,
     optional_account,
 )
+from focus_middleware.jobs import FocusJob
 
 __all__ = [
     "SCHEME_NAME",

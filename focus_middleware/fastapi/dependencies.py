@@ -317,20 +317,3 @@ def _focus_dependencies(dependant: Dependant) -> Iterator[FocusDependency]:
         if isinstance(sub.call, FocusDependency):
             yield sub.call
         yield from _focus_dependencies(sub)
-
-
-__all__ = [
-    "SCHEME_NAME",
-    "CurrentAccount",
-    "FocusDependency",
-    "FocusRoute",
-    "FocusJob",
-    "FocusSecurity",
-    "OptionalAccount",
-    "PaidJob",
-    "RequireCredits",
-    "current_account",
-    "describe_routes",
-    "focus_openapi",
-    "optional_account",
-]

@@ -544,20 +544,3 @@ class _Finishing(SettlingIterable):
         if paid is not None and not paid.may_deliver():  # refunded at shutdown: it must not arrive now
             raise ConnectionAbortedError("the paid job was refunded at shutdown")
         return super().__next__()
-
-
-__all__ = [
-    "ACCOUNT_KEY",
-    "ENVIRON_KEY",
-    "JOB_KEY",
-    "FocusWSGIMiddleware",
-    "WSGIFocusContext",
-    "clear_focus_session",
-    "facts_from_environ",
-    "focus_account",
-    "read_body",
-    "send_spec",
-    "spec_headers",
-    "to_response",
-    "wsgi_context",
-]
