@@ -51,12 +51,20 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.functional import SimpleLazyObject
 
 from focus_middleware import events
 from focus_middleware.facts import RequestFacts
-from focus_middleware.request_plan import Proceed, Respond, cache_headers, quick_proceed, request_plan, up_front
+from focus_middleware.request_plan import (
+    Proceed,
+    RequestPlan,
+    Respond,
+    cache_headers,
+    quick_proceed,
+    request_plan,
+    up_front,
+)
 from focus_middleware.shutdown import install_signal_handlers
 
 from django_focus.paid import asettle_now, settle_after, settle_now
@@ -92,15 +100,11 @@ class FocusMiddleware:
         # events; not on a streamed answer's, settled as the server iterates it afterwards.
         mark = events.enter_request(request.META.get("HTTP_X_REQUEST_ID")) if events.active else None
         try:
-            runtime = get_runtime()
-            facts = facts_from_request(request, runtime)
-            proceed = quick_proceed(facts)
-            if proceed is None and up_front(facts, runtime.config):
-                result = run_sync(request_plan(runtime.core, facts), request, runtime)
-                if isinstance(result, Respond):
-                    return to_response(result.response, facts, runtime)
-                proceed = result
-            ctx = _attach(request, facts, runtime, proceed)
+            runtime, facts, proceed, plan = _begin(request)
+            verdict = run_sync(plan, request, runtime) if plan is not None else proceed
+            ctx = _attach(request, facts, runtime, verdict)
+            if not isinstance(ctx, FocusContext):
+                return ctx  # the core answered
             get_response: GetResponse = self.get_response  # type: ignore[assignment]
             try:
                 response = get_response(request)
@@ -114,15 +118,11 @@ class FocusMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         mark = events.enter_request(request.META.get("HTTP_X_REQUEST_ID")) if events.active else None
         try:
-            runtime = get_runtime()
-            facts = facts_from_request(request, runtime)
-            proceed = quick_proceed(facts)
-            if proceed is None and up_front(facts, runtime.config):
-                result = await run_async(request_plan(runtime.core, facts), request, runtime)
-                if isinstance(result, Respond):
-                    return to_response(result.response, facts, runtime)
-                proceed = result
-            ctx = _attach(request, facts, runtime, proceed)
+            runtime, facts, proceed, plan = _begin(request)
+            verdict = await run_async(plan, request, runtime) if plan is not None else proceed
+            ctx = _attach(request, facts, runtime, verdict)
+            if not isinstance(ctx, FocusContext):
+                return ctx  # the core answered
             get_response: AGetResponse = self.get_response  # type: ignore[assignment]
             try:
                 response = await get_response(request)
@@ -134,8 +134,25 @@ class FocusMiddleware:
             events.leave_request(mark)
 
 
-def _attach(request: HttpRequest, facts: RequestFacts, runtime: FocusRuntime, proceed: Proceed | None) -> FocusContext:
-    ctx = FocusContext(request, facts, runtime, proceed)
+def _begin(request: HttpRequest) -> tuple[FocusRuntime, RequestFacts, Proceed | None, RequestPlan | None]:
+    """What the core knows of a request before the view: its facts, and either the verdict
+    (no credentials: anonymous), or the plan to run now (the core may answer it itself),
+    or neither (the account is resolved when something asks for it)."""
+    runtime = get_runtime()
+    facts = facts_from_request(request, runtime)
+    proceed = quick_proceed(facts)
+    if proceed is None and up_front(facts, runtime.config):
+        return runtime, facts, None, request_plan(runtime.core, facts)
+    return runtime, facts, proceed, None
+
+
+def _attach(request: HttpRequest, facts: RequestFacts, runtime: FocusRuntime,
+            verdict: Respond | Proceed | None) -> FocusContext | HttpResponse:
+    """The core's answer as Django's response (its endpoints, a return trip), or the
+    request's context attached, with the verdict if known (else resolved on first use)."""
+    if isinstance(verdict, Respond):
+        return to_response(verdict.response, facts, runtime)
+    ctx = FocusContext(request, facts, runtime, verdict)
     setattr(request, CONTEXT_ATTR, ctx)
     request.focus_account = SimpleLazyObject(ctx.account)  # type: ignore[attr-defined]
     request.afocus_account = partial(FocusContext.aaccount, ctx)  # type: ignore[attr-defined]
