@@ -45,7 +45,7 @@ from example_apps.common import (
     render_preview,
     render_steps,
 )
-from flask_focus import Focus, FocusAccount, PaidJob, current_account, state_of
+from flask_focus import Focus, FocusAccount, FocusJob, current_account, state_of
 from focus_middleware.billing_notice import back_from_billing
 from focus_middleware.pages import not_found
 from focus_middleware.responses import is_navigation
@@ -110,7 +110,7 @@ def studio_page() -> str:
 @focus.paid(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render", label=RENDER_LABEL,
             usual_cost=RENDER_COST, result_url=RESULT_PATH)
 def render() -> ResponseReturnValue:
-    job: PaidJob = request.focus_job  # type: ignore[attr-defined]
+    job: FocusJob = request.focus_job  # type: ignore[attr-defined]
     preview = render_preview(clean_title(request.form.get("title")), job.job_id, origin())
     job.actual_cost = preview.cost  # settled once this answer went out; the rest goes back
     job.metadata.update(description=preview.description, previewUrl=preview.url)
@@ -132,7 +132,7 @@ def result(job_id: str) -> ResponseReturnValue:
 @focus.paid(action="render-stream", cost_estimate=STREAM_ESTIMATE, description="Preview render (live)",
             label="Preview render with live progress", usual_cost=STREAM_COST, result_url=RESULT_PATH)
 def render_stream() -> Response:
-    job: PaidJob = request.focus_job  # type: ignore[attr-defined]
+    job: FocusJob = request.focus_job  # type: ignore[attr-defined]
     preview = render_preview(clean_title(request.form.get("title")), job.job_id, origin(), cost=STREAM_COST,
                              frames=STREAM_FRAMES)
     job.metadata.update(description=preview.description, previewUrl=preview.url)
@@ -183,7 +183,7 @@ def api_me() -> Response:
 @focus.paid(action="render", cost_estimate=RENDER_ESTIMATE, description="Preview render", label=RENDER_LABEL,
             usual_cost=RENDER_COST)
 def api_render() -> Response:
-    job: PaidJob = request.focus_job  # type: ignore[attr-defined]
+    job: FocusJob = request.focus_job  # type: ignore[attr-defined]
     body = request.get_json(silent=True)
     title = body.get("title") if isinstance(body, dict) else None
     preview = render_preview(clean_title(title), job.job_id, origin())
