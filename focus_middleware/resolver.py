@@ -23,6 +23,7 @@ refusal; an expired but genuine session token falls through to the next source.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import secrets
@@ -255,6 +256,11 @@ class ResolverCore:
         self._accounts_lock = threading.Lock()
         # Whole answers of requests whose every part is cached (focus_middleware.fast_path).
         self.hot = HotAnswers()
+        # When each user's wallet was last forgotten (a tick of _forgets): a wallet read that
+        # began before it holds the balance credits moved away from, and is not kept.
+        self._forgets = itertools.count(1)
+        self._forgotten: LRUCache[str, int] = LRUCache(maxsize=config.wallet_cache_size)
+        self._forgotten_lock = threading.Lock()
 
     # -- keys: namespaced by configuration, hashes only -----------------------------------
 
@@ -406,6 +412,7 @@ class ResolverCore:
         return (yield from self._shared_fill(key, self._remote_from_shared, load, "remote"))
 
     def _check_remote(self, token: str, key: str, exp: float | None, client: str) -> Generator[Effect, Any, _Checked]:
+        began = self._tick()
         result = yield CheckRemotely(token, client)
         if isinstance(result, RemoteChecksExhausted):
             return _Checked(failure=Unavailable("rate_limited", retry_after=1))
@@ -417,7 +424,7 @@ class ResolverCore:
         wallet: Wallet = result
         # The wallet first: a process that sees the identity in the shared level then finds
         # the wallet there too, instead of fetching it.
-        yield from self._save_wallet(wallet)
+        yield from self._save_wallet(wallet, began)
         ttl = self.config.pat_ttl
         if exp is not None:
             ttl = min(ttl, exp - self.config.clock.time())
@@ -471,12 +478,13 @@ class ResolverCore:
         return (yield from self._shared_fill(key, self._wallet_from_shared, load, "wallet"))
 
     def _fetch_wallet(self, token: str) -> Generator[Effect, Any, _Loaded]:
+        began = self._tick()
         result = yield FetchWallet(token)
         if isinstance(result, UnauthorizedError):
             return _Loaded(refused=True)
         if isinstance(result, BaseException):
             return _Loaded()
-        return _Loaded(result, (yield from self._save_wallet(result)))
+        return _Loaded(result, (yield from self._save_wallet(result, began)))
 
     def _wallet_from_shared(self, key: str, value: Any) -> _Loaded | None:
         """A shared wallet entry: adopted into the first level even when no longer fresh (it
@@ -566,22 +574,41 @@ class ResolverCore:
         self.cache.set(self.wallet_key(wallet.account.clerk_id), entry, self.config.wallet_ttl + self.config.stale_if_error)
         return version
 
-    def _save_wallet(self, wallet: Wallet) -> Generator[Effect, Any, str]:
+    def _tick(self) -> int:
+        return next(self._forgets)
+
+    def _save_wallet(self, wallet: Wallet, began: int) -> Generator[Effect, Any, str]:
+        """Cache a wallet read from Focus, unless its user's wallet was forgotten after the
+        read began (``began``, a :meth:`_tick`): that read may hold a balance from before
+        the credits moved (a job settled while the page that read it was being served), and
+        caching it after the forget would show the old balance for ``wallet_ttl``. The
+        request still gets the wallet it read; the next one reads afresh."""
         version, entry = self._wallet_entry(wallet)
+        clerk_id = wallet.account.clerk_id
+        with self._forgotten_lock:
+            forgotten = self._forgotten.get(clerk_id, 0)
+        if forgotten > began:
+            return version
         ttl = self.config.wallet_ttl + self.config.stale_if_error
-        yield from self._store(self.wallet_key(wallet.account.clerk_id), entry, ttl)
+        yield from self._store(self.wallet_key(clerk_id), entry, ttl)
         return version
+
+    def _forgot(self, clerk_id: str) -> str:
+        with self._forgotten_lock:
+            self._forgotten[clerk_id] = self._tick()
+        key = self.wallet_key(clerk_id)
+        self.cache.delete(key)
+        return key
 
     def forget_wallet(self, clerk_id: str) -> None:
         """After a job moved credits: the next request reads the balance afresh. In-process
         only; the drivers' ``forget_wallet`` also drop it from the shared level, everywhere."""
-        self.cache.delete(self.wallet_key(clerk_id))
+        self._forgot(clerk_id)
 
     def forget_plan(self, clerk_id: str) -> Generator[Effect, Any, None]:
         """:meth:`forget_wallet` in this process, then in the shared level and, through its
         invalidation feed, in every process."""
-        key = self.wallet_key(clerk_id)
-        self.cache.delete(key)
+        key = self._forgot(clerk_id)
         if self.shared:
             yield SharedDelete(key)
 

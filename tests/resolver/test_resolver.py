@@ -226,3 +226,35 @@ def test_tokens_never_reach_logs_or_reprs(resolver: Resolver, user: EmulatedUser
     outcomes = [resolver.resolve(facts(bearer=t)) for t in (pat, jwt_, pat, user.session_jwt(key="foreign"))]
     text = caplog.text + "".join(repr(o) for o in outcomes)
     assert pat not in text and jwt_ not in text and jwt_.split(".")[1] not in text
+
+
+def test_a_wallet_read_overtaken_by_a_forget_is_not_kept(config: FocusConfig, user: EmulatedUser,
+                                                          emu: FocusEmulator) -> None:
+    """A page reads the wallet while a paid job is open; the job settles (Focus moves the
+    credits, the settlement forgets the cached wallet) before that read's answer is stored.
+    Stored after the forget, the old balance would be shown for ``wallet_ttl`` (forever on a
+    frozen clock: the demo walk caught it). The request keeps what it read; the next reads
+    afresh."""
+
+    class SettledMeanwhile(Resolver):
+        overtake = True
+
+        def _fetch(self, effect: object) -> object:  # type: ignore[override]
+            read = super()._fetch(effect)  # type: ignore[arg-type]
+            if self.overtake:
+                self.overtake = False
+                emu.set_credits(user, 3)
+                self.forget_wallet(user.clerk_id)
+            return read
+
+    resolver = SettledMeanwhile(config)
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    first = resolver.resolve(facts(bearer=token))
+    assert isinstance(first, Authenticated) and first.account.credits == 50
+    emu.reset_calls()
+    again = resolver.resolve(facts(bearer=token))
+    assert isinstance(again, Authenticated) and again.account.credits == 3
+    assert emu.calls(WALLET) == 1
+    resolver.resolve(facts(bearer=token))
+    assert emu.calls(WALLET) == 1  # a read that began after the forget is kept as before
+    resolver.close()
