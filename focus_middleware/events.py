@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 from urllib.parse import parse_qsl, urlsplit
 
+from focus_middleware.outcome import Authenticated, Expired, Outcome, Rejected, Unavailable
+
 logger = logging.getLogger("focus_middleware.events")
 
 CacheLevel = Literal["l1", "l2"]
@@ -45,6 +47,20 @@ class Decision:
     @property
     def refused(self) -> bool:
         return self.outcome != "authenticated"
+
+
+def decision_of(outcome: Outcome) -> Decision:
+    """The event of one resolution: the outcome's kind and short codes, never its token."""
+    if isinstance(outcome, Authenticated):
+        credential = outcome.credential
+        return Decision("authenticated", None, credential.source, credential.kind)
+    if isinstance(outcome, Rejected):
+        return Decision("rejected", outcome.reason, outcome.source)
+    if isinstance(outcome, Expired):
+        return Decision("expired", "expired", outcome.source)
+    if isinstance(outcome, Unavailable):
+        return Decision("unavailable", outcome.reason)
+    return Decision("anonymous")
 
 
 @dataclass(frozen=True, slots=True)

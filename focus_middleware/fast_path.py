@@ -11,17 +11,20 @@ the full plan, which answers and (through :func:`remember`) fills this table aga
 A request takes the fast path only when all of these hold; each says why reusing the
 earlier answer is the same decision the full plan would make:
 
-- **No event subscriber** (``events.active``): the plan emits cache lookups and the
-  decision; those subscribers see every request go through it.
+- **Events as the plan emits them**: a subscriber hears of an answer from the table
+  what it hears of the plan's fully cached answer (the token's and the wallet's
+  first-level hits, then the decision), in that order.
 - **Not ours**: the path holds no ``/_focus`` and the query neither ``focus_state`` nor
   ``focus_billed`` (the middleware's endpoints, the return trip, back-from-billing are
   answered by the plan; tested on the raw path, a superset of :func:`~focus_middleware.
   request_plan.up_front`).
 - **One credential header, read as the plan reads it**: an ``Authorization: Bearer``
   (which alone decides), or no ``Authorization`` at all and a ``Cookie`` header. The key
-  is the hash of that exact header value (and which header it was), so the same bytes
-  always come back to the answer derived from them; a token cached as a bearer is never
-  reused for a cookie (``azp`` is judged by source).
+  is the SHA-256 of that exact header value, and the answer records which header it came
+  from, so the same bytes always come back to the answer derived from them and a token
+  cached as a bearer is never reused for a cookie (``azp`` is judged by source). The
+  adapters pass the header as their server gave it: ASGI's bytes, or WSGI's and Django's
+  latin-1 ``str`` (PEP 3333), encoded back to the same bytes.
 - **A safe method for a cookie** (GET, HEAD, OPTIONS, TRACE): a cookie-authenticated
   state change is checked for its origin by the plan every time.
 - **What the answer was derived from is still there**: the first-level entries of the
@@ -62,7 +65,9 @@ HOT_ENTRIES = 4096
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _STATE = STATE_PARAM.encode()
 _BILLED = BILLED_PARAM.encode()
-_BEARER = b"bearer "
+# A query's token= is a credential (the plan ignores it or refuses it): never anonymous here.
+_TOKEN = b"token="
+_BEARERS = (b"bearer ", "bearer ")
 
 
 @dataclass(slots=True)
@@ -73,6 +78,9 @@ class _Hot:
     token_entry: CacheEntry
     wallet_entry: CacheEntry
     bearer: bool
+    """Whether the answer came from an ``Authorization`` header (else from a ``Cookie``)."""
+    events: tuple[events.Event, ...]
+    """What the plan emitted for it (the first-level hits, the decision), emitted again."""
 
 
 class HotAnswers:
@@ -106,40 +114,48 @@ class HotAnswers:
         return len(self._answers)
 
 
-def hot_key(bearer: bytes | None, cookie: bytes | None) -> bytes | None:
-    """The table's key: the hash of the ``Authorization: Bearer`` header's raw value (which
-    alone decides), else of the ``Cookie`` header's; None without either."""
-    if bearer is not None:
-        return hashlib.sha256(b"a" + bearer).digest()
-    if cookie:
-        return hashlib.sha256(b"c" + cookie).digest()
-    return None
+def hot_key(header: bytes | str) -> bytes | None:
+    """The table's key for a credential header's raw value: its SHA-256 (a token is never a
+    key). None for a ``str`` that is not latin-1, which no server hands over: such a
+    request takes the plan."""
+    if isinstance(header, str):
+        try:
+            header = header.encode("latin-1")
+        except UnicodeEncodeError:
+            return None
+    return hashlib.sha256(header).digest()
 
 
 def cached_proceed(core: ResolverCore, method: str, path: str, query: bytes | str,
-                   authorization: bytes | None, cookie: bytes | None) -> Proceed | None:
+                   authorization: bytes | str | None, cookie: bytes | str | None) -> Proceed | None:
     """The remembered answer for a request, from its raw method, path (``root_path``
-    included), query and credential headers; None: run the full plan (see the module
-    docstring for each condition). A request with no credential at all is anonymous
-    here too, as :func:`~focus_middleware.request_plan.quick_proceed` says."""
-    if events.active or FOCUS_PREFIX in path:
+    included), query and credential headers (ASGI's bytes, or WSGI's latin-1 ``str``);
+    None: run the full plan (see the module docstring for each condition). A request
+    with no credential at all is anonymous here too, as
+    :func:`~focus_middleware.request_plan.quick_proceed` says."""
+    if FOCUS_PREFIX in path:
         return None
-    if isinstance(query, str):
-        query = query.encode("latin-1", "replace")
-    if _STATE in query or _BILLED in query:
+    if isinstance(query, bytes):
+        if query and (_STATE in query or _BILLED in query or _TOKEN in query):
+            return None
+    elif query and (STATE_PARAM in query or BILLED_PARAM in query or "token=" in query):
         return None
-    bearer = authorization is not None and authorization[:7].lower() == _BEARER
-    if not bearer and cookie is None:
-        # No credential at all (a query's token= is one: the plan ignores it or refuses it).
-        return None if b"token=" in query else PROCEED_ANONYMOUS
-    if not bearer and authorization is not None:
-        return None  # another scheme beside a cookie: the plan reads the cookie
-    key = hot_key(authorization if bearer else None, cookie)
+    # Lower-cased by hand: only the first 7 characters, whatever their type.
+    bearer = authorization is not None and authorization[:7].lower() in _BEARERS
+    if not bearer:
+        if cookie is None:
+            return None if authorization is not None else PROCEED_ANONYMOUS
+        if authorization is not None:
+            return None  # another scheme beside a cookie: the plan reads the cookie
+    key = hot_key(authorization if bearer else cookie)  # type: ignore[arg-type]
     if key is None:
         return None
     hot = core.hot.get(key, core.config.clock.time())
-    if hot is None or not (hot.bearer or method in _SAFE_METHODS):
+    if hot is None or hot.bearer is not bearer or not (bearer or method in _SAFE_METHODS):
         return None
+    if events.active:
+        for event in hot.events:
+            events.emit(event)
     return hot.proceed
 
 
@@ -159,11 +175,7 @@ def remember(core: ResolverCore, facts: RequestFacts, proceed: Proceed) -> None:
         return
     if not bearer and facts.method not in _SAFE_METHODS:
         return
-    try:
-        raw = ((authorization if bearer else facts.headers.get("cookie")) or "").encode("latin-1")
-    except UnicodeEncodeError:  # not a header as a server decodes it: the plan decides each time
-        return
-    key = hot_key(raw, None) if bearer else hot_key(None, raw)
+    key = hot_key((authorization if bearer else facts.headers.get("cookie")) or "")
     if key is None:
         return
     found = core.answer_sources(outcome)
@@ -172,7 +184,9 @@ def remember(core: ResolverCore, facts: RequestFacts, proceed: Proceed) -> None:
     token_entry, wallet_entry, fresh_until = found
     until = min(credential.expires_at - core.config.min_token_life, fresh_until)
     if core.config.clock.time() < until:
-        core.hot.put(key, _Hot(proceed, until, token_entry, wallet_entry, bearer))
+        emitted = (events.CacheLookup("jwt", "l1", True), events.CacheLookup("wallet", "l1", True),
+                   events.decision_of(outcome))
+        core.hot.put(key, _Hot(proceed, until, token_entry, wallet_entry, bearer, emitted))
 
 
 __all__ = ["HOT_ENTRIES", "HotAnswers", "cached_proceed", "hot_key", "remember"]

@@ -294,7 +294,7 @@ class ResolverCore:
         identity = yield from self.identity_plan(facts)
         outcome = identity if not isinstance(identity, _Identity) else (yield from self.account_for(identity))
         if events.active:
-            events.emit(decision_event(outcome))
+            events.emit(events.decision_of(outcome))
         return outcome
 
     def identity_plan(self, facts: RequestFacts) -> Generator[Effect, Any, _Identity | Outcome]:
@@ -705,20 +705,6 @@ class ResolverCore:
         if hit is not None:
             return hit
         return (yield from load())
-
-
-def decision_event(outcome: Outcome) -> events.Decision:
-    """The event of one resolution: the outcome's kind and short codes, never its token."""
-    if isinstance(outcome, Authenticated):
-        credential = outcome.credential
-        return events.Decision("authenticated", None, credential.source, credential.kind)
-    if isinstance(outcome, Rejected):
-        return events.Decision("rejected", outcome.reason, outcome.source)
-    if isinstance(outcome, Expired):
-        return events.Decision("expired", "expired", outcome.source)
-    if isinstance(outcome, Unavailable):
-        return events.Decision("unavailable", outcome.reason)
-    return events.Decision("anonymous")
 
 
 _EXPECTED = (TokenRejected, TokenExpired, KeysUnavailable, FocusError, RemoteChecksExhausted, CacheUnavailable)

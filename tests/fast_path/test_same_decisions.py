@@ -124,7 +124,7 @@ async def test_expiry_while_cached_ends_the_reuse(app: FocusMiddleware, config: 
 
 def _key(token: str) -> bytes:
     from focus_middleware.fast_path import hot_key
-    key = hot_key(f"Bearer {token}".encode(), None)
+    key = hot_key(f"Bearer {token}".encode())
     assert key is not None
     return key
 
