@@ -171,7 +171,7 @@ class FocusContext(ProceedView):
     paid: PaidRequest | None = None
     """The request's paid work, once a paid guard opened it: the middleware reports to it."""
     _finish_hooks: list[FinishHook] | None = field(default=None, repr=False)
-    _watch: Callable[[], None] | None = field(default=None, repr=False)
+    _exchange: _Exchange | None = field(default=None, repr=False)
     _scope: Scope | None = field(default=None, repr=False)
     """A copy of the scope as it came in (routing changes the scope itself), for the facts."""
 
@@ -200,8 +200,8 @@ class FocusContext(ProceedView):
         """Paid work begins: listen for the client leaving from now on, not only once the
         answer starts. A server that hands ``http.disconnect`` over from another thread
         (Granian) may not get it to us between the answer's start and its last chunk."""
-        if self._watch is not None:
-            self._watch()
+        if self._exchange is not None:
+            self._exchange.watch()
 
     def client_left(self) -> None:
         """The server said the client went away (``http.disconnect``, a failed send)."""
@@ -381,58 +381,67 @@ class FocusMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http":
-            websocket = False
-        elif kind == "websocket":
-            websocket = True
-        elif kind == "lifespan":
-            await self.app(scope, receive, self._lifespan_send(send))
+        if kind != "http":
+            if kind == "websocket":
+                await self._websocket(scope, receive, send)
+            elif kind == "lifespan":
+                await self.app(scope, receive, self._lifespan_send(send))
+            else:
+                await self.app(scope, receive, send)
             return
-        else:
-            await self.app(scope, receive, send)
-            return
-        if not websocket:
-            proceed = self._cached_proceed(scope)
-            if proceed is not None:
-                ctx = FocusContext(None, proceed, self, _scope=dict(scope))
-                _attach(scope, ctx)
-                if self._jobs is not None:
-                    due = self._jobs.due_for_retry(proceed.outcome)
-                    if due is not None:
-                        ctx.on_finish(self._deliver_kept(due))
-                await self._call_app(scope, receive, send, ctx)
-                return
-        facts = facts_from_scope(scope)
         # The proxy's or client's request id on this request's events (logging, OTel, signals).
+        mark = events.enter_request(_raw_header(scope, b"x-request-id")) if events.active else None
+        try:
+            proceed = self._cached_proceed(scope)
+            if proceed is not None:  # the fast path: the facts are built if something asks
+                ctx = FocusContext(None, proceed, self, _scope=dict(scope))
+            else:
+                facts = facts_from_scope(scope)
+                _scrub_return_trip_token(scope)
+                proceed = quick_proceed(facts)
+                if proceed is None:
+                    resolver = self.resolver
+                    result = await adrive(request_plan(resolver.core, facts), resolver.perform,
+                                          lambda limit: read_body(receive, limit))
+                    if isinstance(result, Respond):
+                        await to_response(result.response)(scope, receive, send)
+                        return
+                    proceed = result
+                    remember(resolver.core, facts, proceed)
+                    if may_bounce_form(facts, self.config, proceed.outcome):
+                        receive = await keep_body(scope, receive, facts)
+                ctx = FocusContext(facts, proceed, self)
+            _attach(scope, ctx)
+            jobs = self._jobs
+            if jobs is not None and proceed.credentialed:
+                due = jobs.due_for_retry(proceed.outcome)
+                if due is not None:
+                    ctx.on_finish(self._deliver_kept(due))
+            await _Exchange(ctx, receive, send).run(self.app, scope)
+        finally:
+            if mark is not None:
+                events.leave_request(mark)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket handshake: the plan decides (its refusals are sent as HTTP answers
+        through the ASGI denial extension, by Starlette's ``Response``)."""
+        facts = facts_from_scope(scope)
         mark = events.enter_request(facts.headers.get("x-request-id")) if events.active else None
         try:
-            if not websocket:
-                _scrub_return_trip_token(scope)
-            proceed = quick_proceed(facts, websocket=websocket)
+            proceed = quick_proceed(facts, websocket=True)
             if proceed is None:
                 resolver = self.resolver
-                result = await adrive(request_plan(resolver.core, facts, websocket=websocket), resolver.perform,
+                result = await adrive(request_plan(resolver.core, facts, websocket=True), resolver.perform,
                                       lambda limit: read_body(receive, limit))
                 if isinstance(result, Respond):
                     await to_response(result.response)(scope, receive, send)
                     return
                 proceed = result
-                if not websocket:
-                    remember(resolver.core, facts, proceed)
-                if not websocket and may_bounce_form(facts, self.config, proceed.outcome):
-                    receive = await keep_body(scope, receive, facts)
-            ctx = FocusContext(facts, proceed, self)
-            _attach(scope, ctx)
-            if self._jobs is not None and not websocket:
-                due = self._jobs.due_for_retry(proceed.outcome)
-                if due is not None:
-                    ctx.on_finish(self._deliver_kept(due))
-            if websocket:
-                await self.app(scope, receive, send)
-            else:
-                await self._call_app(scope, receive, send, ctx)
+            _attach(scope, FocusContext(facts, proceed, self))
+            await self.app(scope, receive, send)
         finally:
-            events.leave_request(mark)
+            if mark is not None:
+                events.leave_request(mark)
 
     def _cached_proceed(self, scope: Scope) -> Proceed | None:
         """The core's remembered answer (:mod:`focus_middleware.fast_path`) from the raw
@@ -453,108 +462,6 @@ class FocusMiddleware:
             elif not name.islower():
                 return None
         return cached_proceed(self.resolver.core, scope["method"], scope["path"], scope["query_string"], authorization, cookie)
-
-    async def _call_app(self, scope: Scope, receive: Receive, send: Send, ctx: FocusContext) -> None:
-        credentialed = ctx.proceed.credentialed
-        stash: list[Message] = []
-        inbox: _Inbox | None = None
-        # The last message was handed to the server: a disconnect from now on is the answer's
-        # end. hypercorn reports it while that very send runs, to a receive the app awaited
-        # before the response started (Starlette's listen_for_disconnect, on spec < 2.4).
-        answered = False
-
-        async def watched_receive() -> Message:
-            if inbox is not None:
-                return await inbox.receive()
-            message = stash.pop() if stash else await receive()
-            if message["type"] == "http.disconnect" and not answered:
-                ctx.client_left()
-            return message
-
-        def watch() -> None:
-            nonlocal inbox
-            if inbox is None and not answered:
-                inbox = _Inbox.listening(receive, stash, ctx)
-
-        ctx._watch = watch
-        length: int | None = None  # the answer's Content-Length, counted down as it goes out
-
-        async def send_with_headers(message: Message) -> None:
-            nonlocal length, answered
-            kind = message["type"]
-            paid = ctx.paid
-            if kind == "http.response.start":
-                ctx.status = message["status"]
-                if paid is not None:
-                    paid.response_started(ctx.status)
-                    length = _content_length(message.get("headers", ()))
-                    # Watch for the client leaving while the paid answer is under way: the
-                    # app may never call receive (Starlette's StreamingResponse does).
-                    watch()
-                message = {**message, "headers": with_cache_headers(message.get("headers", ()), _CACHE_HEADER_NAMES,
-                                                                    credentialed=credentialed)}
-                await send(message)
-            elif paid is None and not ctx._finish_hooks:
-                await send(message)
-            elif paid is not None and paid.delivery == "finished":
-                # Every byte the client was told of went out (the empty last message of a
-                # FileResponse whose size is a multiple of its chunk): a client that has all
-                # of it may close already, and nothing here can take the answer back.
-                try:
-                    await send(message)
-                except (OSError, ClientDisconnect):
-                    pass
-            elif kind == "http.response.body" and (not message.get("more_body", False) or length is not None and
-                                                  length - len(message.get("body", b"")) <= 0):
-                if paid is not None and not paid.may_deliver():
-                    raise ConnectionAbortedError("the paid job was refunded at shutdown")
-                # Servers may drop what is sent to a client that left without saying so:
-                # learn what the server already knows before counting the answer delivered.
-                if inbox is not None:
-                    await inbox.catch_up()
-                    # From here a disconnect is the answer's end, which servers report too
-                    # (uvicorn and hypercorn while this very send runs): a client that left
-                    # now shows as a failed send.
-                    inbox.stop()
-                elif not ctx.disconnected:
-                    await _poll_disconnect(receive, stash, ctx)
-                answered = True
-                await _send_watched(send, message, ctx)
-                ctx.complete = not ctx.disconnected
-                if paid is not None:
-                    paid.body_finished()
-            elif kind in _FILE_SENDS:
-                if paid is not None and not paid.may_deliver():
-                    raise ConnectionAbortedError("the paid job was refunded at shutdown")
-                if inbox is not None:
-                    await inbox.catch_up()
-                    inbox.stop()
-                answered = True
-                await _send_watched(send, message, ctx)
-                ctx.complete = not ctx.disconnected
-                if paid is not None:
-                    paid.file_sent()
-            else:
-                if kind == "http.response.body" and length is not None:
-                    length -= len(message.get("body", b""))
-                await _send_watched(send, message, ctx)
-
-        error: BaseException | None = None
-        try:
-            await self.app(scope, watched_receive, send_with_headers)
-        except FocusRefusal as refused:
-            if ctx.status is not None:
-                error = refused
-                raise
-            await to_response(refused.response)(scope, watched_receive, send_with_headers)
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            if inbox is not None:
-                inbox.stop()
-            if ctx._finish_hooks:
-                await _run_finish_hooks(ctx, Finish(ctx.status, ctx.complete, error))
 
     def _deliver_kept(self, due: Authenticated) -> FinishHook:
         """After this response: deliver the user's kept settlements with this credential."""
@@ -603,6 +510,130 @@ def _content_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:
                 return int(value)
             except ValueError:
                 return None
+    return None
+
+
+class _Exchange:
+    """One request's run of the app: the ``receive`` and ``send`` the app is given (bound
+    methods of this object, so a request pays for one object, not three closures), which
+    add the cache headers to the answer, tell the context when the client leaves, and
+    report a paid answer's progress to its :class:`~focus_middleware.paid_request.PaidRequest`."""
+
+    __slots__ = ("_answered", "_credentialed", "_inbox", "_length", "_receive", "_send", "_stash", "ctx")
+
+    def __init__(self, ctx: FocusContext, receive: Receive, send: Send) -> None:
+        self.ctx = ctx
+        self._receive = receive
+        self._send = send
+        self._credentialed = ctx.proceed.credentialed
+        self._stash: list[Message] = []
+        self._inbox: _Inbox | None = None
+        # The last message was handed to the server: a disconnect from now on is the answer's
+        # end. hypercorn reports it while that very send runs, to a receive the app awaited
+        # before the response started (Starlette's listen_for_disconnect, on spec < 2.4).
+        self._answered = False
+        self._length: int | None = None  # the answer's Content-Length, counted down as it goes out
+
+    async def run(self, app: ASGIApp, scope: Scope) -> None:
+        ctx = self.ctx
+        ctx._exchange = self
+        error: BaseException | None = None
+        try:
+            await app(scope, self.receive, self.send)
+        except FocusRefusal as refused:
+            if ctx.status is not None:
+                error = refused
+                raise
+            await to_response(refused.response)(scope, self.receive, self.send)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            ctx._exchange = None  # no cycle left for the garbage collector to find
+            if self._inbox is not None:
+                self._inbox.stop()
+            if ctx._finish_hooks:
+                await _run_finish_hooks(ctx, Finish(ctx.status, ctx.complete, error))
+
+    async def receive(self) -> Message:
+        if self._inbox is not None:
+            return await self._inbox.receive()
+        stash = self._stash
+        message = stash.pop() if stash else await self._receive()
+        if message["type"] == "http.disconnect" and not self._answered:
+            self.ctx.client_left()
+        return message
+
+    def watch(self) -> None:
+        """Listen for the client leaving from now on (see :meth:`FocusContext.watch_client`)."""
+        if self._inbox is None and not self._answered:
+            self._inbox = _Inbox.listening(self._receive, self._stash, self.ctx)
+
+    async def send(self, message: Message) -> None:
+        ctx = self.ctx
+        kind = message["type"]
+        paid = ctx.paid
+        if kind == "http.response.start":
+            ctx.status = message["status"]
+            if paid is not None:
+                paid.response_started(ctx.status)
+                self._length = _content_length(message.get("headers", ()))
+                # Watch for the client leaving while the paid answer is under way: the
+                # app may never call receive (Starlette's StreamingResponse does).
+                self.watch()
+            await self._send({**message, "headers": with_cache_headers(message.get("headers", ()), _CACHE_HEADER_NAMES,
+                                                                       credentialed=self._credentialed)})
+        elif paid is None and not ctx._finish_hooks:
+            await self._send(message)
+        elif paid is not None and paid.delivery == "finished":
+            # Every byte the client was told of went out (the empty last message of a
+            # FileResponse whose size is a multiple of its chunk): a client that has all
+            # of it may close already, and nothing here can take the answer back.
+            try:
+                await self._send(message)
+            except (OSError, ClientDisconnect):
+                pass
+        elif kind == "http.response.body" and (not message.get("more_body", False) or self._length is not None and
+                                              self._length - len(message.get("body", b"")) <= 0):
+            await self._last(message)
+            if paid is not None:
+                paid.body_finished()
+        elif kind in _FILE_SENDS:
+            await self._last(message)
+            if paid is not None:
+                paid.file_sent()
+        else:
+            if kind == "http.response.body" and self._length is not None:
+                self._length -= len(message.get("body", b""))
+            await _send_watched(self._send, message, self.ctx)
+
+    async def _last(self, message: Message) -> None:
+        """The answer's last message: sent only to a client still there, as far as the
+        server knows (a refunded paid answer is not sent at all)."""
+        ctx = self.ctx
+        paid = ctx.paid
+        if paid is not None and not paid.may_deliver():
+            raise ConnectionAbortedError("the paid job was refunded at shutdown")
+        # Servers may drop what is sent to a client that left without saying so: learn
+        # what the server already knows before counting the answer delivered.
+        inbox = self._inbox
+        if inbox is not None:
+            await inbox.catch_up()
+            # From here a disconnect is the answer's end, which servers report too (uvicorn
+            # and hypercorn while this very send runs): a client that left now shows as a
+            # failed send.
+            inbox.stop()
+        elif not ctx.disconnected and message["type"] == "http.response.body":
+            await _poll_disconnect(self._receive, self._stash, ctx)
+        self._answered = True
+        await _send_watched(self._send, message, ctx)
+        ctx.complete = not ctx.disconnected
+
+
+def _raw_header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value
     return None
 
 
