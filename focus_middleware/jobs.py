@@ -558,8 +558,9 @@ class AsyncPaidJobs(_PaidJobsBase):
         return None
 
 
-# Every lifecycle that ever kept a settlement, drained once more when the interpreter exits.
-_AT_EXIT: weakref.WeakSet[_PaidJobsBase] = weakref.WeakSet()
+# Every lifecycle that ever kept a settlement, drained once more when the interpreter exits:
+# held, so an app dropped before the exit (a script's local) still delivers what it kept.
+_AT_EXIT: set[_PaidJobsBase] = set()
 # Every lifecycle alive: a shutdown fails their jobs in flight too.
 _LIVE: weakref.WeakSet[_PaidJobsBase] = weakref.WeakSet()
 
