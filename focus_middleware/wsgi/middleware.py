@@ -5,17 +5,26 @@
 :class:`~focus_middleware.resolver.Resolver`. It is the WSGI twin of
 :class:`~focus_middleware.asgi.FocusMiddleware` with one difference the WSGI world expects:
 the account is resolved **lazily**, on first access, like Django's ``request.user``. An app
-(or a route: static files, health checks) that never looks pays for building the facts and
-nothing else: no JWT check, no cache lookup, no network.
+(or a route: static files, health checks) that never looks pays for its context and the
+cache headers and nothing else: no facts, no JWT check, no cache lookup, no network.
 
 What the middleware does up front is only what cannot wait: its own endpoints
 (``/_focus/session``, ``/_focus/refresh.js``, ``/_focus/signout``, ``/_focus/signin``) and
 the return trip from sign-in answer before the app runs (:func:`~focus_middleware.request_plan.up_front`).
+When the account is asked for, a credential whose answer the core remembers gets it from
+the raw headers in one lookup (:mod:`focus_middleware.fast_path`), without the facts; any
+other runs the account part of the plan, whose answer is then remembered.
+
+Once the server closes the response, the environ lets go of the context
+(:meth:`WSGIFocusContext.release`): a request leaves no reference cycle for the garbage
+collector. A view may keep the context or the account past the response; an environ kept
+that long says, when asked for either, that the response is over.
 
 Where the account appears:
 
-- ``environ["focus.account"]``: a Werkzeug ``LocalProxy`` that resolves on first use; it is
-  truthy only for a request with an account, and forwards attribute access to the
+- ``environ["focus.account"]``: a Werkzeug ``LocalProxy`` that resolves on first use
+  (:class:`~focus_middleware.wsgi.proxy.AccountProxy`); it is truthy only for a request with
+  an account, and forwards attribute access to the
   :class:`~focus_middleware.models.FocusAccount` (PEP 3333 forbids a lazy dict, so the
   laziness lives in the value). :func:`focus_account` returns the object itself, or None.
 - ``environ["focus"]``: the request's :class:`WSGIFocusContext` (facts, the lazily resolved
@@ -35,11 +44,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_content_length, get_input_stream
 
@@ -48,11 +56,13 @@ from focus_middleware.bodies import SettlingIterable
 from focus_middleware import events
 from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts, parse_cookie_header, presents_credentials
+from focus_middleware.fast_path import cached_proceed, remember
 from focus_middleware.jobs import FocusJob, PaidJobs, PaidRoute, UndeliveredHook
 from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import Authenticated
 from focus_middleware.paid_request import PaidRequest, decide, one_per_request
 from focus_middleware.wsgi.idempotency import idempotency_of
+from focus_middleware.wsgi.proxy import RESPONSE_OVER, RESPONSE_OVER_MESSAGE, ResponseOver, new_account_proxy
 from focus_middleware.pages import template_page
 from focus_middleware.resolver import Resolver, config_of
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
@@ -221,7 +231,7 @@ class WSGIFocusContext(ProceedView):
     __slots__ = ("_facts", "_proceed", "credentialed", "due", "engine", "environ", "paid", "sealed", "status",
                  "watched")
 
-    def __init__(self, engine: FocusWSGIMiddleware, environ: WSGIEnvironment, *, credentialed: bool,
+    def __init__(self, engine: FocusWSGIMiddleware, environ: WSGIEnvironment, credentialed: bool,
                  proceed: Proceed | None = None) -> None:
         self.engine = engine
         self.environ = environ
@@ -279,9 +289,15 @@ class WSGIFocusContext(ProceedView):
 
     @property
     def proceed(self) -> Proceed:
-        if self._proceed is None:
-            self._proceed = self.engine.resolve(self)
-        return self._proceed
+        proceed = self._proceed
+        if proceed is None:
+            proceed = self._proceed = self.engine.resolve(self)
+        return proceed
+
+    @property
+    def account(self) -> FocusAccount | None:
+        """The account unprotected code sees (resolved now if nobody asked yet), or None."""
+        return (self._proceed or self.proceed).account
 
     @property
     def reason(self) -> Reason:
@@ -361,6 +377,24 @@ class WSGIFocusContext(ProceedView):
         if due is not None:
             jobs.retry_pending(due.account.clerk_id, due.credential)
 
+    def closed(self, complete: bool, error: BaseException | None) -> None:
+        """The server closed the body: :meth:`finish`, then :meth:`release`."""
+        try:
+            self.finish(error)
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """The response is over: the environ lets go of this context and its account proxy
+        (both then hold :data:`~focus_middleware.wsgi.proxy.RESPONSE_OVER`, which says so
+        when used). The context points at the environ and the environ at the context: left
+        linked, every request would leave a reference cycle for the garbage collector, and
+        an app that makes its environ a cycle of its own (a Werkzeug ``Request`` does) would
+        drag the context into it. A view that kept the context or the account still reads it."""
+        environ = self.environ
+        if environ.get(ENVIRON_KEY) is self:
+            environ[ENVIRON_KEY] = environ[ACCOUNT_KEY] = RESPONSE_OVER
+
     def __repr__(self) -> str:
         state = self._proceed.reason if self._proceed is not None else "unresolved"
         environ = self.environ
@@ -368,9 +402,12 @@ class WSGIFocusContext(ProceedView):
 
 
 def wsgi_context(environ: WSGIEnvironment) -> WSGIFocusContext:
-    """The request's :class:`WSGIFocusContext`; a clear error when the middleware is missing."""
+    """The request's :class:`WSGIFocusContext`; a clear error when the middleware is missing
+    or the response is already over."""
     ctx = environ.get(ENVIRON_KEY)
     if not isinstance(ctx, WSGIFocusContext):
+        if isinstance(ctx, ResponseOver):
+            raise RuntimeError(RESPONSE_OVER_MESSAGE)
         raise RuntimeError("FocusWSGIMiddleware is not installed: wrap the app with "
                            "FocusWSGIMiddleware(app, config=...)")
     return ctx
@@ -442,27 +479,33 @@ class FocusWSGIMiddleware:
         mark = events.enter_request(environ.get("HTTP_X_REQUEST_ID")) if events.active else None
         try:
             ctx = self.context(environ)
-            if ctx.answers_up_front and (self.endpoints or endpoint_for(ctx.facts) is None):
+            # A context anonymous from the start (no credentials, not our path) is not ours.
+            ours = ctx._proceed is not PROCEED_ANONYMOUS and ctx.answers_up_front
+            if ours and (self.endpoints or endpoint_for(ctx.facts) is None):
                 return send_spec(self.answer(ctx, lambda limit: read_body(environ, limit)), start_response)
             return self.run_app(self.app, ctx, start_response)
         finally:
-            events.leave_request(mark)
+            if mark is not None:
+                events.leave_request(mark)
 
     def context(self, environ: WSGIEnvironment) -> WSGIFocusContext:
-        """This request's context, created and attached on first call: facts only, the
-        account is left for whoever asks."""
+        """This request's context, created and attached on first call: nothing is looked
+        up, the account is left for whoever asks. A clear error once the response is over."""
         ctx = environ.get(ENVIRON_KEY)
-        if isinstance(ctx, WSGIFocusContext) and ctx.engine is self:
-            return ctx
+        if ctx is not None:
+            if isinstance(ctx, WSGIFocusContext) and ctx.engine is self:
+                return ctx
+            if isinstance(ctx, ResponseOver):
+                raise RuntimeError(RESPONSE_OVER_MESSAGE)
         # Without credentials and outside our paths, the answer is known without the facts.
         query = environ.get("QUERY_STRING", "")
         credentialed = presents_credentials(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_COOKIE"), query)
         known = None
         if not credentialed and not may_answer_up_front(environ.get("PATH_INFO", ""), query):
             known = PROCEED_ANONYMOUS
-        ctx = WSGIFocusContext(self, environ, credentialed=credentialed, proceed=known)
+        ctx = WSGIFocusContext(self, environ, credentialed, known)
         environ[ENVIRON_KEY] = ctx
-        environ[ACCOUNT_KEY] = LocalProxy(lambda: ctx.account)
+        environ[ACCOUNT_KEY] = new_account_proxy(ctx)
         return ctx
 
     def answer(self, ctx: WSGIFocusContext, read: BodyReader) -> ResponseSpec:
@@ -475,43 +518,52 @@ class FocusWSGIMiddleware:
         return ResponseSpec(404, (("content-type", "text/plain; charset=utf-8"),), b"Not Found")
 
     def resolve(self, ctx: WSGIFocusContext) -> Proceed:
-        """The account part of the core's plan, driven now. A user with kept settlements
-        has them delivered with this fresh credential once the response is over (at once
-        if it already is)."""
-        result = drive(account_plan(self.resolver.core, ctx.facts), self.resolver.perform)
-        due = self.paid_jobs.due_for_retry(result.outcome)
-        if due is not None:
-            if ctx.watched and not ctx.sealed:
-                ctx.due = due
-            else:
-                self.paid_jobs.retry_pending(due.account.clerk_id, due.credential)
+        """The account: the core's remembered answer when it has one for these raw
+        credential headers (:mod:`focus_middleware.fast_path`; the facts are not built), else
+        the account part of its plan, driven now, whose answer is offered to the table. A
+        user with kept settlements has them delivered with this fresh credential once the
+        response is over (at once if it already is)."""
+        environ = ctx.environ
+        core = self.resolver.core
+        result = cached_proceed(core, environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", ""),
+                                environ.get("QUERY_STRING", ""), environ.get("HTTP_AUTHORIZATION"),
+                                environ.get("HTTP_COOKIE"))
+        if result is None:
+            facts = ctx.facts
+            result = drive(account_plan(core, facts), self.resolver.perform)
+            remember(core, facts, result)
+        if result.credentialed:
+            due = self.paid_jobs.due_for_retry(result.outcome)
+            if due is not None:
+                if ctx.watched and not ctx.sealed:
+                    ctx.due = due
+                else:
+                    self.paid_jobs.retry_pending(due.account.clerk_id, due.credential)
         return result
 
     def run_app(self, app: WSGIApplication, ctx: WSGIFocusContext, start_response: StartResponse) -> Iterable[bytes]:
-        """Call ``app`` with the cache headers merged into its response, and settle the
-        paid jobs it opened once the response is over."""
-        credentialed = ctx.credentialed
-
-        def start(status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
-            ctx.status = int(status[:3])
-            if ctx.paid is not None:
-                ctx.paid.response_started(ctx.status)
-            return start_response(status, with_cache_headers(headers, _CACHE_HEADER_NAMES, credentialed=credentialed),
-                                  exc_info)
-
+        """Call ``app`` with the cache headers merged into its response, settle the paid
+        jobs it opened once the response is over, and then let go of the context
+        (:meth:`WSGIFocusContext.release`)."""
+        response = _Response(ctx, start_response)
         ctx.watched = True
+        environ = ctx.environ
         try:
-            body = app(ctx.environ, start)
+            body: Iterable[bytes] = app(environ, response.start)
         except BaseException as error:
-            ctx.finish(error)
+            ctx.finish(error)  # not released: an error reporter outside may still read the environ
             raise
         paid = ctx.paid
         if paid is not None and paid.cannot_complete():
             paid.settle(self.paid_jobs)  # a refund need not wait for the body to be read
-        if ctx.paid is None and ctx.due is None:
-            ctx.sealed = True  # nothing to do at the end: the body goes out untouched (file_wrapper too)
-            return body
-        return _Finishing(body, ctx)
+        if paid is not None or ctx.due is not None:
+            return _Finishing(body, ctx)
+        ctx.sealed = True  # nothing to settle at the end
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if file_wrapper is not None and isinstance(file_wrapper, type) and isinstance(body, file_wrapper):
+            return body  # untouched, for the server's sendfile (the collector frees the context)
+        response.body = body
+        return _SizedResponse(response) if isinstance(body, (list, tuple)) else response
 
     # -- lifetime ------------------------------------------------------------------------------
 
@@ -530,13 +582,70 @@ class FocusWSGIMiddleware:
             self.resolver.close()
 
 
+class _Response:
+    """One request's run of the app, as one object with ``__slots__`` (closures would hold
+    the context in a cycle): :meth:`start` is the ``start_response`` the app is given (the
+    cache headers merged in, the status reported to paid work), and the object is the body
+    handed back to the server, which lets go of the context once the server closes it."""
+
+    __slots__ = ("body", "ctx", "start_response")
+
+    def __init__(self, ctx: WSGIFocusContext, start_response: StartResponse) -> None:
+        self.ctx = ctx
+        self.start_response = start_response
+        self.body: Iterable[bytes] = ()
+        """The app's body, once it returned one."""
+
+    def start(self, status: str, headers: list[tuple[str, str]],
+              exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
+        ctx = self.ctx
+        code = ctx.status = int(status[:3])
+        if ctx.paid is not None:
+            ctx.paid.response_started(code)
+        return self.start_response(status, with_cache_headers(headers, _CACHE_HEADER_NAMES,
+                                                              credentialed=ctx.credentialed), exc_info)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.ctx.release()
+
+
+class _SizedResponse:
+    """:class:`_Response` around a list or tuple body, with its length (waitress and
+    wsgiref set ``Content-Length`` for a body of one item)."""
+
+    __slots__ = ("_response",)
+
+    def __init__(self, response: _Response) -> None:
+        self._response = response
+
+    def __len__(self) -> int:
+        body = self._response.body
+        assert isinstance(body, (list, tuple))
+        return len(body)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._response.body)
+
+    def close(self) -> None:
+        self._response.close()
+
+
 class _Finishing(SettlingIterable):
     """The response body of a request with a paid job or kept settlements to deliver:
     :meth:`WSGIFocusContext.body_finished` runs when the server has taken the last chunk,
-    :meth:`WSGIFocusContext.finish` at ``close()`` otherwise (cut short, or raised)."""
+    :meth:`WSGIFocusContext.finish` at ``close()`` otherwise (cut short, or raised); then
+    the context is let go of."""
 
     def __init__(self, body: Iterable[bytes], ctx: WSGIFocusContext) -> None:
-        super().__init__(body, lambda complete, error: ctx.finish(error), on_exhausted=ctx.body_finished)
+        super().__init__(body, ctx.closed, on_exhausted=ctx.body_finished)
         self._ctx = ctx
 
     def __next__(self) -> bytes:

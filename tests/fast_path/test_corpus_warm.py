@@ -1,6 +1,6 @@
-"""The Clerk token corpus (tests/conformance) through the ASGI adapter with the fast path
-on, each case presented cold and then again warm (its answer then remembered where the fast
-path may remember it): the same decision both times, as the corpus states it."""
+"""The Clerk token corpus (tests/conformance) through the ASGI, WSGI and Flask adapters with
+the fast path on, each case presented cold and then again warm (its answer then remembered
+where the fast path may remember it): the same decision both times, as the corpus states it."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from tests.conformance.test_clerk_tokens import (  # noqa: F401  (the corpus' mo
 WARMED = ("bearer", "app_cookie", "clerk_cookie")
 
 
+@pytest.mark.parametrize("adapter_name", ["asgi", "wsgi", "flask"])
 @pytest.mark.parametrize("case", [c for c in CASES if c.credential in WARMED], ids=lambda c: c.id)
-def test_cold_then_warm(case: Case, harness: Harness) -> None:
-    adapter = harness.adapters["asgi"]
+def test_cold_then_warm(case: Case, adapter_name: str, harness: Harness) -> None:
+    adapter = harness.adapters[adapter_name]
     app, config = harness.app(adapter, case)
     user = harness.emu.create_user(credits=5)
     token = mint(user, case.token, harness.clock, harness.names)

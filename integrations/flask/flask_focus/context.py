@@ -16,23 +16,36 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flask import has_request_context
-from werkzeug.local import LocalProxy
 
 from focus_middleware.jobs import FocusJob
 from focus_middleware.models import FocusAccount
 from focus_middleware.request_plan import Reason
+from focus_middleware.wsgi.proxy import FastProxy
 
-from flask_focus.state import context_of, current_context
+from flask_focus.state import current_context, request_context
 
 if TYPE_CHECKING:
     from werkzeug.sansio.request import Request as _SansIORequest
 
 
-def _account() -> FocusAccount | None:
-    return current_context().account if has_request_context() else None
+class CurrentAccount(FastProxy):
+    """The type of ``current_account``: the account of the request being handled, None
+    outside a request. As with any ``LocalProxy``, it is false where it cannot be found
+    (an app without Flask-Focus) and raises on other uses there."""
+
+    __slots__ = ()
+
+    def _get_current_object(self) -> FocusAccount | None:
+        return current_context().account if has_request_context() else None
+
+    def __bool__(self) -> bool:
+        try:
+            return self._get_current_object() is not None
+        except RuntimeError:
+            return False
 
 
-current_account: FocusAccount | None = LocalProxy(_account)  # type: ignore[assignment]
+current_account: FocusAccount | None = CurrentAccount(current_context)  # type: ignore[assignment]
 """The request's account, resolved on first use; falsy without one."""
 
 
@@ -44,18 +57,18 @@ class FocusRequestMixin:
     @property
     def focus_account(self) -> FocusAccount | None:
         """The request's account, or None (resolved on first access, then kept)."""
-        return context_of(self.environ).account
+        return request_context(self).account  # type: ignore[arg-type]
 
     @property
     def focus_reason(self) -> Reason:
         """Why there is no account (``anonymous``, ``expired``, ``rejected``,
         ``unavailable``, ``cross_origin``), or ``authenticated``."""
-        return context_of(self.environ).reason
+        return request_context(self).reason  # type: ignore[arg-type]
 
     @property
     def focus_job(self) -> FocusJob | None:
         """The paid view's job: set ``actual_cost`` and ``metadata`` on it."""
-        return context_of(self.environ).job
+        return request_context(self).job  # type: ignore[arg-type]
 
 
 class FocusGlobalsMixin:

@@ -19,7 +19,7 @@ from focus_middleware.wsgi.preserve import resolve as keep_form
 
 if TYPE_CHECKING:
     from flask.sansio.app import App
-    from werkzeug.wrappers import Response
+    from werkzeug.wrappers import Request, Response
 
     from flask_focus.extension import Focus
 
@@ -78,5 +78,20 @@ def context_of(environ: dict[str, Any]) -> WSGIFocusContext:
     return current_state().engine.context(environ)
 
 
+_CONTEXT_ATTRIBUTE = "_focus_context"
+
+
+def request_context(flask_request: Request) -> WSGIFocusContext:
+    """The Focus context of ``flask_request``, kept on it after the first lookup: every
+    ``current_account``, ``request.focus_account`` and guard of the request after the first
+    costs one dict lookup (and the context stays readable for as long as the request)."""
+    kept = flask_request.__dict__
+    ctx: WSGIFocusContext | None = kept.get(_CONTEXT_ATTRIBUTE)
+    if ctx is None:
+        ctx = kept[_CONTEXT_ATTRIBUTE] = context_of(flask_request.environ)
+    return ctx
+
+
 def current_context() -> WSGIFocusContext:
-    return context_of(request.environ)
+    """The Focus context of the request being handled (a RuntimeError outside one)."""
+    return request_context(request._get_current_object())  # type: ignore[attr-defined]

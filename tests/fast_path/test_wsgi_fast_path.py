@@ -1,0 +1,216 @@
+"""FocusWSGIMiddleware on the core's fast path (issue 22), through Werkzeug's test client
+against the emulator: a warm account read is the plan's remembered answer, without the facts
+or the plan; whatever the answer came from ending (expiry, a forgotten wallet) ends the
+reuse; a cookie on an unsafe method always takes the plan. And once a response is over the
+middleware leaves no reference cycle behind: a request costs the garbage collector nothing
+more than the same app without Focus."""
+
+from __future__ import annotations
+
+import gc
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from werkzeug.test import Client, TestResponse
+from werkzeug.wrappers import Request, Response
+
+from focus_middleware.clock import FakeClock
+from focus_middleware.config import FocusConfig
+from focus_middleware.fast_path import hot_key
+from focus_middleware.request_plan import account_plan
+from focus_middleware.testing import EmulatedUser, FocusEmulator
+from focus_middleware.wsgi import FocusWSGIMiddleware, WSGIFocusContext, focus_account
+from focus_middleware.wsgi import middleware as wsgi_middleware
+from tests.helpers import ORIGIN
+
+WALLET = "GET /api/wallet"
+
+seen: list[WSGIFocusContext] = []
+
+
+def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    """A Werkzeug app whose view reads the account as apps do (``environ["focus.account"]``),
+    or finds it absent without Focus."""
+    request = Request(environ)
+    account = environ.get("focus.account")
+    ctx = environ.get("focus")
+    body = {"clerk_id": account.clerk_id if account else None, "credits": account.credits if account else None,
+            "reason": ctx.reason if ctx is not None else None, "method": request.method}
+    return Response(json.dumps(body), mimetype="application/json")(environ, start_response)
+
+
+def watched(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    """:func:`app`, keeping each request's context (``seen``)."""
+    seen.append(environ["focus"])
+    return app(environ, start_response)
+
+
+@pytest.fixture
+def middleware(config: FocusConfig) -> Iterator[FocusWSGIMiddleware]:
+    seen.clear()
+    engine = FocusWSGIMiddleware(watched, config=config)
+    yield engine
+    engine.close()
+    seen.clear()
+
+
+@pytest.fixture
+def client(middleware: FocusWSGIMiddleware) -> Client:
+    return Client(middleware, use_cookies=False)  # the Cookie header as given
+
+
+@pytest.fixture
+def user(emu: FocusEmulator) -> EmulatedUser:
+    return emu.create_user(credits=7)
+
+
+def get(client: Client, headers: dict[str, str], *, method: str = "GET") -> tuple[int, dict[str, str], Any]:
+    """One request, its body read and closed as a server does."""
+    response: TestResponse = client.open("/", method=method, headers=headers, buffered=True)
+    return response.status_code, dict(response.headers), response.json
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+def cookie(config: FocusConfig, token: str) -> dict[str, str]:
+    return {"cookie": f"theme=dark; {config.session_cookie}={token}"}
+
+
+def _no_plan(*args: object, **kwargs: object) -> Any:
+    raise AssertionError("the full plan ran for a request the fast path should answer")
+
+
+def test_a_warm_read_is_the_plans_answer_without_facts_or_plan(
+        client: Client, middleware: FocusWSGIMiddleware, config: FocusConfig, emu: FocusEmulator,
+        user: EmulatedUser, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    for headers in (bearer(token), cookie(config, token)):
+        cold = get(client, headers)
+        assert seen[-1]._facts is not None  # the plan ran on the facts
+        wallet_calls = emu.calls(WALLET)
+        with monkeypatch.context() as patched:
+            patched.setattr(wsgi_middleware, "account_plan", _no_plan)
+            warm = get(client, headers)
+        assert warm == cold
+        assert cold[1]["Vary"] == "Cookie, Authorization" and cold[1]["Cache-Control"] == "private"
+        assert warm[2]["clerk_id"] == user.clerk_id and warm[2]["credits"] == 7 and warm[2]["reason"] == "authenticated"
+        assert seen[-1]._facts is None and seen[-1].resolved  # answered without building the facts
+        assert emu.calls(WALLET) == wallet_calls
+    assert len(middleware.resolver.core.hot) == 2
+    # Built on first need all the same: a view that asks for them gets the request's.
+    assert seen[-1].facts.method == "GET" and seen[-1].facts.path == "/"
+
+
+def test_anonymous_requests_build_nothing(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wsgi_middleware, "account_plan", _no_plan)
+    status, headers, body = get(client, {})
+    assert status == 200 and body["reason"] == "anonymous" and body["clerk_id"] is None
+    assert headers["Vary"] == "Cookie, Authorization" and "Cache-Control" not in headers
+    assert seen[-1]._facts is None
+
+
+def test_expiry_while_cached_ends_the_reuse(client: Client, middleware: FocusWSGIMiddleware, config: FocusConfig,
+                                            clock: FakeClock, user: EmulatedUser) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=120)
+    assert get(client, bearer(token))[2]["reason"] == "authenticated"
+    assert get(client, bearer(token))[2]["reason"] == "authenticated"
+    key = hot_key(f"Bearer {token}")
+    assert key is not None and middleware.resolver.core.hot.get(key, clock.time()) is not None
+    # Inside min_token_life of exp: the plan decides again (still signed in, not reused).
+    clock.advance(120 - config.min_token_life + 1)
+    assert middleware.resolver.core.hot.get(key, clock.time()) is None
+    assert get(client, bearer(token))[2]["reason"] == "authenticated"
+    assert seen[-1]._facts is not None
+    clock.advance(config.min_token_life + config.leeway + 1)
+    status, _, body = get(client, bearer(token))
+    assert status == 200 and body["reason"] == "expired" and body["clerk_id"] is None
+
+
+def test_forget_wallet_ends_the_reuse(client: Client, middleware: FocusWSGIMiddleware, emu: FocusEmulator,
+                                      user: EmulatedUser) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    get(client, bearer(token))
+    assert get(client, bearer(token))[2]["credits"] == 7
+    calls = emu.calls(WALLET)
+    middleware.resolver.forget_wallet(user.clerk_id)
+    assert get(client, bearer(token))[2]["credits"] == 7
+    assert emu.calls(WALLET) == calls + 1  # read afresh, not the remembered answer
+    assert seen[-1]._facts is not None
+
+
+def test_a_cookie_on_an_unsafe_method_takes_the_plan(client: Client, config: FocusConfig, user: EmulatedUser,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    get(client, cookie(config, token))
+    assert get(client, cookie(config, token))[2]["reason"] == "authenticated"  # remembered
+    plans: list[object] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        plans.append(args)
+        return account_plan(*args, **kwargs)
+
+    monkeypatch.setattr(wsgi_middleware, "account_plan", counted)
+    foreign = {**cookie(config, token), "origin": "https://evil.example", "sec-fetch-site": "cross-site"}
+    status, _, body = get(client, foreign, method="POST")
+    assert status == 200 and body["reason"] == "cross_origin" and body["clerk_id"] is None
+    own = {**cookie(config, token), "origin": ORIGIN, "sec-fetch-site": "same-origin"}
+    assert get(client, own, method="POST")[2]["reason"] == "authenticated"
+    assert len(plans) == 2  # both decided by the plan, neither remembered
+    assert get(client, cookie(config, token))[2]["reason"] == "authenticated" and len(plans) == 2
+
+
+def test_after_the_response_the_context_and_account_still_read_and_the_environ_says_why_not(
+        config: FocusConfig, user: EmulatedUser) -> None:
+    kept: dict[str, Any] = {}
+
+    def keeping(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        kept.update(environ=environ, ctx=environ["focus"], account=environ["focus.account"])
+        start_response("204 No Content", [])
+        return []
+
+    engine = FocusWSGIMiddleware(keeping, config=config)
+    Client(engine).get("/", headers=bearer(user.session_jwt(azp=ORIGIN, lifetime=600)), buffered=True)
+    assert kept["ctx"].account.clerk_id == user.clerk_id  # resolved after the response, as before
+    assert kept["account"].clerk_id == user.clerk_id and kept["account"]
+    with pytest.raises(RuntimeError, match="response is over"):
+        focus_account(kept["environ"])
+    with pytest.raises(RuntimeError, match="response is over"):
+        bool(kept["environ"]["focus.account"])
+    with pytest.raises(RuntimeError, match="response is over"):
+        engine.context(kept["environ"])
+    engine.close()
+
+
+# -- reference cycles -------------------------------------------------------------------------
+
+
+def unreachable_per_request(send: Callable[[], object], requests: int = 50) -> float:
+    """What the garbage collector finds per request (warm: caches filled, classes built)."""
+    for _ in range(10):
+        send()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(requests):
+            send()
+        return gc.collect() / requests
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("credentials", ["none", "bearer", "cookie"])
+def test_focus_leaves_no_cycle_for_the_collector(config: FocusConfig, user: EmulatedUser, credentials: str) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    headers = {"none": {}, "bearer": bearer(token), "cookie": cookie(config, token)}[credentials]
+    engine = FocusWSGIMiddleware(app, config=config)
+    counts = {}
+    for name, wsgi_app in (("bare", app), ("focus", engine)):
+        test_client = Client(wsgi_app, use_cookies=False)
+        counts[name] = unreachable_per_request(lambda: test_client.get("/", headers=headers, buffered=True))
+    engine.close()
+    # The test client's own request makes each environ a cycle: Focus adds nothing to it.
+    assert counts["focus"] <= counts["bare"], counts
