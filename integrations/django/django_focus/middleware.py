@@ -52,23 +52,25 @@ from functools import partial
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.utils.functional import SimpleLazyObject
 
 from focus_middleware import events
-from focus_middleware.facts import RequestFacts
+from focus_middleware.facts import RequestFacts, presents_credentials
 from focus_middleware.request_plan import (
+    PROCEED_ANONYMOUS,
     Proceed,
     RequestPlan,
     Respond,
     cache_headers,
+    may_answer_up_front,
     quick_proceed,
     request_plan,
     up_front,
 )
 from focus_middleware.shutdown import install_signal_handlers
 
+from django_focus.lazy_account import LazyAccount
 from django_focus.paid import asettle_now, settle_after, settle_now
-from django_focus.request import CONTEXT_ATTR, FocusContext, facts_from_request, run_async, run_sync, to_response
+from django_focus.request import CONTEXT_ATTR, AnonymousFocusAccount, FocusContext, facts_from_request, run_async, run_sync, to_response
 from django_focus.runtime import FocusRuntime, get_runtime
 
 GetResponse = Callable[[HttpRequest], HttpResponseBase]
@@ -113,7 +115,8 @@ class FocusMiddleware:
                 raise
             return _finish(ctx, response, in_loop=False)
         finally:
-            events.leave_request(mark)
+            if mark is not None:
+                events.leave_request(mark)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         mark = events.enter_request(request.META.get("HTTP_X_REQUEST_ID")) if events.active else None
@@ -131,40 +134,47 @@ class FocusMiddleware:
                 raise
             return _finish(ctx, response, in_loop=True)
         finally:
-            events.leave_request(mark)
+            if mark is not None:
+                events.leave_request(mark)
 
 
-def _begin(request: HttpRequest) -> tuple[FocusRuntime, RequestFacts, Proceed | None, RequestPlan | None]:
-    """What the core knows of a request before the view: its facts, and either the verdict
-    (no credentials: anonymous), or the plan to run now (the core may answer it itself),
-    or neither (the account is resolved when something asks for it)."""
+def _begin(request: HttpRequest) -> tuple[FocusRuntime, RequestFacts | None, Proceed | None, RequestPlan | None]:
+    """What the core knows of a request before the view: either the verdict (no
+    credentials: anonymous), or the plan to run now (the core may answer it itself, the
+    facts built for it), or neither (the account is resolved when something asks for it).
+    Read from the raw ``META`` first: most requests are none of ours, and need no facts."""
     runtime = get_runtime()
-    facts = facts_from_request(request, runtime)
-    proceed = quick_proceed(facts)
-    if proceed is None and up_front(facts, runtime.config):
-        return runtime, facts, None, request_plan(runtime.core, facts)
-    return runtime, facts, proceed, None
+    meta = request.META
+    query = meta.get("QUERY_STRING", "")
+    if may_answer_up_front(request.path_info, query):
+        facts = facts_from_request(request, runtime)
+        proceed = quick_proceed(facts)
+        if proceed is None and up_front(facts, runtime.config):
+            return runtime, facts, None, request_plan(runtime.core, facts)
+        return runtime, facts, proceed, None
+    if presents_credentials(meta.get("HTTP_AUTHORIZATION"), meta.get("HTTP_COOKIE"), query):
+        return runtime, None, None, None
+    return runtime, None, PROCEED_ANONYMOUS, None
 
 
-def _attach(request: HttpRequest, facts: RequestFacts, runtime: FocusRuntime,
+def _attach(request: HttpRequest, facts: RequestFacts | None, runtime: FocusRuntime,
             verdict: Respond | Proceed | None) -> FocusContext | HttpResponse:
     """The core's answer as Django's response (its endpoints, a return trip), or the
     request's context attached, with the verdict if known (else resolved on first use)."""
     if isinstance(verdict, Respond):
+        assert facts is not None  # a plan ran: it had the facts
         return to_response(verdict.response, facts, runtime)
     ctx = FocusContext(request, facts, runtime, verdict)
     setattr(request, CONTEXT_ATTR, ctx)
-    request.focus_account = SimpleLazyObject(ctx.account)  # type: ignore[attr-defined]
-    request.afocus_account = partial(FocusContext.aaccount, ctx)  # type: ignore[attr-defined]
+    # A verdict known now (anonymous) needs no lazy object: the account is what it would hold.
+    request.focus_account = (  # type: ignore[attr-defined]
+        LazyAccount(ctx.account) if verdict is None else verdict.account or AnonymousFocusAccount(verdict.reason))
+    request.afocus_account = ctx.aaccount  # type: ignore[attr-defined]
     return ctx
 
 
 def _finish(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool) -> HttpResponseBase:
-    vary, cache_control = cache_headers(response.get("Vary"), response.get("Cache-Control"),
-                                        credentialed=ctx.facts.has_credentials)
-    response["Vary"] = vary
-    if cache_control is not None:
-        response["Cache-Control"] = cache_control
+    _merge_cache_headers(response, ctx.credentialed)
     settle_after(ctx, response, in_loop=in_loop)
     proceed = ctx.proceed
     if proceed is not None and proceed.credentialed:
@@ -175,6 +185,27 @@ def _finish(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool) -> 
             deliver = partial(jobs.retry_pending, due.account.clerk_id, due.credential)
             response._resource_closers.append(deliver)  # type: ignore[attr-defined]
     return response
+
+
+def _merge_cache_headers(response: HttpResponseBase, credentialed: bool) -> None:
+    """The core's ``Vary`` and ``Cache-Control`` (:func:`~focus_middleware.request_plan.
+    cache_headers`) merged into the response's own.
+
+    Read and written in Django's header store itself (``ResponseHeaders._store``: lower-case
+    name to ``(name, value)``, Django 3.2 and later): ``headers.get`` raises and catches a
+    ``KeyError`` for each header the app did not set (most responses set neither), and
+    ``headers[...] =`` checks again what is already checked (the app's values, validated
+    when it set them, joined with header names of ours). Through the public mapping the
+    two headers cost as much as the rest of the hot path together."""
+    store = response.headers._store
+    app_vary = store.get("vary")
+    app_cache_control = store.get("cache-control")
+    vary, cache_control = cache_headers(app_vary[1] if app_vary is not None else None,
+                                        app_cache_control[1] if app_cache_control is not None else None,
+                                        credentialed=credentialed)
+    store["vary"] = ("Vary", vary)
+    if cache_control is not None:
+        store["cache-control"] = ("Cache-Control", cache_control)
 
 
 __all__ = ["FocusMiddleware"]

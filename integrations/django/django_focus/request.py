@@ -20,6 +20,7 @@ Every redirect to this app that the core decides is checked once more the Django
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -36,7 +37,8 @@ from django.core.exceptions import (
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from focus_middleware.facts import RequestFacts, parse_cookie_header
+from focus_middleware.facts import RequestFacts, parse_cookie_header, presents_credentials
+from focus_middleware.fast_path import cached_proceed, remember
 from focus_middleware.models import FocusAccount
 from focus_middleware.responses import InsufficientCredits, ResponseSpec, public_origin
 from focus_middleware.request_plan import Proceed, Reason, Respond, RequestPlan, account_plan, adrive, drive
@@ -223,17 +225,58 @@ class FocusContext:
 
     ``proceed`` is the core's verdict once resolved: the middleware resolves it up front
     only when the core answers the request itself (its endpoints, a return trip); otherwise
-    on first use (``request.focus_account``, ``await request.afocus_account()``, a guard).
+    on first use (``request.focus_account``, ``await request.afocus_account()``, a guard),
+    from the core's remembered answers when it has one (:mod:`focus_middleware.fast_path`),
+    else by the account plan. ``facts`` are built on first use too: most requests need
+    none.
+
+    The request holds its context (``request._focus``), the context holds the request only
+    weakly: a strong link back made a reference cycle per request, left for the cyclic
+    garbage collector to find. Code that keeps the request after the response keeps its
+    context with it; code that keeps only the context gets a clear error from ``request``.
     """
 
-    __slots__ = ("facts", "runtime", "request", "proceed", "open_job", "__weakref__")
+    __slots__ = ("_facts", "_request", "runtime", "proceed", "open_job", "__weakref__")
 
-    def __init__(self, request: HttpRequest, facts: RequestFacts, runtime: FocusRuntime, proceed: Proceed | None) -> None:
-        self.request = request
-        self.facts = facts
+    def __init__(self, request: HttpRequest, facts: RequestFacts | None, runtime: FocusRuntime,
+                 proceed: Proceed | None) -> None:
+        self._request = weakref.ref(request)
+        self._facts = facts
         self.runtime = runtime
         self.proceed = proceed
         self.open_job: OpenJob | None = None
+
+    @property
+    def request(self) -> HttpRequest:
+        request = self._request()
+        if request is None:
+            raise RuntimeError("focus: the request of this FocusContext is gone (keep the request, not only "
+                               "its context, to use it after the response)")
+        return request
+
+    @property
+    def facts(self) -> RequestFacts:
+        """The core's view of the request, built on first use."""
+        facts = self._facts
+        if facts is None:
+            facts = self._facts = facts_from_request(self.request, self.runtime)
+        return facts
+
+    @property
+    def credentialed(self) -> bool:
+        """Whether the request presented any credential (its response is then private):
+        :attr:`RequestFacts.has_credentials`, without building the facts."""
+        proceed = self.proceed
+        if proceed is not None:
+            return proceed.credentialed
+        facts = self._facts
+        if facts is not None:
+            return facts.has_credentials
+        meta = self.request.META
+        cookie = meta.get("HTTP_COOKIE")
+        if presents_credentials(meta.get("HTTP_AUTHORIZATION"), None, meta.get("QUERY_STRING", "")):
+            return True
+        return bool(cookie) and bool(parse_cookie_header(cookie))  # as the facts parse it
 
     # -- resolving -------------------------------------------------------------------------
 
@@ -243,15 +286,32 @@ class FocusContext:
         request.afocus_account()`` there): blocking the loop would stall every request."""
         proceed = self.proceed
         if proceed is None:
-            proceed = self.proceed = drive(account_plan(self.runtime.core, self.facts), self._perform_outside_loop)
+            proceed = self._remembered()
+            if proceed is None:
+                core, facts = self.runtime.core, self.facts
+                proceed = drive(account_plan(core, facts), self._perform_outside_loop)
+                remember(core, facts, proceed)
+            self.proceed = proceed
         return proceed
 
     async def aresolve(self) -> Proceed:
         proceed = self.proceed
         if proceed is None:
-            proceed = self.proceed = await adrive(account_plan(self.runtime.core, self.facts),
-                                                  _perform_in_thread(self.runtime))
+            proceed = self._remembered()
+            if proceed is None:
+                core, facts = self.runtime.core, self.facts
+                proceed = await adrive(account_plan(core, facts), _perform_in_thread(self.runtime))
+                remember(core, facts, proceed)
+            self.proceed = proceed
         return proceed
+
+    def _remembered(self) -> Proceed | None:
+        """The core's remembered answer for this request, from the raw request (None: run
+        the plan). ``request.path`` holds ``SCRIPT_NAME``, as the fast path wants."""
+        request = self.request
+        meta = request.META
+        return cached_proceed(self.runtime.core, request.method or "GET", request.path, meta.get("QUERY_STRING", ""),
+                              meta.get("HTTP_AUTHORIZATION"), meta.get("HTTP_COOKIE"))
 
     def _perform_outside_loop(self, effect: Effect) -> object:
         if _in_event_loop():
