@@ -67,7 +67,6 @@ _STATE = STATE_PARAM.encode()
 _BILLED = BILLED_PARAM.encode()
 # A query's token= is a credential (the plan ignores it or refuses it): never anonymous here.
 _TOKEN = b"token="
-_BEARERS = (b"bearer ", "bearer ")
 
 
 @dataclass(slots=True)
@@ -126,6 +125,13 @@ def hot_key(header: bytes | str) -> bytes | None:
     return hashlib.sha256(header).digest()
 
 
+def _is_bearer(authorization: bytes | str) -> bool:
+    """The scheme is case-insensitive (RFC 9110 §11.1); ``Bearer`` is how clients spell it."""
+    if isinstance(authorization, bytes):
+        return authorization.startswith(b"Bearer ") or authorization[:7].lower() == b"bearer "
+    return authorization.startswith("Bearer ") or authorization[:7].lower() == "bearer "
+
+
 def cached_proceed(core: ResolverCore, method: str, path: str, query: bytes | str,
                    authorization: bytes | str | None, cookie: bytes | str | None) -> Proceed | None:
     """The remembered answer for a request, from its raw method, path (``root_path``
@@ -140,8 +146,7 @@ def cached_proceed(core: ResolverCore, method: str, path: str, query: bytes | st
             return None
     elif query and (STATE_PARAM in query or BILLED_PARAM in query or "token=" in query):
         return None
-    # Lower-cased by hand: only the first 7 characters, whatever their type.
-    bearer = authorization is not None and authorization[:7].lower() in _BEARERS
+    bearer = authorization is not None and _is_bearer(authorization)
     if not bearer:
         if cookie is None:
             return None if authorization is not None else PROCEED_ANONYMOUS

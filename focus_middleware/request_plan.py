@@ -325,7 +325,21 @@ def with_cache_headers(headers: Iterable[tuple[H, H]], names: HeaderNames[H], *,
     """``headers`` (a WSGI list of ``str`` pairs, or ASGI's ``bytes`` pairs, latin-1) with
     :func:`cache_headers` merged in, under ``names`` (:func:`header_names`); the app's own
     values of them are joined and replaced."""
-    vary_name, cc_name, vary_lower, cc_lower = names
+    _, _, vary_lower, cc_lower = names
+    given: list[tuple[H, H]] = headers if isinstance(headers, list) else list(headers)
+    for name, _value in given:
+        lowered = name.lower()
+        if lowered == vary_lower or lowered == cc_lower:
+            return _merged(given, names, credentialed)
+    # Most answers set neither: the app's headers as they are, then ours.
+    out = given.copy()
+    out += _added(names, None, None, credentialed)
+    return out
+
+
+def _merged(headers: list[tuple[H, H]], names: HeaderNames[H], credentialed: bool) -> list[tuple[H, H]]:
+    """:func:`with_cache_headers` of an answer that sets ``Vary`` or ``Cache-Control``."""
+    _, _, vary_lower, cc_lower = names
     out: list[tuple[H, H]] = []
     found_vary: str | None = None
     found_cc: str | None = None
@@ -339,6 +353,14 @@ def with_cache_headers(headers: Iterable[tuple[H, H]], names: HeaderNames[H], *,
             found_cc = text if found_cc is None else f"{found_cc}, {text}"
         else:
             out.append((name, value))
+    out += _added(names, found_vary, found_cc, credentialed)
+    return out
+
+
+def _added(names: HeaderNames[H], found_vary: str | None, found_cc: str | None,
+           credentialed: bool) -> tuple[tuple[H, H], ...]:
+    """The headers :func:`cache_headers` adds to an answer with these values of its own."""
+    vary_name, cc_name, _, _ = names
     key = (vary_name, found_vary, found_cc, credentialed)
     added: tuple[tuple[H, H], ...] | None = _ADDED.get(key)
     if added is None:
@@ -348,8 +370,7 @@ def with_cache_headers(headers: Iterable[tuple[H, H]], names: HeaderNames[H], *,
             added += ((cc_name, _spelled_as(cc_name, cc_out)),)
         if len(_ADDED) < _MAX_ADDED:
             _ADDED[key] = added
-    out += added
-    return out
+    return added
 
 
 # The headers added for each (spelling, app's Vary, app's Cache-Control, credentialed): an
