@@ -58,6 +58,7 @@ from focus_middleware.responses import (
     insufficient_credits,
     is_navigation,
     is_same_origin,
+    method_needs_same_origin,
     needs_same_origin,
     public_origin,
     refusal_reason,
@@ -112,6 +113,20 @@ def requirement_for(guarded: object = None, *, credits: int | None = None, actio
     if credits is None:
         return ACCOUNT
     return Requirement(protection="credits", credits=credits, action=action or action_name(guarded))
+
+
+def admits(outcome: Outcome, method: str, requirement: Requirement = ACCOUNT) -> bool:
+    """Whether :func:`refusal` lets the request run, known from the outcome and the method
+    alone: the common case of a guard (an account, no same-origin check due, enough
+    credits in a fresh wallet), decided without building the request's facts (the
+    fast path leaves them unbuilt). False means: ask :func:`refusal`."""
+    if not isinstance(outcome, Authenticated):
+        return False
+    if requirement.credits:
+        account = outcome.account
+        if account.stale or account.credits < requirement.credits:
+            return False
+    return not method_needs_same_origin(method, outcome, requirement.protection)
 
 
 def refusal(

@@ -144,9 +144,14 @@ def is_same_origin(facts: RequestFacts, config: FocusConfig) -> bool:
 
 def needs_same_origin(facts: RequestFacts, outcome: Outcome, protection: Protection | None) -> bool:
     """Cookie-authenticated state changes, and cookie-authenticated paid calls of any method."""
+    return method_needs_same_origin(facts.method, outcome, protection)
+
+
+def method_needs_same_origin(method: str, outcome: Outcome, protection: Protection | None) -> bool:
+    """:func:`needs_same_origin` from the request's method alone (all it depends on)."""
     if not isinstance(outcome, Authenticated) or outcome.credential.source == "bearer":
         return False
-    return protection == "paid" or facts.method not in _SAFE_METHODS
+    return protection == "paid" or method not in _SAFE_METHODS
 
 
 # -- the refusals -----------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from focus_middleware.access import ACCOUNT, Requirement, refusal, requirement_for
+from focus_middleware.access import ACCOUNT, Requirement, admits, refusal, requirement_for
 from focus_middleware.asgi.endpoint_request import EndpointRequest
 from focus_middleware.asgi.middleware import focus_context, to_response
 from focus_middleware.openapi import mark
@@ -42,6 +42,8 @@ def refusal_of(conn: HTTPConnection, requirement: Requirement = ACCOUNT) -> Resp
     """The core's refusal for this request under ``requirement`` (None: it may run), for a
     guard that answers it its own way (FastAPI's dependencies raise it)."""
     ctx = focus_context(conn)
+    if admits(ctx.outcome, conn.scope.get("method", "GET"), requirement):
+        return None
     return refusal(ctx.facts, ctx.outcome, ctx.config, requirement, page=ctx.middleware.insufficient_credits_page,
                    wallets=ctx.resolver)
 
