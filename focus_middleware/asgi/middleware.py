@@ -34,8 +34,8 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 from starlette.authentication import AuthCredentials, BaseUser
@@ -151,7 +151,6 @@ class Finish:
 FinishHook = Callable[[Finish], Awaitable[None]]
 
 
-@dataclass(slots=True, eq=False)
 class FocusContext(ProceedView):
     """What the middleware knows about one request, at ``scope["focus"]``.
 
@@ -159,21 +158,46 @@ class FocusContext(ProceedView):
     Code that must run once the response is over (a paid job's settlement) registers with
     :meth:`on_finish`: the middleware, the outermost wrapper, calls it with the
     :class:`Finish`, shielded from cancellation.
+
+    It is also the request's run of the app: the ``receive`` and ``send`` the app is given
+    are its (private) bound methods, which add the cache headers to the answer, notice the
+    client leaving and report a paid answer's progress to its
+    :class:`~focus_middleware.paid_request.PaidRequest`. One object per request, and none
+    pointing back at it: a request leaves nothing for the cyclic garbage collector.
     """
 
-    known_facts: RequestFacts | None
-    """The facts, once built (a request answered by the fast path builds them on first use)."""
-    proceed: Proceed
-    middleware: FocusMiddleware
-    status: int | None = None
-    complete: bool = False
-    disconnected: bool = False
-    paid: PaidRequest | None = None
-    """The request's paid work, once a paid guard opened it: the middleware reports to it."""
-    _finish_hooks: list[FinishHook] | None = field(default=None, repr=False)
-    _exchange: _Exchange | None = field(default=None, repr=False)
-    _scope: Scope | None = field(default=None, repr=False)
-    """A copy of the scope as it came in (routing changes the scope itself), for the facts."""
+    __slots__ = ("_answered", "_credentialed", "_finish_hooks", "_inbox", "_length", "_receive", "_scope", "_send",
+                 "_stash", "complete", "disconnected", "known_facts", "middleware", "paid", "proceed", "status")
+
+    def __init__(self, known_facts: RequestFacts | None, proceed: Proceed, middleware: FocusMiddleware,
+                 scope: Scope | None = None) -> None:
+        self.known_facts = known_facts
+        """The facts, once built (a request answered by the fast path builds them on first use)."""
+        self.proceed = proceed
+        self.middleware = middleware
+        self.status: int | None = None
+        """The answer's status, once the app started it."""
+        self.complete = False
+        """Whether the answer's last byte went out to a client that was still there."""
+        self.disconnected = False
+        self.paid: PaidRequest | None = None
+        """The request's paid work, once a paid guard opened it: the middleware reports to it."""
+        self._finish_hooks: list[FinishHook] | None = None
+        self._scope = scope
+        """A copy of the scope as it came in (routing changes the scope itself), for the facts."""
+        self._credentialed = proceed.credentialed
+        self._receive: Receive | None = None
+        self._send: Send | None = None
+        self._stash: list[Message] = []
+        self._inbox: _Inbox | None = None
+        # The last message was handed to the server: a disconnect from now on is the answer's
+        # end. hypercorn reports it while that very send runs, to a receive the app awaited
+        # before the response started (Starlette's listen_for_disconnect, on spec < 2.4).
+        self._answered = False
+        self._length: int | None = None  # the answer's Content-Length, counted down as it goes out
+
+    def __repr__(self) -> str:
+        return f"FocusContext({self.proceed.reason}, status={self.status})"
 
     @property
     def facts(self) -> RequestFacts:
@@ -200,14 +224,122 @@ class FocusContext(ProceedView):
         """Paid work begins: listen for the client leaving from now on, not only once the
         answer starts. A server that hands ``http.disconnect`` over from another thread
         (Granian) may not get it to us between the answer's start and its last chunk."""
-        if self._exchange is not None:
-            self._exchange.watch()
+        if self._inbox is None and not self._answered and self._receive is not None:
+            self._inbox = _Inbox.listening(self._receive, self._stash, self)
 
     def client_left(self) -> None:
         """The server said the client went away (``http.disconnect``, a failed send)."""
         self.disconnected = True
         if self.paid is not None:
             self.paid.client_left()
+
+    # -- the app's run ---------------------------------------------------------------------------
+
+    async def _run(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        self._receive, self._send = receive, send
+        error: BaseException | None = None
+        try:
+            await app(scope, self._app_receive, self._app_send)
+        except FocusRefusal as refused:
+            if self.status is not None:
+                error = refused
+                raise
+            await to_response(refused.response)(scope, self._app_receive, self._app_send)
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            inbox, self._inbox = self._inbox, None  # the listener points back here: no cycle kept
+            if inbox is not None:
+                inbox.stop()
+            if self._finish_hooks:
+                await _run_finish_hooks(self, Finish(self.status, self.complete, error))
+
+    async def _app_receive(self) -> Message:
+        if self._inbox is not None:
+            return await self._inbox.receive()
+        assert self._receive is not None
+        stash = self._stash
+        message = stash.pop() if stash else await self._receive()
+        if message["type"] == "http.disconnect" and not self._answered:
+            self.client_left()
+        return message
+
+    def _app_send(self, message: Message) -> Awaitable[None]:
+        """The app's ``send``: a plain function returning what the app awaits, so an answer
+        with nothing to watch (no paid job, no finish hook) goes to the server's ``send``
+        without a coroutine of ours in between."""
+        send = self._send
+        assert send is not None
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            if self.paid is not None:
+                return self._start_paid(message)
+            return send({**message, "headers": with_cache_headers(message.get("headers", ()), _CACHE_HEADER_NAMES,
+                                                                  credentialed=self._credentialed)})
+        if self.paid is None and not self._finish_hooks:
+            return send(message)
+        return self._send_watched(message)
+
+    async def _start_paid(self, message: Message) -> None:
+        assert self.paid is not None and self.status is not None and self._send is not None
+        self.paid.response_started(self.status)
+        self._length = _content_length(message.get("headers", ()))
+        # Watch for the client leaving while the paid answer is under way: the app may
+        # never call receive (Starlette's StreamingResponse does).
+        self.watch_client()
+        await self._send({**message, "headers": with_cache_headers(message.get("headers", ()), _CACHE_HEADER_NAMES,
+                                                                   credentialed=self._credentialed)})
+
+    async def _send_watched(self, message: Message) -> None:
+        """A body message of an answer whose end matters: a paid one (did the client get
+        all of it?) or one with finish hooks."""
+        assert self._send is not None
+        kind = message["type"]
+        paid = self.paid
+        if paid is not None and paid.delivery == "finished":
+            # Every byte the client was told of went out (the empty last message of a
+            # FileResponse whose size is a multiple of its chunk): a client that has all
+            # of it may close already, and nothing here can take the answer back.
+            try:
+                await self._send(message)
+            except (OSError, ClientDisconnect):
+                pass
+        elif kind == "http.response.body" and (not message.get("more_body", False) or self._length is not None and
+                                              self._length - len(message.get("body", b"")) <= 0):
+            await self._send_last(message)
+            if paid is not None:
+                paid.body_finished()
+        elif kind in _FILE_SENDS:
+            await self._send_last(message)
+            if paid is not None:
+                paid.file_sent()
+        else:
+            if kind == "http.response.body" and self._length is not None:
+                self._length -= len(message.get("body", b""))
+            await _send_noticing_departure(self._send, message, self)
+
+    async def _send_last(self, message: Message) -> None:
+        """The answer's last message: sent only to a client still there, as far as the
+        server knows (a refunded paid answer is not sent at all)."""
+        assert self._send is not None and self._receive is not None
+        paid = self.paid
+        if paid is not None and not paid.may_deliver():
+            raise ConnectionAbortedError("the paid job was refunded at shutdown")
+        # Servers may drop what is sent to a client that left without saying so: learn
+        # what the server already knows before counting the answer delivered.
+        inbox = self._inbox
+        if inbox is not None:
+            await inbox.catch_up()
+            # From here a disconnect is the answer's end, which servers report too (uvicorn
+            # and hypercorn while this very send runs): a client that left now shows as a
+            # failed send.
+            inbox.stop()
+        elif not self.disconnected and message["type"] == "http.response.body":
+            await _poll_disconnect(self._receive, self._stash, self)
+        self._answered = True
+        await _send_noticing_departure(self._send, message, self)
+        self.complete = not self.disconnected
 
 
 class FocusRefusal(Exception):
@@ -222,7 +354,9 @@ class FocusRefusal(Exception):
 
 def focus_context(conn: HTTPConnection | Scope) -> FocusContext:
     """The request's :class:`FocusContext`; a clear error when the middleware is missing."""
-    scope = conn.scope if isinstance(conn, HTTPConnection) else conn
+    # Not isinstance(conn, HTTPConnection): a Mapping, so that check goes through the ABC
+    # machinery, on every guarded request.
+    scope = cast(Scope, getattr(conn, "scope", conn))
     ctx = scope.get(SCOPE_KEY)
     if not isinstance(ctx, FocusContext):
         raise RuntimeError("FocusMiddleware is not installed: add it with app.add_middleware(FocusMiddleware, config=...)")
@@ -394,7 +528,7 @@ class FocusMiddleware:
         try:
             proceed = self._cached_proceed(scope)
             if proceed is not None:  # the fast path: the facts are built if something asks
-                ctx = FocusContext(None, proceed, self, _scope=dict(scope))
+                ctx = FocusContext(None, proceed, self, dict(scope))
             else:
                 facts = facts_from_scope(scope)
                 _scrub_return_trip_token(scope)
@@ -417,7 +551,7 @@ class FocusMiddleware:
                 due = jobs.due_for_retry(proceed.outcome)
                 if due is not None:
                     ctx.on_finish(self._deliver_kept(due))
-            await _Exchange(ctx, receive, send).run(self.app, scope)
+            await ctx._run(self.app, scope, receive, send)
         finally:
             if mark is not None:
                 events.leave_request(mark)
@@ -513,131 +647,15 @@ def _content_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:
     return None
 
 
-class _Exchange:
-    """One request's run of the app: the ``receive`` and ``send`` the app is given (bound
-    methods of this object, so a request pays for one object, not three closures), which
-    add the cache headers to the answer, tell the context when the client leaves, and
-    report a paid answer's progress to its :class:`~focus_middleware.paid_request.PaidRequest`."""
-
-    __slots__ = ("_answered", "_credentialed", "_inbox", "_length", "_receive", "_send", "_stash", "ctx")
-
-    def __init__(self, ctx: FocusContext, receive: Receive, send: Send) -> None:
-        self.ctx = ctx
-        self._receive = receive
-        self._send = send
-        self._credentialed = ctx.proceed.credentialed
-        self._stash: list[Message] = []
-        self._inbox: _Inbox | None = None
-        # The last message was handed to the server: a disconnect from now on is the answer's
-        # end. hypercorn reports it while that very send runs, to a receive the app awaited
-        # before the response started (Starlette's listen_for_disconnect, on spec < 2.4).
-        self._answered = False
-        self._length: int | None = None  # the answer's Content-Length, counted down as it goes out
-
-    async def run(self, app: ASGIApp, scope: Scope) -> None:
-        ctx = self.ctx
-        ctx._exchange = self
-        error: BaseException | None = None
-        try:
-            await app(scope, self.receive, self.send)
-        except FocusRefusal as refused:
-            if ctx.status is not None:
-                error = refused
-                raise
-            await to_response(refused.response)(scope, self.receive, self.send)
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            ctx._exchange = None  # no cycle left for the garbage collector to find
-            if self._inbox is not None:
-                self._inbox.stop()
-            if ctx._finish_hooks:
-                await _run_finish_hooks(ctx, Finish(ctx.status, ctx.complete, error))
-
-    async def receive(self) -> Message:
-        if self._inbox is not None:
-            return await self._inbox.receive()
-        stash = self._stash
-        message = stash.pop() if stash else await self._receive()
-        if message["type"] == "http.disconnect" and not self._answered:
-            self.ctx.client_left()
-        return message
-
-    def watch(self) -> None:
-        """Listen for the client leaving from now on (see :meth:`FocusContext.watch_client`)."""
-        if self._inbox is None and not self._answered:
-            self._inbox = _Inbox.listening(self._receive, self._stash, self.ctx)
-
-    async def send(self, message: Message) -> None:
-        ctx = self.ctx
-        kind = message["type"]
-        paid = ctx.paid
-        if kind == "http.response.start":
-            ctx.status = message["status"]
-            if paid is not None:
-                paid.response_started(ctx.status)
-                self._length = _content_length(message.get("headers", ()))
-                # Watch for the client leaving while the paid answer is under way: the
-                # app may never call receive (Starlette's StreamingResponse does).
-                self.watch()
-            await self._send({**message, "headers": with_cache_headers(message.get("headers", ()), _CACHE_HEADER_NAMES,
-                                                                       credentialed=self._credentialed)})
-        elif paid is None and not ctx._finish_hooks:
-            await self._send(message)
-        elif paid is not None and paid.delivery == "finished":
-            # Every byte the client was told of went out (the empty last message of a
-            # FileResponse whose size is a multiple of its chunk): a client that has all
-            # of it may close already, and nothing here can take the answer back.
-            try:
-                await self._send(message)
-            except (OSError, ClientDisconnect):
-                pass
-        elif kind == "http.response.body" and (not message.get("more_body", False) or self._length is not None and
-                                              self._length - len(message.get("body", b"")) <= 0):
-            await self._last(message)
-            if paid is not None:
-                paid.body_finished()
-        elif kind in _FILE_SENDS:
-            await self._last(message)
-            if paid is not None:
-                paid.file_sent()
-        else:
-            if kind == "http.response.body" and self._length is not None:
-                self._length -= len(message.get("body", b""))
-            await _send_watched(self._send, message, self.ctx)
-
-    async def _last(self, message: Message) -> None:
-        """The answer's last message: sent only to a client still there, as far as the
-        server knows (a refunded paid answer is not sent at all)."""
-        ctx = self.ctx
-        paid = ctx.paid
-        if paid is not None and not paid.may_deliver():
-            raise ConnectionAbortedError("the paid job was refunded at shutdown")
-        # Servers may drop what is sent to a client that left without saying so: learn
-        # what the server already knows before counting the answer delivered.
-        inbox = self._inbox
-        if inbox is not None:
-            await inbox.catch_up()
-            # From here a disconnect is the answer's end, which servers report too (uvicorn
-            # and hypercorn while this very send runs): a client that left now shows as a
-            # failed send.
-            inbox.stop()
-        elif not ctx.disconnected and message["type"] == "http.response.body":
-            await _poll_disconnect(self._receive, self._stash, ctx)
-        self._answered = True
-        await _send_watched(self._send, message, ctx)
-        ctx.complete = not ctx.disconnected
-
-
 def _raw_header(scope: Scope, name: bytes) -> bytes | None:
+    value: bytes
     for key, value in scope["headers"]:
         if key == name:
             return value
     return None
 
 
-async def _send_watched(send: Send, message: Message, ctx: FocusContext) -> None:
+async def _send_noticing_departure(send: Send, message: Message, ctx: FocusContext) -> None:
     """A send that fails because the client is gone (ASGI lets servers raise an
     ``OSError`` then; Starlette's ``ClientDisconnect``) is the client leaving."""
     try:
