@@ -1,4 +1,4 @@
-"""The Clerk token corpus (tests/conformance) through the ASGI, WSGI and Flask adapters with
+"""The Clerk token corpus (tests/conformance) through the ASGI, WSGI, Flask and Django adapters with
 the fast path on, each case presented cold and then again warm (its answer then remembered
 where the fast path may remember it): the same decision both times, as the corpus states it."""
 
@@ -20,7 +20,7 @@ from tests.conformance.test_clerk_tokens import (  # noqa: F401  (the corpus' mo
 WARMED = ("bearer", "app_cookie", "clerk_cookie")
 
 
-@pytest.mark.parametrize("adapter_name", ["asgi", "wsgi", "flask"])
+@pytest.mark.parametrize("adapter_name", ["asgi", "wsgi", "flask", "django"])
 @pytest.mark.parametrize("case", [c for c in CASES if c.credential in WARMED], ids=lambda c: c.id)
 def test_cold_then_warm(case: Case, adapter_name: str, harness: Harness) -> None:
     adapter = harness.adapters[adapter_name]

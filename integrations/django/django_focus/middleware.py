@@ -49,6 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import NamedTuple
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -102,11 +103,14 @@ class FocusMiddleware:
         # events; not on a streamed answer's, settled as the server iterates it afterwards.
         mark = events.enter_request(request.META.get("HTTP_X_REQUEST_ID")) if events.active else None
         try:
-            runtime, facts, proceed, plan = _begin(request)
-            verdict = run_sync(plan, request, runtime) if plan is not None else proceed
-            ctx = _attach(request, facts, runtime, verdict)
-            if not isinstance(ctx, FocusContext):
-                return ctx  # the core answered
+            begun = _begin(request)
+            if isinstance(begun, FocusContext):
+                ctx = begun
+            else:
+                answered = _after_plan(request, begun, run_sync(begun.plan, request, begun.runtime))
+                if not isinstance(answered, FocusContext):
+                    return answered  # the core answered
+                ctx = answered
             get_response: GetResponse = self.get_response  # type: ignore[assignment]
             try:
                 response = get_response(request)
@@ -121,11 +125,14 @@ class FocusMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         mark = events.enter_request(request.META.get("HTTP_X_REQUEST_ID")) if events.active else None
         try:
-            runtime, facts, proceed, plan = _begin(request)
-            verdict = await run_async(plan, request, runtime) if plan is not None else proceed
-            ctx = _attach(request, facts, runtime, verdict)
-            if not isinstance(ctx, FocusContext):
-                return ctx  # the core answered
+            begun = _begin(request)
+            if isinstance(begun, FocusContext):
+                ctx = begun
+            else:
+                answered = _after_plan(request, begun, await run_async(begun.plan, request, begun.runtime))
+                if not isinstance(answered, FocusContext):
+                    return answered  # the core answered
+                ctx = answered
             get_response: AGetResponse = self.get_response  # type: ignore[assignment]
             try:
                 response = await get_response(request)
@@ -138,11 +145,20 @@ class FocusMiddleware:
                 events.leave_request(mark)
 
 
-def _begin(request: HttpRequest) -> tuple[FocusRuntime, RequestFacts | None, Proceed | None, RequestPlan | None]:
-    """What the core knows of a request before the view: either the verdict (no
-    credentials: anonymous), or the plan to run now (the core may answer it itself, the
-    facts built for it), or neither (the account is resolved when something asks for it).
-    Read from the raw ``META`` first: most requests are none of ours, and need no facts."""
+class _UpFront(NamedTuple):
+    """A request the core may answer itself (one of its paths, a return trip): the plan to
+    run before the view, and what it needs."""
+
+    runtime: FocusRuntime
+    facts: RequestFacts
+    plan: RequestPlan
+
+
+def _begin(request: HttpRequest) -> FocusContext | _UpFront:
+    """The request's context, attached, with the verdict if it is known now (no
+    credentials: anonymous; else resolved when something asks for it); or, for a request
+    the core may answer itself, the plan to run first. Read from the raw ``META``: most
+    requests are none of ours, and need no facts."""
     runtime = get_runtime()
     meta = request.META
     query = meta.get("QUERY_STRING", "")
@@ -150,20 +166,24 @@ def _begin(request: HttpRequest) -> tuple[FocusRuntime, RequestFacts | None, Pro
         facts = facts_from_request(request, runtime)
         proceed = quick_proceed(facts)
         if proceed is None and up_front(facts, runtime.config):
-            return runtime, facts, None, request_plan(runtime.core, facts)
-        return runtime, facts, proceed, None
+            return _UpFront(runtime, facts, request_plan(runtime.core, facts))
+        return _attach(request, facts, runtime, proceed)
     if presents_credentials(meta.get("HTTP_AUTHORIZATION"), meta.get("HTTP_COOKIE"), query):
-        return runtime, None, None, None
-    return runtime, None, PROCEED_ANONYMOUS, None
+        return _attach(request, None, runtime, None)
+    return _attach(request, None, runtime, PROCEED_ANONYMOUS)
+
+
+def _after_plan(request: HttpRequest, up: _UpFront, verdict: Respond | Proceed) -> FocusContext | HttpResponse:
+    """The core's answer as Django's response (its endpoints, a return trip), or the
+    request's context attached with the plan's verdict."""
+    if isinstance(verdict, Respond):
+        return to_response(verdict.response, up.facts, up.runtime)
+    return _attach(request, up.facts, up.runtime, verdict)
 
 
 def _attach(request: HttpRequest, facts: RequestFacts | None, runtime: FocusRuntime,
-            verdict: Respond | Proceed | None) -> FocusContext | HttpResponse:
-    """The core's answer as Django's response (its endpoints, a return trip), or the
-    request's context attached, with the verdict if known (else resolved on first use)."""
-    if isinstance(verdict, Respond):
-        assert facts is not None  # a plan ran: it had the facts
-        return to_response(verdict.response, facts, runtime)
+            verdict: Proceed | None) -> FocusContext:
+    """The request's context, attached, with the verdict if known (else resolved on first use)."""
     ctx = FocusContext(request, facts, runtime, verdict)
     setattr(request, CONTEXT_ATTR, ctx)
     # A verdict known now (anonymous) needs no lazy object: the account is what it would hold.
@@ -174,8 +194,27 @@ def _attach(request: HttpRequest, facts: RequestFacts | None, runtime: FocusRunt
 
 
 def _finish(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool) -> HttpResponseBase:
-    _merge_cache_headers(response, ctx.credentialed)
-    settle_after(ctx, response, in_loop=in_loop)
+    """The response with the core's ``Vary`` and ``Cache-Control``
+    (:func:`~focus_middleware.request_plan.cache_headers`) merged into its own, its paid
+    job (if any) settled once it is over, and the user's kept settlements delivered after.
+
+    The headers are read and written in Django's header store itself (``ResponseHeaders.
+    _store``: lower-case name to ``(name, value)``): ``headers.get`` raises and catches a
+    ``KeyError`` for each header the app did not set (most responses set neither), and
+    ``headers[...] =`` checks again what is already checked (the app's values, validated
+    when it set them, joined with header names of ours). Through the public mapping the
+    two headers cost as much as the rest of the hot path together (issue 22)."""
+    store = response.headers._store
+    app_vary = store.get("vary")
+    app_cache_control = store.get("cache-control")
+    vary, cache_control = cache_headers(app_vary[1] if app_vary is not None else None,
+                                        app_cache_control[1] if app_cache_control is not None else None,
+                                        credentialed=ctx.credentialed)
+    store["vary"] = ("Vary", vary)
+    if cache_control is not None:
+        store["cache-control"] = ("Cache-Control", cache_control)
+    if ctx.open_job is not None:
+        settle_after(ctx, response, in_loop=in_loop)
     proceed = ctx.proceed
     if proceed is not None and proceed.credentialed:
         jobs = ctx.runtime.jobs
@@ -185,27 +224,6 @@ def _finish(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool) -> 
             deliver = partial(jobs.retry_pending, due.account.clerk_id, due.credential)
             response._resource_closers.append(deliver)  # type: ignore[attr-defined]
     return response
-
-
-def _merge_cache_headers(response: HttpResponseBase, credentialed: bool) -> None:
-    """The core's ``Vary`` and ``Cache-Control`` (:func:`~focus_middleware.request_plan.
-    cache_headers`) merged into the response's own.
-
-    Read and written in Django's header store itself (``ResponseHeaders._store``: lower-case
-    name to ``(name, value)``, Django 3.2 and later): ``headers.get`` raises and catches a
-    ``KeyError`` for each header the app did not set (most responses set neither), and
-    ``headers[...] =`` checks again what is already checked (the app's values, validated
-    when it set them, joined with header names of ours). Through the public mapping the
-    two headers cost as much as the rest of the hot path together."""
-    store = response.headers._store
-    app_vary = store.get("vary")
-    app_cache_control = store.get("cache-control")
-    vary, cache_control = cache_headers(app_vary[1] if app_vary is not None else None,
-                                        app_cache_control[1] if app_cache_control is not None else None,
-                                        credentialed=credentialed)
-    store["vary"] = ("Vary", vary)
-    if cache_control is not None:
-        store["cache-control"] = ("Cache-Control", cache_control)
 
 
 __all__ = ["FocusMiddleware"]
