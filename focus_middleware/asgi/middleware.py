@@ -595,7 +595,8 @@ class FocusMiddleware:
                 cookie = value
             elif not name.islower():
                 return None
-        return cached_proceed(self.resolver.core, scope["method"], scope["path"], scope["query_string"], authorization, cookie)
+        core = (self._resolver or self.resolver).core
+        return cached_proceed(core, scope["method"], scope["path"], scope["query_string"], authorization, cookie)
 
     def _deliver_kept(self, due: Authenticated) -> FinishHook:
         """After this response: deliver the user's kept settlements with this credential."""
