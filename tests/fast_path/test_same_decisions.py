@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from focus_middleware import events
 from focus_middleware.asgi import FocusMiddleware
 from focus_middleware.asgi import middleware as asgi_middleware
 from focus_middleware.clock import FakeClock
@@ -194,3 +195,24 @@ async def test_an_async_resolver_shares_the_table(config: FocusConfig, user: Emu
     await call(app, bearer(token))
     assert len(resolver.core.hot) == 1
     await resolver.aclose()
+
+
+async def test_a_subscriber_hears_the_same_events_from_the_table_as_from_the_plan(
+        app: FocusMiddleware, user: EmulatedUser, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    await call(app, bearer(token))  # cold: verified, wallet read, remembered
+    heard: list[object] = []
+    unsubscribe = events.subscribe(heard.append)
+    try:
+        app.resolver.core.hot._answers.clear()  # everything cached, but the plan answers once more
+        await call(app, bearer(token))
+        from_plan, heard[:] = list(heard), []
+        with monkeypatch.context() as patched:
+            patched.setattr(asgi_middleware, "request_plan", _no_plan)
+            await call(app, bearer(token))
+        from_table = list(heard)
+    finally:
+        unsubscribe()
+    assert from_plan == [events.CacheLookup("jwt", "l1", True), events.CacheLookup("wallet", "l1", True),
+                         events.Decision("authenticated", None, "bearer", "session")]
+    assert from_table == from_plan
