@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_content_length, get_input_stream
 
-from focus_middleware.access import ACCOUNT, Requirement, refusal
+from focus_middleware.access import ACCOUNT, Requirement, admits, refusal
 from focus_middleware.bodies import SettlingIterable
 from focus_middleware import events
 from focus_middleware.config import FocusConfig
@@ -309,9 +309,14 @@ class WSGIFocusContext(ProceedView):
 
     def check(self, requirement: Requirement = ACCOUNT, *, page: InsufficientCreditsPage | None = None,
               signin_page: str | None = None) -> ResponseSpec | None:
-        """The core's refusal for a protected view, or None to run it (resolves the account)."""
+        """The core's refusal for a protected view, or None to run it (resolves the account).
+        The common case (an account, enough credits, no same-origin check due) is decided
+        without the facts."""
+        outcome = self.outcome
+        if admits(outcome, self.environ.get("REQUEST_METHOD", "GET"), requirement):
+            return None
         engine = self.engine
-        return refusal(self.facts, self.outcome, engine.config, requirement,
+        return refusal(self.facts, outcome, engine.config, requirement,
                        page=page or engine.insufficient_credits_page,
                        signin_page=signin_page if signin_page is not None else engine.signin_page,
                        wallets=engine.resolver)
@@ -479,8 +484,11 @@ class FocusWSGIMiddleware:
         mark = events.enter_request(environ.get("HTTP_X_REQUEST_ID")) if events.active else None
         try:
             ctx = self.context(environ)
-            # A context anonymous from the start (no credentials, not our path) is not ours.
-            ours = ctx._proceed is not PROCEED_ANONYMOUS and ctx.answers_up_front
+            # Most requests are not ours, as the raw path and query tell (a context anonymous
+            # from the start has neither credentials nor one of our paths).
+            ours = (ctx._proceed is not PROCEED_ANONYMOUS
+                    and may_answer_up_front(environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+                    and ctx.answers_up_front)
             if ours and (self.endpoints or endpoint_for(ctx.facts) is None):
                 return send_spec(self.answer(ctx, lambda limit: read_body(environ, limit)), start_response)
             return self.run_app(self.app, ctx, start_response)

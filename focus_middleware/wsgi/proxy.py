@@ -32,22 +32,32 @@ class _HasAccount(Protocol):
 
 
 class FastProxy(LocalProxy[FocusAccount | None]):
-    """A ``LocalProxy`` whose truth and attribute reads cost one lookup of the account;
-    ``wrapped`` is what a subclass finds it from."""
+    """A ``LocalProxy`` whose truth and attribute reads cost one lookup of the account
+    (:meth:`_find_account`, which a subclass finds from ``wrapped``)."""
 
     __slots__ = ()
 
     def __init__(self, wrapped: object) -> None:
         _set_wrapped(self, wrapped)
 
-    def _get_current_object(self) -> FocusAccount | None:
+    def _find_account(self) -> FocusAccount | None:
         raise NotImplementedError
 
-    def __bool__(self) -> bool:
-        return self._get_current_object() is not None  # an account is always true
+    def _get_current_object(self) -> FocusAccount | None:
+        return type(self)._find_account(self)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._get_current_object(), name)
+    def __bool__(self) -> bool:
+        return type(self)._find_account(self) is not None  # an account is always true
+
+    def __getattribute__(self, name: str) -> Any:
+        # Every attribute but the proxy's own is the account's (as LocalProxy has it), found
+        # here rather than after a failed lookup on the proxy (__getattr__), which costs more.
+        if name in _OWN:
+            return object.__getattribute__(self, name)
+        return getattr(type(self)._find_account(self), name)
+
+
+_OWN = frozenset({"_get_current_object", "_LocalProxy__wrapped", "_find_account"})
 
 
 class AccountProxy(FastProxy):
@@ -56,29 +66,16 @@ class AccountProxy(FastProxy):
 
     __slots__ = ()
 
-    def _get_current_object(self) -> FocusAccount | None:
-        ctx: _HasAccount | None = self._LocalProxy__wrapped
+    def _find_account(self) -> FocusAccount | None:
+        ctx: _HasAccount | None = _wrapped_of(self)
         if ctx is None:
             raise RuntimeError(RESPONSE_OVER_MESSAGE)
         return ctx.account
 
-    # The two reads an app makes most, without the extra call to _get_current_object.
 
-    def __bool__(self) -> bool:
-        ctx: _HasAccount | None = self._LocalProxy__wrapped
-        if ctx is None:
-            raise RuntimeError(RESPONSE_OVER_MESSAGE)
-        return ctx.account is not None
-
-    def __getattr__(self, name: str) -> Any:
-        ctx: _HasAccount | None = self._LocalProxy__wrapped
-        if ctx is None:
-            raise RuntimeError(RESPONSE_OVER_MESSAGE)
-        return getattr(ctx.account, name)
-
-
-# The slot LocalProxy.__init__ fills, filled without it (no closure per proxy).
+# The slot LocalProxy.__init__ fills, filled and read without it (no closure per proxy).
 _set_wrapped = getattr(LocalProxy, "_LocalProxy__wrapped").__set__
+_wrapped_of = getattr(LocalProxy, "_LocalProxy__wrapped").__get__
 _new = object.__new__
 
 

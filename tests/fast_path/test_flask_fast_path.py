@@ -46,7 +46,15 @@ def create_app(config: FocusConfig | None, seen: list[WSGIFocusContext] | None =
                        g=g.focus_account.clerk_id if g.focus_account else None)
 
     if config is not None:
-        Focus(app, config=config)
+        focus = Focus(app, config=config)
+
+        @app.get("/five")
+        @focus.require_credits(5)
+        def five() -> Any:
+            if seen is not None:
+                seen.append(current_context())
+            return "ran"
+
     return app
 
 
@@ -124,6 +132,16 @@ def test_every_read_of_a_request_finds_the_same_context_once(
     get(client, bearer(token))
     # The engine's own, then the first read; current_account, request.focus_* and g reuse it.
     assert len(lookups) == 2 and seen[-1].account is not None
+
+
+def test_a_guard_lets_a_warm_request_through_without_the_facts(
+        client: FlaskClient, user: EmulatedUser, seen: list[WSGIFocusContext], monkeypatch: pytest.MonkeyPatch) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    get(client, bearer(token))
+    monkeypatch.setattr(wsgi_middleware, "account_plan", _no_plan)
+    with client.get("/five", headers=bearer(token)) as response:
+        assert response.status_code == 200 and response.text == "ran"
+    assert seen[-1]._facts is None
 
 
 def test_anonymous_requests_build_nothing(client: FlaskClient, seen: list[WSGIFocusContext],

@@ -21,7 +21,7 @@ from focus_middleware.config import FocusConfig
 from focus_middleware.fast_path import hot_key
 from focus_middleware.request_plan import account_plan
 from focus_middleware.testing import EmulatedUser, FocusEmulator
-from focus_middleware.wsgi import FocusWSGIMiddleware, WSGIFocusContext, focus_account
+from focus_middleware.wsgi import FocusWSGIMiddleware, WSGIFocusContext, focus_account, require_credits
 from focus_middleware.wsgi import middleware as wsgi_middleware
 from tests.helpers import ORIGIN
 
@@ -41,9 +41,25 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
     return Response(json.dumps(body), mimetype="application/json")(environ, start_response)
 
 
+@require_credits(5)
+def five_credits(request: Request) -> Response:
+    return Response("ran")
+
+
+@require_credits(50)
+def fifty_credits(request: Request) -> Response:
+    return Response("ran")
+
+
+GUARDED = {"/five": five_credits, "/fifty": fifty_credits}
+
+
 def watched(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-    """:func:`app`, keeping each request's context (``seen``)."""
+    """:func:`app` and two guarded views, keeping each request's context (``seen``)."""
     seen.append(environ["focus"])
+    view = GUARDED.get(environ["PATH_INFO"])
+    if view is not None:
+        return view(Request(environ))(environ, start_response)
     return app(environ, start_response)
 
 
@@ -103,6 +119,20 @@ def test_a_warm_read_is_the_plans_answer_without_facts_or_plan(
     assert len(middleware.resolver.core.hot) == 2
     # Built on first need all the same: a view that asks for them gets the request's.
     assert seen[-1].facts.method == "GET" and seen[-1].facts.path == "/"
+
+
+def test_a_guard_lets_a_warm_request_through_without_the_facts(
+        client: Client, user: EmulatedUser, monkeypatch: pytest.MonkeyPatch) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    get(client, bearer(token))
+    monkeypatch.setattr(wsgi_middleware, "account_plan", _no_plan)
+    response = client.get("/five", headers=bearer(token), buffered=True)
+    assert response.status_code == 200 and response.text == "ran"
+    assert seen[-1]._facts is None
+    # A refusal is the core's, from the facts.
+    response = client.get("/fifty", headers={**bearer(token), "accept": "application/json"}, buffered=True)
+    assert response.status_code == 402 and response.json["error"] == "insufficient_credits"
+    assert seen[-1]._facts is not None
 
 
 def test_anonymous_requests_build_nothing(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:

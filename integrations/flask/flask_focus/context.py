@@ -35,12 +35,12 @@ class CurrentAccount(FastProxy):
 
     __slots__ = ()
 
-    def _get_current_object(self) -> FocusAccount | None:
+    def _find_account(self) -> FocusAccount | None:
         return current_context().account if has_request_context() else None
 
     def __bool__(self) -> bool:
         try:
-            return self._get_current_object() is not None
+            return type(self)._find_account(self) is not None
         except RuntimeError:
             return False
 
