@@ -40,8 +40,10 @@ from bench.env import BenchEnv, bench_env
 from bench.goals import MAX_BYTES_PER_CACHED_JWT, MEMORY_TOKEN_COUNTS, mark
 from focus_middleware.client import FocusClient
 from focus_middleware.facts import RequestFacts
+from focus_middleware.fast_path import HOT_ENTRIES, remember
 from focus_middleware.models import Wallet
 from focus_middleware.outcome import Authenticated
+from focus_middleware.request_plan import account_plan, drive
 from focus_middleware.resolver import Resolver
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,9 +85,13 @@ def _facts(token: str) -> RequestFacts:
 
 
 class _Filling:
-    """One resolver whose cache holds ``capacity`` tokens, filled through ``resolve``."""
+    """One resolver whose cache holds ``capacity`` tokens, filled through ``resolve``; or,
+    with ``remembered``, as an adapter fills it: the account plan, then the answer offered
+    to the fast path's table (:func:`focus_middleware.fast_path.remember`)."""
 
-    def __init__(self, env: BenchEnv, minter: _Minter, wallet: Wallet, capacity: int) -> None:
+    def __init__(self, env: BenchEnv, minter: _Minter, wallet: Wallet, capacity: int, *,
+                 remembered: bool = False) -> None:
+        self._remembered = remembered
         config = env.config.replace(jwt_public_key=minter.public_pem, token_cache_size=capacity)
         client = _OneWallet.from_config(config)
         client.answer = wallet
@@ -99,7 +105,14 @@ class _Filling:
             warnings.filterwarnings("ignore", message="The RSA key is")  # PyJWT on a 1024-bit key: wanted here
             for i in range(count):
                 token = tokens[i] if tokens is not None else self._minter.mint(self._next + i)
-                if not isinstance(self.resolver.resolve(_facts(token)), Authenticated):
+                facts = _facts(token)
+                if self._remembered:
+                    proceed = drive(account_plan(self.resolver.core, facts), self.resolver.perform)
+                    remember(self.resolver.core, facts, proceed)
+                    outcome = proceed.outcome
+                else:
+                    outcome = self.resolver.resolve(facts)
+                if not isinstance(outcome, Authenticated):
                     raise RuntimeError("the resolver refused a bench token")
         self._next += count
 
@@ -107,10 +120,11 @@ class _Filling:
         return [self._minter.mint(self._next + i) for i in range(count)]
 
 
-def _traced(env: BenchEnv, minter: _Minter, wallet: Wallet, count: int) -> tuple[float, str]:
+def _traced(env: BenchEnv, minter: _Minter, wallet: Wallet, count: int, *,
+            remembered: bool = False) -> tuple[float, str]:
     """(bytes per token by tracemalloc, the line that grew most). Tracing triples the
     cost of a verification, so the tokens are minted first, untraced."""
-    filling = _Filling(env, minter, wallet, count)
+    filling = _Filling(env, minter, wallet, count, remembered=remembered)
     tokens = filling.mint(count)
     gc.collect()
     tracemalloc.start()
@@ -121,6 +135,8 @@ def _traced(env: BenchEnv, minter: _Minter, wallet: Wallet, count: int) -> tuple
         after = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()
+    if remembered and len(filling.resolver.core.hot) != min(count, HOT_ENTRIES):
+        raise RuntimeError("the fast path's table did not take the answers: nothing of it was measured")
     filling.resolver.close()
     growth = after.compare_to(before, "lineno")
     top = max(growth, key=lambda stat: stat.size_diff)
@@ -188,6 +204,7 @@ def run(counts: tuple[int, ...] = MEMORY_TOKEN_COUNTS, traced: tuple[int, ...] =
         with FocusClient.from_config(env.config) as client:
             wallet = client.wallet(env.config.app, token=env.token)
         exact = {count: _traced(env, minter, wallet, count) for count in traced}
+        adapter = {count: _traced(env, minter, wallet, count, remembered=True) for count in traced}
     resident = child.result() if child is not None else {}
     for count in sorted(set(counts) | set(traced)):
         judged = exact[count][0] if count in exact else resident[count]
@@ -196,6 +213,9 @@ def run(counts: tuple[int, ...] = MEMORY_TOKEN_COUNTS, traced: tuple[int, ...] =
         resident_text = f"{resident[count]:.0f} B" if count in resident else "—"
         out.append(f"{count:<18,}{traced_text:>13}{resident_text:>12}   {goal:<12}{exact[count][1] if count in exact else ''}")
     out.append("  the goal is judged on tracemalloc where measured (the live objects), else on RSS growth")
+    for count, (per_token, site) in adapter.items():
+        out.append(f"  as an adapter fills it, the fast path's table included (at most {HOT_ENTRIES:,} answers): "
+                   f"{count:,} tokens, {per_token:.0f} B per token by tracemalloc (largest: {site})")
     return "\n".join(out)
 
 
