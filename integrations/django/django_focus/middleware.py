@@ -193,6 +193,21 @@ def _attach(request: HttpRequest, facts: RequestFacts | None, runtime: FocusRunt
     return ctx
 
 
+def _header_store(vary: str, cache_control: str | None) -> dict[str, tuple[str, str]]:
+    """:func:`~focus_middleware.request_plan.cache_headers`' answer as entries of Django's
+    header store (see :func:`_finish`)."""
+    store = {"vary": ("Vary", vary)}
+    if cache_control is not None:
+        store["cache-control"] = ("Cache-Control", cache_control)
+    return store
+
+
+# The core's Vary and Cache-Control for a response that set neither, as Django stores them,
+# by whether the request presented credentials.
+_CACHE_HEADERS_ALONE = {credentialed: _header_store(*cache_headers(None, None, credentialed=credentialed))
+                        for credentialed in (False, True)}
+
+
 def _finish(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool) -> HttpResponseBase:
     """The response with the core's ``Vary`` and ``Cache-Control``
     (:func:`~focus_middleware.request_plan.cache_headers`) merged into its own, its paid
@@ -205,17 +220,18 @@ def _finish(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool) -> 
     when it set them, joined with header names of ours). Through the public mapping the
     two headers cost as much as the rest of the hot path together (issue 22)."""
     store = response.headers._store
+    proceed = ctx.proceed
+    credentialed = proceed.credentialed if proceed is not None else ctx.credentialed
     app_vary = store.get("vary")
     app_cache_control = store.get("cache-control")
-    vary, cache_control = cache_headers(app_vary[1] if app_vary is not None else None,
-                                        app_cache_control[1] if app_cache_control is not None else None,
-                                        credentialed=ctx.credentialed)
-    store["vary"] = ("Vary", vary)
-    if cache_control is not None:
-        store["cache-control"] = ("Cache-Control", cache_control)
+    if app_vary is None and app_cache_control is None:  # most responses: the core's answer is known
+        store.update(_CACHE_HEADERS_ALONE[credentialed])
+    else:
+        store.update(_header_store(*cache_headers(app_vary[1] if app_vary is not None else None,
+                                                  app_cache_control[1] if app_cache_control is not None else None,
+                                                  credentialed=credentialed)))
     if ctx.open_job is not None:
         settle_after(ctx, response, in_loop=in_loop)
-    proceed = ctx.proceed
     if proceed is not None and proceed.credentialed:
         jobs = ctx.runtime.jobs
         due = jobs.due_for_retry(proceed.outcome)
