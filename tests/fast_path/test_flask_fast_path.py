@@ -201,6 +201,15 @@ def test_a_cookie_on_an_unsafe_method_takes_the_plan(client: FlaskClient, config
     assert get(client, cookie(config, token))[2]["reason"] == "authenticated" and len(plans) == 2
 
 
+def test_a_request_kept_past_its_response_still_reads_its_account(app: Flask, user: EmulatedUser) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    with app.test_client() as kept:  # Flask keeps the last request's context until the block ends
+        with kept.get("/", headers=bearer(token)) as response:
+            assert response.json["clerk_id"] == user.clerk_id
+        assert request.focus_account.clerk_id == user.clerk_id  # type: ignore[attr-defined]
+        assert current_account.clerk_id == user.clerk_id and g.focus_account.clerk_id == user.clerk_id
+
+
 def test_current_account_outside_a_request_or_without_the_extension(config: FocusConfig) -> None:
     assert not current_account
     bare = create_app(None)
