@@ -34,7 +34,9 @@ earlier answer is the same decision the full plan would make:
   another process, a reset all end the reuse at once).
 - **Nothing is due**: the wall clock is before the token's ``exp`` less
   ``min_token_life`` (so no expiry, leeway, refresh, bounce or too-short-lived decision
-  can differ) and before the wallet's freshness ends (``wallet_ttl``).
+  can differ), before the wallet's freshness ends (``wallet_ttl``) and before either
+  first-level entry expires (with a shared level, the first level keeps a copy for
+  ``l1_ttl``: the plan would read the shared level again then).
 
 Only locally verified session tokens from a bearer header or the app's cookie, with a
 fresh wallet, are remembered (:func:`remember`); PATs, Clerk's ``__session`` and
@@ -189,8 +191,13 @@ def remember(core: ResolverCore, facts: RequestFacts, proceed: Proceed) -> None:
     if found is None:
         return
     token_entry, wallet_entry, fresh_until = found
-    until = min(credential.expires_at - core.config.min_token_life, fresh_until)
-    if core.config.clock.time() < until:
+    clock = core.config.clock
+    now = clock.time()
+    # An entry past its own expiry is gone, even before the cache meets it again (with a
+    # shared level, the first level keeps a wallet for l1_ttl only).
+    kept_until = now + min(token_entry.expires, wallet_entry.expires) - clock.monotonic()
+    until = min(credential.expires_at - core.config.min_token_life, fresh_until, kept_until)
+    if now < until:
         core.hot.put(key, _Hot(proceed, until, token_entry, wallet_entry, bearer, _emitted(credential.source)))
 
 

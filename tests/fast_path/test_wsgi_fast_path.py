@@ -8,6 +8,7 @@ more than the same app without Focus."""
 from __future__ import annotations
 
 import gc
+import io
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from werkzeug.test import Client, TestResponse
 from werkzeug.wrappers import Request, Response
 
+from focus_middleware.cache import MemoryCache
 from focus_middleware.clock import FakeClock
 from focus_middleware.config import FocusConfig
 from focus_middleware.fast_path import hot_key
@@ -172,6 +174,24 @@ def test_forget_wallet_ends_the_reuse(client: Client, middleware: FocusWSGIMiddl
     assert seen[-1]._facts is not None
 
 
+def test_a_first_level_copy_that_runs_out_ends_the_reuse(config: FocusConfig, clock: FakeClock, emu: FocusEmulator,
+                                                        user: EmulatedUser) -> None:
+    """With a shared level the first level keeps a wallet ``l1_ttl`` at most: past that the
+    plan reads the shared level again (where another process may have dropped it), and so
+    must the fast path, even before the cache meets the expired entry."""
+    shared = MemoryCache(clock=clock)
+    engine = FocusWSGIMiddleware(watched, config=config.replace(cache_backend=shared, l1_ttl=5.0))
+    shared_client = Client(engine, use_cookies=False)
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    assert get(shared_client, bearer(token))[2]["credits"] == 7
+    assert get(shared_client, bearer(token))[2]["credits"] == 7  # remembered
+    emu.add_credits(user, 10)
+    shared.delete(engine.resolver.core.wallet_key(user.clerk_id))  # as another process's purchase does
+    clock.advance(6.0)
+    assert get(shared_client, bearer(token))[2]["credits"] == 17
+    engine.close()
+
+
 def test_a_cookie_on_an_unsafe_method_takes_the_plan(client: Client, config: FocusConfig, user: EmulatedUser,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     token = user.session_jwt(azp=ORIGIN, lifetime=600)
@@ -212,6 +232,31 @@ def test_after_the_response_the_context_and_account_still_read_and_the_environ_s
         bool(kept["environ"]["focus.account"])
     with pytest.raises(RuntimeError, match="response is over"):
         engine.context(kept["environ"])
+    engine.close()
+
+
+def test_the_server_still_sees_a_list_bodys_length_and_its_own_file_wrapper(config: FocusConfig) -> None:
+    class FileWrapper:
+        def __init__(self, file: Any, block_size: int = 8192) -> None:
+            self.file = file
+
+        def __iter__(self) -> Iterator[bytes]:
+            return iter([self.file.read()])
+
+    def listing(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        if environ["PATH_INFO"] == "/file":
+            return environ["wsgi.file_wrapper"](io.BytesIO(b"file"))
+        return [b"one chunk"]
+
+    engine = FocusWSGIMiddleware(listing, config=config)
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "", "SERVER_NAME": "x",
+               "SERVER_PORT": "80", "wsgi.url_scheme": "http", "wsgi.file_wrapper": FileWrapper}
+    body = engine(dict(environ), lambda status, headers, exc_info=None: None)
+    assert len(body) == 1 and list(body) == [b"one chunk"]  # type: ignore[arg-type]
+    body.close()  # type: ignore[attr-defined]
+    body = engine({**environ, "PATH_INFO": "/file"}, lambda status, headers, exc_info=None: None)
+    assert isinstance(body, FileWrapper)  # untouched: the server may send it with sendfile
     engine.close()
 
 
