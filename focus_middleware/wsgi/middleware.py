@@ -307,16 +307,20 @@ class WSGIFocusContext(ProceedView):
     def config(self) -> FocusConfig:
         return self.engine.config
 
+    def admits(self, requirement: Requirement = ACCOUNT) -> bool:
+        """Whether a protected view runs, known without the facts: an account, enough fresh
+        credits, no same-origin check due (:func:`~focus_middleware.access.admits`). False
+        means: ask :meth:`check`."""
+        return admits(self.outcome, self.environ.get("REQUEST_METHOD", "GET"), requirement)
+
     def check(self, requirement: Requirement = ACCOUNT, *, page: InsufficientCreditsPage | None = None,
               signin_page: str | None = None) -> ResponseSpec | None:
         """The core's refusal for a protected view, or None to run it (resolves the account).
-        The common case (an account, enough credits, no same-origin check due) is decided
-        without the facts."""
-        outcome = self.outcome
-        if admits(outcome, self.environ.get("REQUEST_METHOD", "GET"), requirement):
+        The common case is decided without the facts (:meth:`admits`)."""
+        if self.admits(requirement):
             return None
         engine = self.engine
-        return refusal(self.facts, outcome, engine.config, requirement,
+        return refusal(self.facts, self.outcome, engine.config, requirement,
                        page=page or engine.insufficient_credits_page,
                        signin_page=signin_page if signin_page is not None else engine.signin_page,
                        wallets=engine.resolver)

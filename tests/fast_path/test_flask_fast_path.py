@@ -15,7 +15,7 @@ from flask import Flask, g, jsonify, request
 from flask.testing import FlaskClient
 
 from flask_focus import Focus, current_account
-from flask_focus.state import current_context
+from flask_focus.state import FocusState, current_context
 from focus_middleware.clock import FakeClock
 from focus_middleware.config import FocusConfig
 from focus_middleware.fast_path import hot_key
@@ -139,6 +139,7 @@ def test_a_guard_lets_a_warm_request_through_without_the_facts(
     token = user.session_jwt(azp=ORIGIN, lifetime=600)
     get(client, bearer(token))
     monkeypatch.setattr(wsgi_middleware, "account_plan", _no_plan)
+    monkeypatch.setattr(FocusState, "signin_page", _no_plan)  # no refusal to prepare (url_for)
     with client.get("/five", headers=bearer(token)) as response:
         assert response.status_code == 200 and response.text == "ran"
     assert seen[-1]._facts is None

@@ -212,8 +212,11 @@ class Focus:
 
 
 def _refusal(requirement: Requirement) -> ResponseReturnValue | None:
+    ctx = current_context()
+    if ctx.admits(requirement):
+        return None  # the common case: no sign-in URL or 402 page to prepare
     state = current_state()
-    spec = current_context().check(requirement, page=state.page, signin_page=state.signin_page())
+    spec = ctx.check(requirement, page=state.page, signin_page=state.signin_page())
     return None if spec is None else state.response(spec)
 
 
