@@ -217,18 +217,26 @@ async def test_a_cookie_on_an_unsafe_method_takes_the_plan(browser: Either, user
 # -- reference cycles ------------------------------------------------------------------------------
 
 
-def _unreachable_per_request(call: Callable[[], Any], requests: int = 40) -> float:
+SAMPLES = 5
+"""Measurements per side, the least kept: now and then Django's ASGI handler leaves one
+request's objects in a cycle of its own (with or without Focus), which must not count."""
+
+
+def _unreachable_per_request(call: Callable[[], Any], requests: int = 20) -> float:
     """Objects the cyclic collector finds per request: garbage that reference counting left."""
     for _ in range(10):
         call()
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(requests):
-            call()
-        return gc.collect() / requests
-    finally:
-        gc.enable()
+    found = []
+    for _ in range(SAMPLES):
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(requests):
+                call()
+            found.append(gc.collect() / requests)
+        finally:
+            gc.enable()
+    return min(found)
 
 
 def _get(client: Client, target: str, headers: dict[str, str]) -> Callable[[], None]:
@@ -255,20 +263,23 @@ def test_warm_requests_leave_no_more_garbage_with_focus_than_without(settings: A
 async def test_async_requests_leave_no_more_garbage_with_focus_than_without(settings: Any, user: EmulatedUser) -> None:
     token = user.session_jwt(azp=ORIGIN, lifetime=600)
 
-    async def unreachable_per_request(requests: int = 40) -> float:
+    async def unreachable_per_request(requests: int = 20) -> float:
         client = AsyncClient()  # its handler loads MIDDLEWARE on its first request
         for _ in range(10):
             await client.get("/async", headers=bearer(token))
-        gc.collect()
-        gc.disable()
-        try:
-            for _ in range(requests):
-                response = await client.get("/async", headers=bearer(token))
-                assert response.status_code == 200
-                del response.json  # the test client's own cycle, not ours
-            return gc.collect() / requests
-        finally:
-            gc.enable()
+        found = []
+        for _ in range(SAMPLES):
+            gc.collect()
+            gc.disable()
+            try:
+                for _ in range(requests):
+                    response = await client.get("/async", headers=bearer(token))
+                    assert response.status_code == 200
+                    del response.json  # the test client's own cycle, not ours
+                found.append(gc.collect() / requests)
+            finally:
+                gc.enable()
+        return min(found)
 
     with_focus = await unreachable_per_request()
     settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if name != FOCUS_MIDDLEWARE]

@@ -222,11 +222,11 @@ def _finish(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool) -> 
     store = response.headers._store
     proceed = ctx.proceed
     credentialed = proceed.credentialed if proceed is not None else ctx.credentialed
-    app_vary = store.get("vary")
-    app_cache_control = store.get("cache-control")
-    if app_vary is None and app_cache_control is None:  # most responses: the core's answer is known
+    if "vary" not in store and "cache-control" not in store:  # most responses: the core's answer is known
         store.update(_CACHE_HEADERS_ALONE[credentialed])
     else:
+        app_vary = store.get("vary")
+        app_cache_control = store.get("cache-control")
         store.update(_header_store(*cache_headers(app_vary[1] if app_vary is not None else None,
                                                   app_cache_control[1] if app_cache_control is not None else None,
                                                   credentialed=credentialed)))
