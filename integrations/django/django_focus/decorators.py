@@ -22,7 +22,7 @@ from typing import Any, TypeVar, cast, overload
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from focus_middleware.access import ACCOUNT, Requirement, refusal, requirement_for
+from focus_middleware.access import ACCOUNT, Requirement, admits, refusal, requirement_for
 from focus_middleware.jobs import PaidRoute
 from focus_middleware.outcome import Outcome
 from focus_middleware.responses import ResponseSpec
@@ -51,6 +51,8 @@ def refusal_of(ctx: FocusContext, outcome: Outcome, requirement: Requirement = A
     """The core's refusal for the request of ``ctx``, resolved to ``outcome``, under
     ``requirement`` (None: it may run), for a guard that answers it its own way (DRF's
     permissions hand it to the exception handler)."""
+    if admits(outcome, ctx.request.method or "GET", requirement):
+        return None  # the common case, decided without building the facts
     return refusal(ctx.facts, outcome, ctx.runtime.config, requirement, page=ctx.insufficient_credits_page,
                    wallets=ctx.runtime.resolver)
 
