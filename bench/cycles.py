@@ -11,11 +11,10 @@ and its environ point at each other), and Focus should add none.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 from contextlib import ExitStack
 
-from bench import asgi_bench, django_bench, fastapi_bench, wsgi_bench
+from bench import hot_path
 from bench.env import bench_env
 from bench.timing import Batch
 
@@ -37,13 +36,7 @@ def unreachable_per_request(batch: Batch, requests: int = COUNTED) -> float:
 
 def run() -> str:
     with bench_env() as env, ExitStack() as stack:
-        loop = asyncio.new_event_loop()
-        stack.callback(loop.close)
-        batches: dict[str, Batch] = {}
-        batches.update(asgi_bench.goal_batches(env, loop, stack))
-        batches.update(fastapi_bench.goal_batches(env, loop, stack))
-        batches.update(wsgi_bench.goal_batches(env, stack))
-        batches.update(django_bench.goal_batches(env, stack))
+        batches = hot_path.goal_batches(env, stack)
         rows = [f"{name:<30}{unreachable_per_request(batch):>8.1f}" for name, batch in batches.items()]
     return "\n".join([f"unreachable objects per request (bench/cycles.py, gc off over {COUNTED} warm requests)",
                       f"{'case':<30}{'objects':>8}", *rows])

@@ -13,7 +13,7 @@ import asyncio
 from contextlib import ExitStack
 
 from bench import asgi_bench, django_bench, fastapi_bench, wsgi_bench
-from bench.env import bench_env
+from bench.env import BenchEnv, bench_env
 from bench.fastapi_bench import CLERK_INSTALL
 from bench.goals import (
     CLERK_CASE,
@@ -28,16 +28,21 @@ from bench.goals import (
 from bench.timing import Batch, Paired, Rounds, interleaved
 
 
+def goal_batches(env: BenchEnv, stack: ExitStack) -> dict[str, Batch]:
+    """Every adapter's goal cases and bare apps, warmed (closed with ``stack``)."""
+    loop = asyncio.new_event_loop()
+    stack.callback(loop.close)
+    batches: dict[str, Batch] = {}
+    batches.update(asgi_bench.goal_batches(env, loop, stack))
+    batches.update(fastapi_bench.goal_batches(env, loop, stack))
+    batches.update(wsgi_bench.goal_batches(env, stack))
+    batches.update(django_bench.goal_batches(env, stack))
+    return batches
+
+
 def _measure(how: Rounds) -> dict[str, list[float]]:
     with bench_env() as env, ExitStack() as stack:
-        loop = asyncio.new_event_loop()
-        stack.callback(loop.close)
-        batches: dict[str, Batch] = {}
-        batches.update(asgi_bench.goal_batches(env, loop, stack))
-        batches.update(fastapi_bench.goal_batches(env, loop, stack))
-        batches.update(wsgi_bench.goal_batches(env, stack))
-        batches.update(django_bench.goal_batches(env, stack))
-        return interleaved(batches, how)
+        return interleaved(goal_batches(env, stack), how)
 
 
 def _row(label: str, paired: Paired, goal: str) -> str:

@@ -24,6 +24,7 @@ from focus_middleware.testing import EmulatedUser, FocusEmulator
 from focus_middleware.wsgi import WSGIFocusContext
 from focus_middleware.wsgi import middleware as wsgi_middleware
 from tests.helpers import ORIGIN
+from tests.fast_path.presented import bearer, cookie, no_plan
 
 WALLET = "GET /api/wallet"
 
@@ -86,18 +87,6 @@ def get(client: FlaskClient, headers: dict[str, str], *, method: str = "GET") ->
         return response.status_code, dict(response.headers), response.json
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
-def cookie(config: FocusConfig, token: str) -> dict[str, str]:
-    return {"cookie": f"theme=dark; {config.session_cookie}={token}"}
-
-
-def _no_plan(*args: object, **kwargs: object) -> Any:
-    raise AssertionError("the full plan ran for a request the fast path should answer")
-
-
 def test_a_warm_read_is_the_plans_answer_without_facts_or_plan(
         client: FlaskClient, app: Flask, config: FocusConfig, emu: FocusEmulator, user: EmulatedUser,
         seen: list[WSGIFocusContext], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,7 +96,7 @@ def test_a_warm_read_is_the_plans_answer_without_facts_or_plan(
         assert seen[-1]._facts is not None
         wallet_calls = emu.calls(WALLET)
         with monkeypatch.context() as patched:
-            patched.setattr(wsgi_middleware, "account_plan", _no_plan)
+            patched.setattr(wsgi_middleware, "account_plan", no_plan)
             warm = get(client, headers)
         assert warm == cold
         assert cold[1]["Vary"] == "Cookie, Authorization" and cold[1]["Cache-Control"] == "private"
@@ -138,8 +127,8 @@ def test_a_guard_lets_a_warm_request_through_without_the_facts(
         client: FlaskClient, user: EmulatedUser, seen: list[WSGIFocusContext], monkeypatch: pytest.MonkeyPatch) -> None:
     token = user.session_jwt(azp=ORIGIN, lifetime=600)
     get(client, bearer(token))
-    monkeypatch.setattr(wsgi_middleware, "account_plan", _no_plan)
-    monkeypatch.setattr(FocusState, "signin_page", _no_plan)  # no refusal to prepare (url_for)
+    monkeypatch.setattr(wsgi_middleware, "account_plan", no_plan)
+    monkeypatch.setattr(FocusState, "signin_page", no_plan)  # no refusal to prepare (url_for)
     with client.get("/five", headers=bearer(token)) as response:
         assert response.status_code == 200 and response.text == "ran"
     assert seen[-1]._facts is None
@@ -147,7 +136,7 @@ def test_a_guard_lets_a_warm_request_through_without_the_facts(
 
 def test_anonymous_requests_build_nothing(client: FlaskClient, seen: list[WSGIFocusContext],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(wsgi_middleware, "account_plan", _no_plan)
+    monkeypatch.setattr(wsgi_middleware, "account_plan", no_plan)
     status, headers, body = get(client, {})
     assert status == 200 and body == {"clerk_id": None, "credits": None, "reason": "anonymous", "g": None}
     assert headers["Vary"] == "Cookie, Authorization" and "Cache-Control" not in headers

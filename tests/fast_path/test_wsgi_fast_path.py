@@ -26,6 +26,7 @@ from focus_middleware.testing import EmulatedUser, FocusEmulator
 from focus_middleware.wsgi import FocusWSGIMiddleware, WSGIFocusContext, focus_account, require_credits
 from focus_middleware.wsgi import middleware as wsgi_middleware
 from tests.helpers import ORIGIN
+from tests.fast_path.presented import bearer, cookie, no_plan
 
 WALLET = "GET /api/wallet"
 
@@ -90,18 +91,6 @@ def get(client: Client, headers: dict[str, str], *, method: str = "GET") -> tupl
     return response.status_code, dict(response.headers), response.json
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}"}
-
-
-def cookie(config: FocusConfig, token: str) -> dict[str, str]:
-    return {"cookie": f"theme=dark; {config.session_cookie}={token}"}
-
-
-def _no_plan(*args: object, **kwargs: object) -> Any:
-    raise AssertionError("the full plan ran for a request the fast path should answer")
-
-
 def test_a_warm_read_is_the_plans_answer_without_facts_or_plan(
         client: Client, middleware: FocusWSGIMiddleware, config: FocusConfig, emu: FocusEmulator,
         user: EmulatedUser, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,7 +100,7 @@ def test_a_warm_read_is_the_plans_answer_without_facts_or_plan(
         assert seen[-1]._facts is not None  # the plan ran on the facts
         wallet_calls = emu.calls(WALLET)
         with monkeypatch.context() as patched:
-            patched.setattr(wsgi_middleware, "account_plan", _no_plan)
+            patched.setattr(wsgi_middleware, "account_plan", no_plan)
             warm = get(client, headers)
         assert warm == cold
         assert cold[1]["Vary"] == "Cookie, Authorization" and cold[1]["Cache-Control"] == "private"
@@ -127,7 +116,7 @@ def test_a_guard_lets_a_warm_request_through_without_the_facts(
         client: Client, user: EmulatedUser, monkeypatch: pytest.MonkeyPatch) -> None:
     token = user.session_jwt(azp=ORIGIN, lifetime=600)
     get(client, bearer(token))
-    monkeypatch.setattr(wsgi_middleware, "account_plan", _no_plan)
+    monkeypatch.setattr(wsgi_middleware, "account_plan", no_plan)
     response = client.get("/five", headers=bearer(token), buffered=True)
     assert response.status_code == 200 and response.text == "ran"
     assert seen[-1]._facts is None
@@ -138,7 +127,7 @@ def test_a_guard_lets_a_warm_request_through_without_the_facts(
 
 
 def test_anonymous_requests_build_nothing(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(wsgi_middleware, "account_plan", _no_plan)
+    monkeypatch.setattr(wsgi_middleware, "account_plan", no_plan)
     status, headers, body = get(client, {})
     assert status == 200 and body["reason"] == "anonymous" and body["clerk_id"] is None
     assert headers["Vary"] == "Cookie, Authorization" and "Cache-Control" not in headers
