@@ -330,7 +330,7 @@ class _Listener(threading.Thread):
         backoff, missed = 0.05, False
         client = self._cache._pubsub_client()
         while not self._stopping.is_set():
-            pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]  # untyped upstream
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 pubsub.subscribe(self._cache.channel)
                 if missed:
