@@ -1,8 +1,8 @@
 """``make bench``: issue 22's report in one run.
 
 Sections: the hot path of every adapter against its bare app in interleaved rounds (with
-the minimal sketch and fastapi-clerk-auth beside Focus), bytes per cached token, and
-uvicorn under wrk. ``--detail`` adds the older per-module tables (resolver, events, each
+the minimal sketch and fastapi-clerk-auth beside Focus), where the Starlette hot path's
+microseconds go, bytes per cached token, and uvicorn under wrk. ``--detail`` adds the older per-module tables (resolver, events, each
 framework's other cases, many processes with Redis).
 """
 
@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from bench import (
     asgi_bench,
+    cost_profile,
     django_bench,
     events_bench,
     fastapi_bench,
@@ -30,7 +31,7 @@ from bench import (
 from bench.goals import MEMORY_TOKEN_COUNTS
 from bench.timing import Rounds
 
-SECTIONS = ("hot", "memory", "wrk")
+SECTIONS = ("hot", "profile", "memory", "wrk")
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -51,6 +52,7 @@ def _sections(args: argparse.Namespace) -> list[tuple[str, Callable[[], str]]]:
     traced = counts if args.trace_all_memory else counts[:1]
     chosen = {
         "hot": lambda: hot_path.run(how),
+        "profile": lambda: cost_profile.run(how),
         "memory": lambda: memory_bench.run(() if quick else counts, traced),
         "wrk": lambda: wrk_bench.run(rounds=1, seconds=3) if quick else wrk_bench.run(),
     }
