@@ -4,8 +4,8 @@ dict lookup, without building the facts or starting the plan (issue 22).
 Most requests of a signed-in app are the same few credentials again: the token verified
 minutes ago, the wallet read seconds ago. The full plan (:mod:`focus_middleware.request_plan`)
 re-derives the same answer for each from the first-level cache; this module remembers
-the answer itself, keyed by a SHA-256 of the raw credential header, and hands it back for
-as long as everything it was derived from still holds. Any doubt sends the request to
+the answer itself, found by the raw credential header, and hands it back for as long as
+everything it was derived from still holds. Any doubt sends the request to
 the full plan, which answers and (through :func:`remember`) fills this table again.
 
 A request takes the fast path only when all of these hold; each says why reusing the
@@ -19,10 +19,12 @@ earlier answer is the same decision the full plan would make:
   answered by the plan; tested on the raw path, a superset of :func:`~focus_middleware.
   request_plan.up_front`).
 - **One credential header, read as the plan reads it**: an ``Authorization: Bearer``
-  (which alone decides), or no ``Authorization`` at all and a ``Cookie`` header. The key
-  is the SHA-256 of that exact header value, and the answer records which header it came
-  from, so the same bytes always come back to the answer derived from them and a token
-  cached as a bearer is never reused for a cookie (``azp`` is judged by source). The
+  (which alone decides), or no ``Authorization`` at all and a ``Cookie`` header. The
+  answer records which header it came from, so a token cached as a bearer is never reused
+  for a cookie (``azp`` is judged by source), and what that header presented: a bearer
+  answer is given only to the same token (the credential's own string, compared with what
+  follows ``Bearer ``: the plan would read the same), a cookie answer only to the very same
+  ``Cookie`` header (any other cookie in it could change the plan's reading). The
   adapters pass the header as their server gave it: ASGI's bytes, or WSGI's and Django's
   latin-1 ``str`` (PEP 3333), encoded back to the same bytes.
 - **A safe method for a cookie** (GET, HEAD, OPTIONS, TRACE): a cookie-authenticated
@@ -42,11 +44,19 @@ Only locally verified session tokens from a bearer header or the app's cookie, w
 fresh wallet, are remembered (:func:`remember`); PATs, Clerk's ``__session`` and
 remotely checked tokens always take the plan. The table is bounded (first in, first
 out); it holds the answers, whose credential holds its token, so it is kept small.
+
+**Keys.** A token is never a key (nor any header holding one): the table is keyed by
+Python's ``hash`` of the header, SipHash with a key drawn at random per process, an
+integer that tells nothing of the token. A hash only finds the candidate: the answer is
+given only when the header is the one it came from (above), so two headers with one hash
+never share an answer, whatever the hash's quality (``PYTHONHASHSEED`` set included; the
+comparison is reached only by a header that already hashes as a remembered one). It costs
+a fifth of a SHA-256 of the header, the largest step of the path when it was keyed so
+(``python -m bench --only profile``).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -64,7 +74,8 @@ if TYPE_CHECKING:
 HOT_ENTRIES = 1024
 """How many answers the table keeps: as many as the resolver keeps parsed accounts, whose
 answers are the only ones it can remember. Each holds its credential, so its token (the
-largest part of the ~1.5 kB an answer costs: ``python -m bench --only memory``)."""
+largest part of the ~1.5 kB an answer costs: ``python -m bench --only memory``); a cookie
+answer also keeps its ``Cookie`` header."""
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _STATE = STATE_PARAM.encode()
@@ -82,30 +93,36 @@ class _Hot:
     wallet_entry: CacheEntry
     bearer: bool
     """Whether the answer came from an ``Authorization`` header (else from a ``Cookie``)."""
+    presented: str
+    """What the header presented: a bearer answer's token (the credential's own string:
+    nothing kept twice), a cookie answer's whole header."""
     events: tuple[events.Event, ...]
     """What the plan emitted for it (the first-level hits, the decision), emitted again."""
 
 
 class HotAnswers:
-    """The table of remembered answers of one :class:`~focus_middleware.resolver.ResolverCore`."""
+    """The table of remembered answers of one :class:`~focus_middleware.resolver.ResolverCore`,
+    found by the raw credential header (bytes, latin-1: :func:`raw_header`)."""
 
     __slots__ = ("_answers", "_maxsize")
 
     def __init__(self, maxsize: int = HOT_ENTRIES) -> None:
-        self._answers: dict[bytes, _Hot] = {}
+        self._answers: dict[int, _Hot] = {}
         self._maxsize = maxsize
 
-    def get(self, key: bytes, now: float) -> _Hot | None:
-        hot = self._answers.get(key)
-        if hot is None:
-            return None
+    def get(self, header: bytes, now: float) -> _Hot | None:
+        """The answer remembered for exactly this header, while still valid at ``now``."""
+        hot = self._answers.get(hash(header))
+        if hot is None or (header[7:] if hot.bearer else header).decode("latin-1") != hot.presented:
+            return None  # another header with the same hash keeps its answer
         if now < hot.until and hot.token_entry.live and hot.wallet_entry.live:
             return hot
-        self._answers.pop(key, None)
+        self._answers.pop(hash(header), None)
         return None
 
-    def put(self, key: bytes, hot: _Hot) -> None:
+    def put(self, header: bytes, hot: _Hot) -> None:
         answers = self._answers
+        key = hash(header)
         if key not in answers and len(answers) >= self._maxsize:
             try:
                 del answers[next(iter(answers))]
@@ -117,16 +134,16 @@ class HotAnswers:
         return len(self._answers)
 
 
-def hot_key(header: bytes | str) -> bytes | None:
-    """The table's key for a credential header's raw value: its SHA-256 (a token is never a
-    key). None for a ``str`` that is not latin-1, which no server hands over: such a
-    request takes the plan."""
+def raw_header(header: bytes | str) -> bytes | None:
+    """A credential header's raw value as the table takes it: bytes, as ASGI gives them;
+    WSGI's latin-1 ``str`` encoded back. None for a ``str`` that is not latin-1, which no
+    server hands over: such a request takes the plan."""
     if isinstance(header, str):
         try:
-            header = header.encode("latin-1")
+            return header.encode("latin-1")
         except UnicodeEncodeError:
             return None
-    return hashlib.sha256(header).digest()
+    return header
 
 
 def _is_bearer(authorization: bytes | str) -> bool:
@@ -156,10 +173,10 @@ def cached_proceed(core: ResolverCore, method: str, path: str, query: bytes | st
             return None if authorization is not None else PROCEED_ANONYMOUS
         if authorization is not None:
             return None  # another scheme beside a cookie: the plan reads the cookie
-    key = hot_key(authorization if bearer else cookie)  # type: ignore[arg-type]
-    if key is None:
+    header = raw_header(authorization if bearer else cookie)  # type: ignore[arg-type]
+    if header is None:
         return None
-    hot = core.hot.get(key, core.config.clock.time())
+    hot = core.hot.get(header, core.config.clock.time())
     if hot is None or hot.bearer is not bearer or not (bearer or method in _SAFE_METHODS):
         return None
     if events.active:
@@ -184,8 +201,9 @@ def remember(core: ResolverCore, facts: RequestFacts, proceed: Proceed) -> None:
         return
     if not bearer and facts.method not in _SAFE_METHODS:
         return
-    key = hot_key((authorization if bearer else facts.headers.get("cookie")) or "")
-    if key is None:
+    presented = authorization if bearer else facts.headers.get("cookie")
+    header = raw_header(presented or "")
+    if header is None or presented is None:
         return
     found = core.answer_sources(outcome)
     if found is None:
@@ -198,7 +216,9 @@ def remember(core: ResolverCore, facts: RequestFacts, proceed: Proceed) -> None:
     kept_until = now + min(token_entry.expires, wallet_entry.expires) - clock.monotonic()
     until = min(credential.expires_at - core.config.min_token_life, fresh_until, kept_until)
     if now < until:
-        core.hot.put(key, _Hot(proceed, until, token_entry, wallet_entry, bearer, _emitted(credential.source)))
+        core.hot.put(header, _Hot(proceed, until, token_entry, wallet_entry, bearer,
+                                  credential.token if bearer else presented,
+                                  _emitted(credential.source)))
 
 
 def _emitted(source: str) -> tuple[events.Event, ...]:
@@ -214,4 +234,4 @@ def _emitted(source: str) -> tuple[events.Event, ...]:
 _EMITTED: dict[str, tuple[events.Event, ...]] = {}
 
 
-__all__ = ["HOT_ENTRIES", "HotAnswers", "cached_proceed", "hot_key", "remember"]
+__all__ = ["HOT_ENTRIES", "HotAnswers", "cached_proceed", "raw_header", "remember"]

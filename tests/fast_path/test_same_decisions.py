@@ -124,10 +124,7 @@ async def test_expiry_while_cached_ends_the_reuse(app: FocusMiddleware, config: 
 
 
 def _key(token: str) -> bytes:
-    from focus_middleware.fast_path import hot_key
-    key = hot_key(f"Bearer {token}".encode())
-    assert key is not None
-    return key
+    return f"Bearer {token}".encode()
 
 
 async def test_a_token_reused_as_bearer_then_cookie_is_judged_by_each_source(
@@ -216,3 +213,39 @@ async def test_a_subscriber_hears_the_same_events_from_the_table_as_from_the_pla
     assert from_plan == [events.CacheLookup("jwt", "l1", True), events.CacheLookup("wallet", "l1", True),
                          events.Decision("authenticated", None, "bearer", "session")]
     assert from_table == from_plan
+
+
+async def test_the_table_holds_no_token_in_its_keys(app: FocusMiddleware, config: FocusConfig,
+                                                    user: EmulatedUser) -> None:
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    await call(app, bearer(token))
+    await call(app, cookie(config, token))
+    keys = list(app.resolver.core.hot._answers)
+    assert len(keys) == 2 and all(isinstance(key, int) for key in keys)  # hashes, nothing of the token
+
+
+async def test_a_header_hashing_as_a_remembered_one_is_not_given_its_answer(
+        app: FocusMiddleware, config: FocusConfig, emu: FocusEmulator, user: EmulatedUser) -> None:
+    """Two headers with one hash: the table finds the candidate by hash, and gives it only
+    to the header it came from. A real SipHash collision cannot be produced here, so the
+    answer is filed under the other header's hash, as a collision would find it."""
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    other = emu.create_user(credits=3)
+    other_token = other.session_jwt(azp=ORIGIN, lifetime=600)
+    answers = app.resolver.core.hot._answers
+    for presented, stranger in ((bearer(token), bearer(other_token)),
+                                (cookie(config, token), cookie(config, other_token)),
+                                # The same token behind another cookie: the plan reads the whole header.
+                                (cookie(config, token), [(b"cookie", f"{config.session_cookie}={token}; x=1".encode())])):
+        await call(app, presented)
+        answers.clear()
+        await call(app, presented)  # remembered for `presented` alone
+        (remembered,) = answers.values()
+        answers.clear()
+        answers[hash(stranger[0][1])] = remembered
+        status, _, body = await call(app, stranger)
+        expected = other.clerk_id if stranger[0][1].endswith(other_token.encode()) else user.clerk_id
+        assert status == 200 and body["clerk_id"] == expected
+        assert answers[hash(stranger[0][1])] is not remembered  # the plan answered and filed its own answer
+    status, _, body = await call(app, bearer(other_token))
+    assert body["clerk_id"] == other.clerk_id and body["credits"] == 3
