@@ -163,7 +163,10 @@ class FocusContext(ProceedView):
     are its (private) bound methods, which add the cache headers to the answer, notice the
     client leaving and report a paid answer's progress to its
     :class:`~focus_middleware.paid_request.PaidRequest`. One object per request, and none
-    pointing back at it: a request leaves nothing for the cyclic garbage collector.
+    pointing back at it; once the app has returned it lets go of the server's ``receive``
+    and ``send`` too (a server's request state holds the scope, which holds this): a
+    request leaves nothing for the cyclic garbage collector, under a real server as in a
+    test (``tests/asgi/test_server_cycles.py``).
     """
 
     __slots__ = ("_answered", "_credentialed", "_finish_hooks", "_inbox", "_length", "_receive", "_scope", "_send",
@@ -254,13 +257,19 @@ class FocusContext(ProceedView):
                 inbox.stop()
             if self._finish_hooks:
                 await _run_finish_hooks(self, Finish(self.status, self.complete, error))
+            # A server's receive and send are bound methods of its request's state, which
+            # holds the scope, which holds this context: let go of them, or every request
+            # under uvicorn or hypercorn is a reference cycle, left for the collector.
+            self._receive = self._send = None
 
     async def _app_receive(self) -> Message:
         if self._inbox is not None:
             return await self._inbox.receive()
-        assert self._receive is not None
+        receive = self._receive
+        if receive is None:
+            return {"type": "http.disconnect"}  # the answer is over, as servers then say
         stash = self._stash
-        message = stash.pop() if stash else await self._receive()
+        message = stash.pop() if stash else await receive()
         if message["type"] == "http.disconnect" and not self._answered:
             self.client_left()
         return message
@@ -270,7 +279,8 @@ class FocusContext(ProceedView):
         with nothing to watch (no paid job, no finish hook) goes to the server's ``send``
         without a coroutine of ours in between."""
         send = self._send
-        assert send is not None
+        if send is None:
+            raise RuntimeError("this request's response is over: nothing more can be sent")
         if message["type"] == "http.response.start":
             self.status = message["status"]
             if self.paid is not None:
