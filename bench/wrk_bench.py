@@ -3,7 +3,8 @@ app behind FocusMiddleware, loaded by ``wrk`` with one cached bearer JWT.
 
 The server is pinned to core 0 and wrk to core 1 (``taskset``), so the load generator
 does not take the server's CPU. Both servers run for the whole bench; the runs alternate
-(bare, Focus, Focus, bare, ...) and each row gives the median over its runs of requests per
+(bare, Focus, Focus, bare, ...) and each row gives the median over its runs (five each: on
+a shared VM one run of a server differs from the next by up to 20 %) of requests per
 second, p50 and p99 latency, and the server's CPU time per request (``utime + stime``
 from ``/proc/<pid>/stat`` before and after a run, divided by the requests wrk completed).
 The token is warmed (claims and wallet cached) right before each run, within the
@@ -126,7 +127,7 @@ def _row(label: str, run: WrkRun) -> str:
             f"{run.cpu_per_request * 1e6:>12.0f}")
 
 
-def run(*, rounds: int = 3, seconds: float = 5.0) -> str:
+def run(*, rounds: int = 5, seconds: float = 4.0) -> str:
     title = (f"under uvicorn (bench/wrk_bench.py): 1 worker on core {SERVER_CORE}, wrk -t1 -c{CONNECTIONS} on core "
              f"{WRK_CORE}, {rounds} alternating runs of {seconds:g} s each, medians; one cached bearer JWT")
     missing = [tool for tool in ("wrk", "taskset") if shutil.which(tool) is None]
