@@ -2,8 +2,9 @@
 
 Sections: the hot path of every adapter against its bare app in interleaved rounds (with
 the minimal sketch and fastapi-clerk-auth beside Focus), where the Starlette hot path's
-microseconds go, bytes per cached token, and uvicorn under wrk. ``--detail`` adds the older per-module tables (resolver, events, each
-framework's other cases, many processes with Redis).
+microseconds go, bytes per cached token, and uvicorn under wrk. ``--detail`` adds the
+older per-module tables (resolver, events, each framework's other cases, many processes
+with Redis).
 """
 
 from __future__ import annotations
