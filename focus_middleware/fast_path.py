@@ -102,7 +102,8 @@ class _Hot:
 
 class HotAnswers:
     """The table of remembered answers of one :class:`~focus_middleware.resolver.ResolverCore`,
-    found by the raw credential header (bytes, latin-1: :func:`raw_header`)."""
+    found by the raw credential header: ASGI's bytes, or WSGI's and Django's latin-1
+    ``str``, hashed as the same bytes."""
 
     __slots__ = ("_answers", "_maxsize")
 
@@ -110,19 +111,29 @@ class HotAnswers:
         self._answers: dict[int, _Hot] = {}
         self._maxsize = maxsize
 
-    def get(self, header: bytes, now: float) -> _Hot | None:
+    def get(self, header: bytes | str, now: float) -> _Hot | None:
         """The answer remembered for exactly this header, while still valid at ``now``."""
-        hot = self._answers.get(hash(header))
-        if hot is None or (header[7:] if hot.bearer else header).decode("latin-1") != hot.presented:
+        key = _key(header)
+        if key is None:
+            return None
+        hot = self._answers.get(key)
+        if hot is None:
+            return None
+        presented = header[7:] if hot.bearer else header
+        if isinstance(presented, bytes):
+            presented = presented.decode("latin-1")
+        if presented != hot.presented:
             return None  # another header with the same hash keeps its answer
         if now < hot.until and hot.token_entry.live and hot.wallet_entry.live:
             return hot
-        self._answers.pop(hash(header), None)
+        self._answers.pop(key, None)
         return None
 
-    def put(self, header: bytes, hot: _Hot) -> None:
+    def put(self, header: bytes | str, hot: _Hot) -> None:
+        key = _key(header)
+        if key is None:
+            return
         answers = self._answers
-        key = hash(header)
         if key not in answers and len(answers) >= self._maxsize:
             try:
                 del answers[next(iter(answers))]
@@ -134,16 +145,15 @@ class HotAnswers:
         return len(self._answers)
 
 
-def raw_header(header: bytes | str) -> bytes | None:
-    """A credential header's raw value as the table takes it: bytes, as ASGI gives them;
-    WSGI's latin-1 ``str`` encoded back. None for a ``str`` that is not latin-1, which no
+def _key(header: bytes | str) -> int | None:
+    """The hash of the header's bytes. None for a ``str`` that is not latin-1, which no
     server hands over: such a request takes the plan."""
     if isinstance(header, str):
         try:
-            return header.encode("latin-1")
+            return hash(header.encode("latin-1"))
         except UnicodeEncodeError:
             return None
-    return header
+    return hash(header)
 
 
 def _is_bearer(authorization: bytes | str) -> bool:
@@ -173,10 +183,7 @@ def cached_proceed(core: ResolverCore, method: str, path: str, query: bytes | st
             return None if authorization is not None else PROCEED_ANONYMOUS
         if authorization is not None:
             return None  # another scheme beside a cookie: the plan reads the cookie
-    header = raw_header(authorization if bearer else cookie)  # type: ignore[arg-type]
-    if header is None:
-        return None
-    hot = core.hot.get(header, core.config.clock.time())
+    hot = core.hot.get(authorization if bearer else cookie, core.config.clock.time())  # type: ignore[arg-type]
     if hot is None or hot.bearer is not bearer or not (bearer or method in _SAFE_METHODS):
         return None
     if events.active:
@@ -201,9 +208,8 @@ def remember(core: ResolverCore, facts: RequestFacts, proceed: Proceed) -> None:
         return
     if not bearer and facts.method not in _SAFE_METHODS:
         return
-    presented = authorization if bearer else facts.headers.get("cookie")
-    header = raw_header(presented or "")
-    if header is None or presented is None:
+    header = authorization if bearer else facts.headers.get("cookie")
+    if header is None:
         return
     found = core.answer_sources(outcome)
     if found is None:
@@ -217,7 +223,7 @@ def remember(core: ResolverCore, facts: RequestFacts, proceed: Proceed) -> None:
     until = min(credential.expires_at - core.config.min_token_life, fresh_until, kept_until)
     if now < until:
         core.hot.put(header, _Hot(proceed, until, token_entry, wallet_entry, bearer,
-                                  credential.token if bearer else presented,
+                                  credential.token if bearer else header,
                                   _emitted(credential.source)))
 
 
@@ -234,4 +240,4 @@ def _emitted(source: str) -> tuple[events.Event, ...]:
 _EMITTED: dict[str, tuple[events.Event, ...]] = {}
 
 
-__all__ = ["HOT_ENTRIES", "HotAnswers", "cached_proceed", "raw_header", "remember"]
+__all__ = ["HOT_ENTRIES", "HotAnswers", "cached_proceed", "remember"]

@@ -249,3 +249,12 @@ async def test_a_header_hashing_as_a_remembered_one_is_not_given_its_answer(
         assert answers[hash(stranger[0][1])] is not remembered  # the plan answered and filed its own answer
     status, _, body = await call(app, bearer(other_token))
     assert body["clerk_id"] == other.clerk_id and body["credits"] == 3
+
+
+def test_a_header_no_server_could_hand_over_is_left_to_the_plan() -> None:
+    """PEP 3333 headers are latin-1 ``str``; one that is not cannot be the bytes of any
+    remembered header: neither looked up nor remembered."""
+    from focus_middleware.fast_path import HotAnswers
+    table = HotAnswers()
+    table.put("Bearer \u20ac", None)  # type: ignore[arg-type]  (never stored: nothing to hold)
+    assert len(table) == 0 and table.get("Bearer \u20ac", 0.0) is None

@@ -20,7 +20,6 @@ from werkzeug.wrappers import Request, Response
 from focus_middleware.cache import MemoryCache
 from focus_middleware.clock import FakeClock
 from focus_middleware.config import FocusConfig
-from focus_middleware.fast_path import raw_header
 from focus_middleware.request_plan import account_plan
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 from focus_middleware.wsgi import FocusWSGIMiddleware, WSGIFocusContext, focus_account, require_credits
@@ -139,8 +138,8 @@ def test_expiry_while_cached_ends_the_reuse(client: Client, middleware: FocusWSG
     token = user.session_jwt(azp=ORIGIN, lifetime=120)
     assert get(client, bearer(token))[2]["reason"] == "authenticated"
     assert get(client, bearer(token))[2]["reason"] == "authenticated"
-    key = raw_header(f"Bearer {token}")
-    assert key is not None and middleware.resolver.core.hot.get(key, clock.time()) is not None
+    key = f"Bearer {token}"
+    assert middleware.resolver.core.hot.get(key, clock.time()) is not None
     # Inside min_token_life of exp: the plan decides again (still signed in, not reused).
     clock.advance(120 - config.min_token_life + 1)
     assert middleware.resolver.core.hot.get(key, clock.time()) is None
