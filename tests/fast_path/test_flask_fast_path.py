@@ -6,8 +6,7 @@ plan. And the extension leaves no reference cycle behind."""
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from focus_middleware.request_plan import account_plan
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 from focus_middleware.wsgi import WSGIFocusContext
 from focus_middleware.wsgi import middleware as wsgi_middleware
-from tests.helpers import ORIGIN
+from tests.helpers import ORIGIN, unreachable_per_request
 from tests.fast_path.presented import bearer, cookie, no_plan
 
 WALLET = "GET /api/wallet"
@@ -209,19 +208,6 @@ def test_current_account_outside_a_request_or_without_the_extension(config: Focu
 
 
 # -- reference cycles -------------------------------------------------------------------------
-
-
-def unreachable_per_request(send: Callable[[], object], requests: int = 50) -> float:
-    for _ in range(10):
-        send()
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(requests):
-            send()
-        return gc.collect() / requests
-    finally:
-        gc.enable()
 
 
 @pytest.mark.parametrize("credentials", ["none", "bearer", "cookie"])

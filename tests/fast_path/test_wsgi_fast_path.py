@@ -7,7 +7,6 @@ more than the same app without Focus."""
 
 from __future__ import annotations
 
-import gc
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -24,7 +23,7 @@ from focus_middleware.request_plan import account_plan
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 from focus_middleware.wsgi import FocusWSGIMiddleware, WSGIFocusContext, focus_account, require_credits
 from focus_middleware.wsgi import middleware as wsgi_middleware
-from tests.helpers import ORIGIN
+from tests.helpers import ORIGIN, unreachable_per_request
 from tests.fast_path.presented import bearer, cookie, no_plan
 
 WALLET = "GET /api/wallet"
@@ -249,20 +248,6 @@ def test_the_server_still_sees_a_list_bodys_length_and_its_own_file_wrapper(conf
 
 
 # -- reference cycles -------------------------------------------------------------------------
-
-
-def unreachable_per_request(send: Callable[[], object], requests: int = 50) -> float:
-    """What the garbage collector finds per request (warm: caches filled, classes built)."""
-    for _ in range(10):
-        send()
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(requests):
-            send()
-        return gc.collect() / requests
-    finally:
-        gc.enable()
 
 
 @pytest.mark.parametrize("credentials", ["none", "bearer", "cookie"])
