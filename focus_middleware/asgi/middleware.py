@@ -166,7 +166,7 @@ class FocusContext(ProceedView):
     pointing back at it; once the app has returned it lets go of the server's ``receive``
     and ``send`` too (a server's request state holds the scope, which holds this): a
     request leaves nothing for the cyclic garbage collector, under a real server as in a
-    test (``tests/asgi/test_server_cycles.py``).
+    test (``tests/servers/test_asgi_cycles.py``).
     """
 
     __slots__ = ("_answered", "_credentialed", "_finish_hooks", "_inbox", "_length", "_receive", "_scope", "_send",

@@ -30,10 +30,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from focus_middleware import FocusConfig, FocusMiddleware
-from focus_middleware.testing import EmulatedUser
-from tests.asgi.conftest import ORIGIN
+from focus_middleware.testing import EmulatedUser, FocusEmulator
 from tests.asgi.server import Served
-from tests.helpers import unreachable_per_request
+from tests.helpers import ORIGIN, unreachable_per_request
+
+
+@pytest.fixture
+def user(emu: FocusEmulator) -> EmulatedUser:
+    return emu.create_user(credits=5)
 
 
 async def who(request: Request) -> Response:
