@@ -13,6 +13,7 @@ wallet's cache lifetime.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -43,6 +44,13 @@ class WrkRun:
     p50: float
     p99: float
     cpu_per_request: float
+
+
+def _http_parser() -> str:
+    """What uvicorn parses HTTP with here (``--http auto``): httptools when installed (as
+    ``uvicorn[standard]`` installs it), else h11, in pure Python, whose checks of every
+    response header make each header Focus adds cost more than it does in process."""
+    return "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
 
 
 def _free_port() -> int:
@@ -128,8 +136,9 @@ def _row(label: str, run: WrkRun) -> str:
 
 
 def run(*, rounds: int = 5, seconds: float = 4.0) -> str:
-    title = (f"under uvicorn (bench/wrk_bench.py): 1 worker on core {SERVER_CORE}, wrk -t1 -c{CONNECTIONS} on core "
-             f"{WRK_CORE}, {rounds} alternating runs of {seconds:g} s each, medians; one cached bearer JWT")
+    title = (f"under uvicorn (bench/wrk_bench.py), HTTP by {_http_parser()}: 1 worker on core {SERVER_CORE}, "
+             f"wrk -t1 -c{CONNECTIONS} on core {WRK_CORE}, {rounds} alternating runs of {seconds:g} s each, medians; "
+             "one cached bearer JWT")
     missing = [tool for tool in ("wrk", "taskset") if shutil.which(tool) is None]
     if missing:
         return f"{title}\n  skipped: {' and '.join(missing)} not installed (apt-get install wrk util-linux)"
