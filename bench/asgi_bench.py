@@ -57,6 +57,12 @@ async def _receive() -> dict[str, Any]:
 _CREDENTIAL_HEADERS = (b"authorization", b"cookie")
 
 
+def as_parsed(value: bytes) -> bytes:
+    """A new ``bytes`` object equal to ``value``, as a server's parser makes one per request:
+    its hash is not worked out yet (``value + b""`` would be ``value`` itself)."""
+    return b"".join((value, b""))
+
+
 def _request(app: Any, scope: dict[str, Any]) -> Callable[[], Awaitable[None]]:
     """One request to ``app`` per call. The credential headers' values are new objects
     each time, as a server's parser makes them: a ``bytes`` object keeps its hash once
@@ -76,7 +82,7 @@ def _request(app: Any, scope: dict[str, Any]) -> Callable[[], Awaitable[None]]:
         if credentials:
             received = headers.copy()
             for index, name, value in credentials:
-                received[index] = (name, b"".join((value, b"")))  # a copy: value + b"" is value itself
+                received[index] = (name, as_parsed(value))
         await app({**scope, "headers": received}, _receive, send)
         if statuses.pop() != 200:
             raise RuntimeError(f"{scope['path']} did not answer 200")

@@ -25,9 +25,10 @@ from bench.env import bench_env
 from bench.timing import Paired, Rounds, interleaved, per_call
 from focus_middleware.asgi import middleware as asgi_middleware
 from focus_middleware.asgi.middleware import FocusContext, FocusMiddleware
-from focus_middleware.resolver import AsyncResolver
 from focus_middleware.fast_path import _is_bearer
 from focus_middleware.request_plan import with_cache_headers
+from focus_middleware.resolver import AsyncResolver
+
 
 @dataclass(frozen=True)
 class Step:
@@ -52,9 +53,9 @@ def _focus_middleware(app: Any) -> FocusMiddleware:
 
 
 def _received(scope: dict[str, Any]) -> dict[str, Any]:
-    """``scope`` as the next request brings it: the credential header a new bytes object
-    (as a server parses one per request), whose hash is not worked out yet."""
-    return {**scope, "headers": [(name, b"".join((value, b""))) for name, value in scope["headers"]]}
+    """``scope`` as the next request brings it: its header values new bytes objects (as a
+    server parses them per request), whose hashes are not worked out yet."""
+    return {**scope, "headers": [(name, asgi_bench.as_parsed(value)) for name, value in scope["headers"]]}
 
 
 def _steps(middleware: FocusMiddleware, scope: dict[str, Any], header: bytes | None) -> list[Step]:
@@ -71,7 +72,7 @@ def _steps(middleware: FocusMiddleware, scope: dict[str, Any], header: bytes | N
 
         def fresh() -> bytes:
             assert header is not None
-            return b"".join((header, b""))
+            return asgi_bench.as_parsed(header)
 
         steps += [
             Step("  of which the table's lookup: hash, header compared, live", lambda: core.hot.get(fresh(), now()),

@@ -116,14 +116,14 @@ async def test_expiry_while_cached_ends_the_reuse(app: FocusMiddleware, config: 
     assert (await call(app, bearer(token)))[2]["reason"] == "authenticated"
     # Inside min_token_life of exp: the plan decides again (still signed in, not reused).
     clock.advance(120 - config.min_token_life + 1)
-    assert app.resolver.core.hot.get(_key(token), clock.time()) is None
+    assert app.resolver.core.hot.get(_bearer_header(token), clock.time()) is None
     assert (await call(app, bearer(token)))[2]["reason"] == "authenticated"
     clock.advance(config.min_token_life + config.leeway + 1)
     status, _, body = await call(app, bearer(token))
     assert status == 200 and body["reason"] == "expired" and body["clerk_id"] is None
 
 
-def _key(token: str) -> bytes:
+def _bearer_header(token: str) -> bytes:
     return f"Bearer {token}".encode()
 
 
