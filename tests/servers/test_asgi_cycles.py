@@ -4,7 +4,7 @@ garbage collector, as the same app without it leaves nothing.
 uvicorn and hypercorn hand the app ``receive`` and ``send`` as bound methods of their
 per-request state, which holds the scope (uvicorn 0.55, ``uvicorn/protocols/http/h11_impl.py``:
 ``RequestResponseCycle.run_asgi`` calls ``app(self.scope, self.receive, self.send)``;
-hypercorn 0.17, ``hypercorn/protocol/http_stream.py``: ``HTTPStream`` keeps ``self.scope``
+hypercorn 0.18, ``hypercorn/protocol/http_stream.py``: ``HTTPStream`` keeps ``self.scope``
 and spawns the app with ``self.app_send``); the scope holds the request's ``FocusContext``.
 A context that kept them after the response made every request a reference cycle: found
 under ``wrk`` (``python -m bench --only wrk``), where the Focus server ran 30 times the bare
