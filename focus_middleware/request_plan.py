@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeAlias, TypeVar
 
 from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts
@@ -312,34 +312,43 @@ def cache_headers(vary_value: str | None, cache_control_value: str | None, *, cr
 H = TypeVar("H", str, bytes)
 
 
-HeaderNames: TypeAlias = tuple[H, H, H, H]
+class HeaderNames(Generic[H]):
+    """An adapter's spelling of ``Vary`` and ``Cache-Control`` for :func:`with_cache_headers`
+    (its case, ``str`` or ``bytes``), with what every answer needs worked out once: the
+    lower case the app's headers are matched by, and the headers added to an answer that
+    sets neither (most answers), so such an answer costs one scan and one copy."""
+
+    __slots__ = ("cache_control", "lowered", "plain", "vary")
+
+    def __init__(self, vary_name: H, cache_control_name: H) -> None:
+        self.vary: H = vary_name
+        self.cache_control: H = cache_control_name
+        self.lowered: frozenset[H] = frozenset((vary_name.lower(), cache_control_name.lower()))
+        self.plain: tuple[list[tuple[H, H]], list[tuple[H, H]]] = (_added(self, None, None, False),
+                                                                   _added(self, None, None, True))
+        """What is added to an answer that sets neither header, by ``credentialed``."""
 
 
 def header_names(vary_name: H, cache_control_name: H) -> HeaderNames[H]:
-    """An adapter's spelling of ``Vary`` and ``Cache-Control`` for :func:`with_cache_headers`
-    (its case, ``str`` or ``bytes``), with the lower case it matches by, worked out once."""
-    return vary_name, cache_control_name, vary_name.lower(), cache_control_name.lower()
+    return HeaderNames(vary_name, cache_control_name)
 
 
-def with_cache_headers(headers: Iterable[tuple[H, H]], names: HeaderNames[H], *, credentialed: bool) -> list[tuple[H, H]]:
+def with_cache_headers(headers: Iterable[tuple[H, H]], names: HeaderNames[H], credentialed: bool) -> list[tuple[H, H]]:
     """``headers`` (a WSGI list of ``str`` pairs, or ASGI's ``bytes`` pairs, latin-1) with
-    :func:`cache_headers` merged in, under ``names`` (:func:`header_names`); the app's own
-    values of them are joined and replaced."""
-    _, _, vary_lower, cc_lower = names
-    given: list[tuple[H, H]] = headers if isinstance(headers, list) else list(headers)
+    :func:`cache_headers` merged in, under ``names``; the app's own values of them are
+    joined and replaced."""
+    given: list[tuple[H, H]] = headers if type(headers) is list else list(headers)
+    lowered = names.lowered
     for name, _value in given:
-        lowered = name.lower()
-        if lowered == vary_lower or lowered == cc_lower:
+        if name.lower() in lowered:
             return _merged(given, names, credentialed)
     # Most answers set neither: the app's headers as they are, then ours.
-    out = given.copy()
-    out += _added(names, None, None, credentialed)
-    return out
+    return given + names.plain[credentialed]
 
 
 def _merged(headers: list[tuple[H, H]], names: HeaderNames[H], credentialed: bool) -> list[tuple[H, H]]:
     """:func:`with_cache_headers` of an answer that sets ``Vary`` or ``Cache-Control``."""
-    _, _, vary_lower, cc_lower = names
+    vary_lower, cc_lower = names.vary.lower(), names.cache_control.lower()
     out: list[tuple[H, H]] = []
     found_vary: str | None = None
     found_cc: str | None = None
@@ -358,16 +367,16 @@ def _merged(headers: list[tuple[H, H]], names: HeaderNames[H], credentialed: boo
 
 
 def _added(names: HeaderNames[H], found_vary: str | None, found_cc: str | None,
-           credentialed: bool) -> tuple[tuple[H, H], ...]:
+           credentialed: bool) -> list[tuple[H, H]]:
     """The headers :func:`cache_headers` adds to an answer with these values of its own."""
-    vary_name, cc_name, _, _ = names
+    vary_name, cc_name = names.vary, names.cache_control
     key = (vary_name, found_vary, found_cc, credentialed)
-    added: tuple[tuple[H, H], ...] | None = _ADDED.get(key)
+    added: list[tuple[H, H]] | None = _ADDED.get(key)
     if added is None:
         vary_out, cc_out = cache_headers(found_vary, found_cc, credentialed=credentialed)
-        added = ((vary_name, _spelled_as(vary_name, vary_out)),)
+        added = [(vary_name, _spelled_as(vary_name, vary_out))]
         if cc_out is not None:
-            added += ((cc_name, _spelled_as(cc_name, cc_out)),)
+            added.append((cc_name, _spelled_as(cc_name, cc_out)))
         if len(_ADDED) < _MAX_ADDED:
             _ADDED[key] = added
     return added

@@ -286,7 +286,7 @@ class FocusContext(ProceedView):
             if self.paid is not None:
                 return self._start_paid(message)
             return send({**message, "headers": with_cache_headers(message.get("headers", ()), _CACHE_HEADER_NAMES,
-                                                                  credentialed=self._credentialed)})
+                                                                  self._credentialed)})
         if self.paid is None and not self._finish_hooks:
             return send(message)
         return self._send_watched(message)
@@ -299,7 +299,7 @@ class FocusContext(ProceedView):
         # never call receive (Starlette's StreamingResponse does).
         self.watch_client()
         await self._send({**message, "headers": with_cache_headers(message.get("headers", ()), _CACHE_HEADER_NAMES,
-                                                                   credentialed=self._credentialed)})
+                                                                   self._credentialed)})
 
     async def _send_watched(self, message: Message) -> None:
         """A body message of an answer whose end matters: a paid one (did the client get

@@ -615,7 +615,7 @@ class _Response:
         if ctx.paid is not None:
             ctx.paid.response_started(code)
         return self.start_response(status, with_cache_headers(headers, _CACHE_HEADER_NAMES,
-                                                              credentialed=ctx.credentialed), exc_info)
+                                                              ctx.credentialed), exc_info)
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.body)
