@@ -25,7 +25,6 @@ from bench.env import bench_env
 from bench.timing import Paired, Rounds, interleaved, per_call
 from focus_middleware.asgi import middleware as asgi_middleware
 from focus_middleware.asgi.middleware import FocusContext, FocusMiddleware
-from focus_middleware.fast_path import _is_bearer
 from focus_middleware.request_plan import with_cache_headers
 from focus_middleware.resolver import AsyncResolver
 
@@ -78,7 +77,6 @@ def _steps(middleware: FocusMiddleware, scope: dict[str, Any], header: bytes | N
             Step("  of which the table's lookup: hash, header compared, live", lambda: core.hot.get(fresh(), now()),
                  "rule: tokens are never keys", setup=fresh),
             Step("  of which the clock", now, "injectable clock"),
-            Step("  of which the scheme test", lambda: _is_bearer(header)),
         ]
     ctx = FocusContext(None, proceed, middleware, scope)
 
@@ -92,7 +90,7 @@ def _steps(middleware: FocusMiddleware, scope: dict[str, Any], header: bytes | N
         Step("request.user, request.auth, state attached", lambda: asgi_middleware._attach(copy(), ctx),
              "Starlette's request.user contract", setup=copy),
         Step("Vary and Cache-Control merged into the start", lambda: {**message, "headers": with_cache_headers(
-            start_headers, names, credentialed=proceed.credentialed)}, "issue 22: same Vary/Cache-Control"),
+            start_headers, names, proceed.credentialed)}, "issue 22: same Vary/Cache-Control"),
     ]
     return steps
 

@@ -113,14 +113,14 @@ class HotAnswers:
 
     def get(self, header: bytes | str, now: float) -> _Hot | None:
         """The answer remembered for exactly this header, while still valid at ``now``."""
-        key = _key(header)
+        key = hash(header) if type(header) is bytes else _key(header)  # ASGI's, without a call
         if key is None:
             return None
         hot = self._answers.get(key)
         if hot is None:
             return None
         presented = header[7:] if hot.bearer else header
-        if isinstance(presented, bytes):
+        if type(presented) is bytes:
             presented = presented.decode("latin-1")
         if presented != hot.presented:
             return None  # another header with the same hash keeps its answer
@@ -156,11 +156,10 @@ def _key(header: bytes | str) -> int | None:
     return hash(header)
 
 
-def _is_bearer(authorization: bytes | str) -> bool:
-    """The scheme is case-insensitive (RFC 9110 §11.1); ``Bearer`` is how clients spell it."""
-    if isinstance(authorization, bytes):
-        return authorization.startswith(b"Bearer ") or authorization[:7].lower() == b"bearer "
-    return authorization.startswith("Bearer ") or authorization[:7].lower() == "bearer "
+# How a bearer's header begins, as clients spell it and in lower case (the scheme is
+# case-insensitive, RFC 9110 §11.1), in ASGI's bytes and in WSGI's str.
+_BEARER_BYTES = (b"Bearer ", b"bearer ")
+_BEARER_STR = ("Bearer ", "bearer ")
 
 
 def cached_proceed(core: ResolverCore, method: str, path: str, query: bytes | str,
@@ -177,7 +176,12 @@ def cached_proceed(core: ResolverCore, method: str, path: str, query: bytes | st
             return None
     elif query and (STATE_PARAM in query or BILLED_PARAM in query or "token=" in query):
         return None
-    bearer = authorization is not None and _is_bearer(authorization)
+    # The scheme test inline rather than a helper's call: this runs on every request.
+    if authorization is None:
+        bearer = False
+    else:
+        spelled, lowered = _BEARER_BYTES if isinstance(authorization, bytes) else _BEARER_STR
+        bearer = authorization.startswith(spelled) or authorization[:7].lower() == lowered  # type: ignore[arg-type]
     if not bearer:
         if cookie is None:
             return None if authorization is not None else PROCEED_ANONYMOUS
