@@ -149,11 +149,18 @@ def _key(header: bytes | str) -> int | None:
     """The hash of the header's bytes. None for a ``str`` that is not latin-1, which no
     server hands over: such a request takes the plan."""
     if isinstance(header, str):
+        if _ASCII_HASHES_AS_BYTES and header.isascii():  # isascii() reads a flag: no pass over it
+            return hash(header)
         try:
             return hash(header.encode("latin-1"))
         except UnicodeEncodeError:
             return None
     return hash(header)
+
+
+# CPython hashes an ASCII ``str`` as the same bytes, so WSGI's headers (nearly always ASCII:
+# a token is) need no encoding to find the answers ASGI's bytes find; checked, not assumed.
+_ASCII_HASHES_AS_BYTES = hash("Bearer focus") == hash(b"Bearer focus")
 
 
 # How a bearer's header begins, as clients spell it and in lower case (the scheme is
