@@ -19,6 +19,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from bench.env import ORIGIN, BenchEnv, bench_env
+from bench.floors import EmptyMiddleware, RequiredSurfaceMiddleware
 from bench.sketch import SketchMiddleware, jwks_verifier
 from bench.timing import Batch, async_batch, table
 from focus_middleware.asgi import FocusMiddleware, require_credits
@@ -107,8 +108,13 @@ def goal_batches(env: BenchEnv, loop: asyncio.AbstractEventLoop, stack: ExitStac
     resolver = AsyncResolver(env.config)
     stack.callback(lambda: loop.run_until_complete(resolver.aclose()))
     assert env.config.jwks_url is not None and env.config.issuer is not None
+    verify = jwks_verifier(env.config.jwks_url, env.config.issuer)
     sketch = Starlette(routes=[Route("/", hello)])
-    sketch.add_middleware(SketchMiddleware, verify=jwks_verifier(env.config.jwks_url, env.config.issuer))
+    sketch.add_middleware(SketchMiddleware, verify=verify)
+    empty = Starlette(routes=[Route("/", hello)])
+    empty.add_middleware(EmptyMiddleware)
+    floor = Starlette(routes=[Route("/", hello)])
+    floor.add_middleware(RequiredSurfaceMiddleware, verify=verify)
     token = env.token.encode()
     bare, focus = _app(None), _app(resolver)
     bearer = [(b"authorization", b"Bearer " + token)]
@@ -118,6 +124,9 @@ def goal_batches(env: BenchEnv, loop: asyncio.AbstractEventLoop, stack: ExitStac
         "starlette.cookie": _request(focus, _scope("/", [(b"cookie", b"theme=dark; focus_session=" + token)])),
         "starlette.anonymous": _request(focus, _scope("/", [])),
         "starlette.sketch": _request(sketch, _scope("/", bearer)),
+        "starlette.empty": _request(empty, _scope("/", [])),
+        "starlette.floor.bearer": _request(floor, _scope("/", bearer)),
+        "starlette.floor.anonymous": _request(floor, _scope("/", [])),
     }
     _warm(loop, calls)
     return {name: async_batch(loop, call) for name, call in calls.items()}

@@ -35,6 +35,14 @@ SKETCH_COMPARED = "starlette.bearer"
 SKETCH_ISSUE_RANGE = (1.37, 1.6)
 """What the issue measured for the sketch, × bare Starlette (for orientation only)."""
 
+FLOORS: tuple[tuple[str, str, str], ...] = (
+    ("floor: one empty middleware layer", "starlette.empty", "starlette.anonymous"),
+    ("floor: required surface, no credentials", "starlette.floor.anonymous", "starlette.anonymous"),
+    ("floor: required surface, bearer", "starlette.floor.bearer", "starlette.bearer"),
+)
+"""Lower bounds (``bench/floors.py``), each as (label, case, the Focus case it bounds), on
+bare Starlette: what any middleware adds that does no more than the issue requires."""
+
 CLERK_CASE = "fastapi.clerk"
 """fastapi-clerk-auth's dependency on the same FastAPI app (it verifies the JWT every time)."""
 CLERK_COMPARED = "fastapi.current_account"
