@@ -21,7 +21,7 @@ from starlette.routing import Route
 from bench.env import ORIGIN, BenchEnv, bench_env
 from bench.floors import EmptyMiddleware, RequiredSurfaceMiddleware
 from bench.sketch import SketchMiddleware, jwks_verifier
-from bench.timing import Batch, async_batch, table
+from bench.timing import Batch, as_parsed, async_batch, table
 from focus_middleware.asgi import FocusMiddleware, require_credits
 from focus_middleware.resolver import AsyncResolver
 
@@ -56,12 +56,6 @@ async def _receive() -> dict[str, Any]:
 
 
 _CREDENTIAL_HEADERS = (b"authorization", b"cookie")
-
-
-def as_parsed(value: bytes) -> bytes:
-    """A new ``bytes`` object equal to ``value``, as a server's parser makes one per request:
-    its hash is not worked out yet (``value + b""`` would be ``value`` itself)."""
-    return b"".join((value, b""))
 
 
 def _request(app: Any, scope: dict[str, Any]) -> Callable[[], Awaitable[None]]:

@@ -130,11 +130,12 @@ def _asgi(config: Any, token: str) -> dict[str, Call]:
 
 def _wsgi_call(app: Callable[..., Any], path: str, headers: dict[str, str]) -> Call:
     """A request to a WSGI app, its body iterated and closed as a server does."""
+    http = {"HTTP_HOST": "127.0.0.1:8000", "HTTP_ACCEPT": "application/json", **headers}
     base = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": "",
             "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
             "REMOTE_ADDR": "127.0.0.1", "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
             "wsgi.errors": io.StringIO(), "wsgi.multithread": False, "wsgi.multiprocess": False,
-            "wsgi.run_once": False, "HTTP_HOST": "127.0.0.1:8000", "HTTP_ACCEPT": "application/json", **headers}
+            "wsgi.run_once": False, **http}
     statuses: list[str] = []
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
@@ -142,7 +143,11 @@ def _wsgi_call(app: Callable[..., Any], path: str, headers: dict[str, str]) -> C
         return lambda data: None
 
     def call() -> None:
-        body = app({**base, "wsgi.input": io.BytesIO()}, start_response)
+        # Header values new per request, as a server makes them (see the ASGI case): a str
+        # keeps its hash too. Every header, for both trees alike.
+        environ = {**base, "wsgi.input": io.BytesIO()}
+        environ.update({key: "".join((value, "")) for key, value in http.items()})
+        body = app(environ, start_response)
         try:
             for _ in body:
                 pass

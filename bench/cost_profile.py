@@ -22,7 +22,7 @@ from typing import Any
 
 from bench import asgi_bench
 from bench.env import bench_env
-from bench.timing import Paired, Rounds, interleaved, per_call
+from bench.timing import Paired, Rounds, as_parsed, interleaved, per_call
 from focus_middleware.asgi import middleware as asgi_middleware
 from focus_middleware.asgi.middleware import FocusContext, FocusMiddleware
 from focus_middleware.request_plan import with_cache_headers
@@ -54,7 +54,7 @@ def _focus_middleware(app: Any) -> FocusMiddleware:
 def _received(scope: dict[str, Any]) -> dict[str, Any]:
     """``scope`` as the next request brings it: its header values new bytes objects (as a
     server parses them per request), whose hashes are not worked out yet."""
-    return {**scope, "headers": [(name, asgi_bench.as_parsed(value)) for name, value in scope["headers"]]}
+    return {**scope, "headers": [(name, as_parsed(value)) for name, value in scope["headers"]]}
 
 
 def _steps(middleware: FocusMiddleware, scope: dict[str, Any], header: bytes | None) -> list[Step]:
@@ -71,7 +71,7 @@ def _steps(middleware: FocusMiddleware, scope: dict[str, Any], header: bytes | N
 
         def fresh() -> bytes:
             assert header is not None
-            return asgi_bench.as_parsed(header)
+            return as_parsed(header)
 
         steps += [
             Step("  of which the table's lookup: hash, header compared, live", lambda: core.hot.get(fresh(), now()),

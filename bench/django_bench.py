@@ -16,7 +16,8 @@ from contextlib import ExitStack
 from typing import Any
 
 from bench.env import ORIGIN, BenchEnv, bench_env
-from bench.timing import Batch, per_call, sync_batch, table
+from bench.wsgi_bench import CREDENTIAL_KEYS
+from bench.timing import Batch, as_parsed, per_call, sync_batch, table
 
 
 def hello(request: Any) -> Any:
@@ -70,8 +71,14 @@ def _request(handler: Any, path: str, headers: dict[str, str]) -> Callable[[], N
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
         statuses.append(status)
 
+    credentials = [(key, value) for key, value in headers.items() if key in CREDENTIAL_KEYS]
+
     def call() -> None:
-        result = handler({**environ, "wsgi.input": io.BytesIO()}, start_response)
+        # The credential headers new str objects, as a server makes them (wsgi_bench._request).
+        request_environ = {**environ, "wsgi.input": io.BytesIO()}
+        for key, value in credentials:
+            request_environ[key] = as_parsed(value)
+        result = handler(request_environ, start_response)
         try:
             for _ in result:
                 pass
