@@ -14,12 +14,14 @@ import pytest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import AsyncClient, Client
 from django.urls import path
+from django.utils.functional import SimpleLazyObject
 
 from django_focus import middleware as focus_middleware
 from django_focus import request as focus_request
 from django_focus.request import focus_context
 from django_focus.runtime import get_runtime
 from focus_middleware.clock import FakeClock
+from focus_middleware.models import FocusAccount
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 from tests.django.conftest import API, CROSS_SITE, SAME_ORIGIN, Either, focus_settings
 from tests.django.settings import ORIGIN
@@ -145,6 +147,22 @@ async def test_a_request_without_credentials_builds_no_facts(browser: Either, fa
     facts_built.refuse = plans.refuse = True
     r = await browser.get("/", headers=API)
     assert reply(r) == (200, {"clerk_id": None, "credits": None, "reason": "anonymous"}, "Cookie, Authorization", None)
+
+
+def test_a_remembered_account_is_attached_itself_and_any_other_stays_lazy(user: EmulatedUser, plans: Counted) -> None:
+    """A credential the table remembers gives ``request.focus_account`` the account itself,
+    found when the request comes in (a dict lookup, no I/O): no lazy object, whose every use
+    goes through Django's Python-level ``__getattribute__``. One the table does not know stays
+    lazy: nothing is resolved unless the view reads it."""
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    cold = Client().get("/untouched", headers=bearer(token)).wsgi_request
+    assert isinstance(cold.focus_account, SimpleLazyObject) and plans.calls == 0  # type: ignore[attr-defined]
+    assert Client().get("/", headers=bearer(token)).json()["clerk_id"] == user.clerk_id  # read: resolved, remembered
+    assert plans.calls == 1
+    warm = Client().get("/untouched", headers=bearer(token)).wsgi_request
+    account = warm.focus_account  # type: ignore[attr-defined]
+    assert type(account) is FocusAccount and account.clerk_id == user.clerk_id and account.credits == 7
+    assert plans.calls == 1
 
 
 async def test_a_view_that_never_reads_the_account_builds_nothing(browser: Either, user: EmulatedUser,

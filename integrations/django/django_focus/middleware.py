@@ -20,7 +20,9 @@ What it does, per request (the decisions are the core's, see ``focus_middleware.
   the same paths as every other adapter.
 - Every other request gets ``request.focus_account``, lazy like ``request.user``: nothing
   is resolved until something reads it (a request without credentials costs almost
-  nothing, and one whose token and wallet are cached touches no network). It is a
+  nothing, and one whose token and wallet are cached touches no network; the core's
+  remembered answer for such a request is a dict lookup, so its account is attached as it
+  is, not behind a lazy object). It is a
   :class:`~focus_middleware.models.FocusAccount`, or a falsy
   :class:`~django_focus.request.AnonymousFocusAccount` whose ``reason`` says why, never
   None (a lazy object cannot be ``None``): test it with ``if request.focus_account:`` or
@@ -71,7 +73,16 @@ from focus_middleware.shutdown import install_signal_handlers
 
 from django_focus.lazy_account import LazyAccount
 from django_focus.paid import asettle_now, settle_after, settle_now
-from django_focus.request import CONTEXT_ATTR, AnonymousFocusAccount, FocusContext, facts_from_request, run_async, run_sync, to_response
+from django_focus.request import (
+    CONTEXT_ATTR,
+    AnonymousFocusAccount,
+    FocusContext,
+    facts_from_request,
+    remembered,
+    run_async,
+    run_sync,
+    to_response,
+)
 from django_focus.runtime import FocusRuntime, get_runtime
 
 GetResponse = Callable[[HttpRequest], HttpResponseBase]
@@ -169,7 +180,10 @@ def _begin(request: HttpRequest) -> FocusContext | _UpFront:
             return _UpFront(runtime, facts, request_plan(runtime.core, facts))
         return _attach(request, facts, runtime, proceed)
     if presents_credentials(meta.get("HTTP_AUTHORIZATION"), meta.get("HTTP_COOKIE"), query):
-        return _attach(request, None, runtime, None)
+        # A remembered answer costs a dict lookup: known now, the account needs no lazy
+        # object (whose every use goes through Django's Python-level __getattribute__).
+        # Anything the plan must answer stays lazy, resolved only if something reads it.
+        return _attach(request, None, runtime, remembered(request, runtime))
     return _attach(request, None, runtime, PROCEED_ANONYMOUS)
 
 
@@ -186,7 +200,8 @@ def _attach(request: HttpRequest, facts: RequestFacts | None, runtime: FocusRunt
     """The request's context, attached, with the verdict if known (else resolved on first use)."""
     ctx = FocusContext(request, facts, runtime, verdict)
     setattr(request, CONTEXT_ATTR, ctx)
-    # A verdict known now (anonymous) needs no lazy object: the account is what it would hold.
+    # A verdict known now (anonymous, or remembered) needs no lazy object: the account is what
+    # it would hold.
     request.focus_account = (  # type: ignore[attr-defined]
         LazyAccount(ctx.account) if verdict is None else verdict.account or AnonymousFocusAccount(verdict.reason))
     request.afocus_account = ctx.aaccount  # type: ignore[attr-defined]

@@ -220,6 +220,15 @@ AccountView: TypeAlias = FocusAccount | AnonymousFocusAccount
 # -- the per-request context --------------------------------------------------------------------
 
 
+def remembered(request: HttpRequest, runtime: FocusRuntime) -> Proceed | None:
+    """The core's remembered answer for this request (:mod:`focus_middleware.fast_path`),
+    from the raw request: a dict lookup, no I/O (None: the plan must answer). ``request.path``
+    holds ``SCRIPT_NAME``, as the fast path wants."""
+    meta = request.META
+    return cached_proceed(runtime.core, request.method or "GET", request.path, meta.get("QUERY_STRING", ""),
+                          meta.get("HTTP_AUTHORIZATION"), meta.get("HTTP_COOKIE"))
+
+
 class FocusContext:
     """What the middleware knows about one request (``request._focus``).
 
@@ -306,12 +315,7 @@ class FocusContext:
         return proceed
 
     def _remembered(self) -> Proceed | None:
-        """The core's remembered answer for this request, from the raw request (None: run
-        the plan). ``request.path`` holds ``SCRIPT_NAME``, as the fast path wants."""
-        request = self.request
-        meta = request.META
-        return cached_proceed(self.runtime.core, request.method or "GET", request.path, meta.get("QUERY_STRING", ""),
-                              meta.get("HTTP_AUTHORIZATION"), meta.get("HTTP_COOKIE"))
+        return remembered(self.request, self.runtime)
 
     def _perform_outside_loop(self, effect: Effect) -> object:
         if _in_event_loop():
@@ -389,6 +393,7 @@ __all__ = [
     "facts_from_request",
     "focus_context",
     "read_body",
+    "remembered",
     "run_async",
     "run_sync",
     "set_core_cookie",
