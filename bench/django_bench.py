@@ -16,6 +16,8 @@ from contextlib import ExitStack
 from typing import Any
 
 from bench.env import ORIGIN, BenchEnv, bench_env
+from bench.floors import DjangoRequiredSurface
+from bench.sketch import jwks_verifier
 from bench.wsgi_bench import CREDENTIAL_KEYS
 from bench.timing import Batch, as_parsed, per_call, sync_batch, table
 
@@ -98,9 +100,12 @@ def goal_batches(env: BenchEnv, stack: ExitStack) -> dict[str, Batch]:
     _setup(env)
     stack.callback(reset_runtime)
     auth = {"HTTP_AUTHORIZATION": f"Bearer {env.token}"}
+    assert env.config.jwks_url is not None and env.config.issuer is not None
+    DjangoRequiredSurface.using(jwks_verifier(env.config.jwks_url, env.config.issuer))
     calls = {
         "django.bare": _request(_handler([]), "/", auth),
         "django.read": _request(_handler(["django_focus.middleware.FocusMiddleware"]), "/", auth),
+        "django.floor": _request(_handler(["bench.floors.DjangoRequiredSurface"]), "/", auth),
     }
     for call in calls.values():  # warm: JWKS, claims and wallet cached
         call()

@@ -21,6 +21,8 @@ from fastapi import Depends, FastAPI
 
 from bench.asgi_bench import _per_call, _request, _scope, _warm
 from bench.env import BenchEnv, bench_env
+from bench.floors import RequiredSurfaceMiddleware, fastapi_account
+from bench.sketch import jwks_verifier
 from bench.timing import Batch, async_batch, table
 from focus_middleware import FocusAccount
 from focus_middleware.asgi import FocusMiddleware
@@ -89,9 +91,13 @@ def goal_batches(env: BenchEnv, loop: asyncio.AbstractEventLoop, stack: ExitStac
     focus = _one_dependency_app(current_account)
     focus.add_middleware(FocusMiddleware, config=resolver.config, resolver=resolver)
     scope = _scope("/me", [(b"authorization", b"Bearer " + env.token.encode())])
+    assert env.config.jwks_url is not None and env.config.issuer is not None
+    floor = _one_dependency_app(fastapi_account)
+    floor.add_middleware(RequiredSurfaceMiddleware, verify=jwks_verifier(env.config.jwks_url, env.config.issuer))
     calls = {
         "fastapi.noop": _request(_one_dependency_app(_noop), scope),
         "fastapi.current_account": _request(focus, scope),
+        "fastapi.floor": _request(floor, scope),
     }
     clerk = clerk_dependency(env)
     if clerk is not None:

@@ -35,13 +35,25 @@ SKETCH_COMPARED = "starlette.bearer"
 SKETCH_ISSUE_RANGE = (1.37, 1.6)
 """What the issue measured for the sketch, × bare Starlette (for orientation only)."""
 
-FLOORS: tuple[tuple[str, str, str], ...] = (
-    ("floor: one empty middleware layer", "starlette.empty", "starlette.anonymous"),
-    ("floor: required surface, no credentials", "starlette.floor.anonymous", "starlette.anonymous"),
-    ("floor: required surface, bearer", "starlette.floor.bearer", "starlette.bearer"),
+@dataclass(frozen=True)
+class Floor:
+    label: str
+    case: str
+    bounds: str
+    """The goal case it bounds from below (same baseline)."""
+
+
+FLOORS: tuple[Floor, ...] = (
+    Floor("Starlette: one empty middleware layer", "starlette.empty", "starlette.anonymous"),
+    Floor("Starlette: required surface, no creds", "starlette.floor.anonymous", "starlette.anonymous"),
+    Floor("Starlette: required surface, bearer", "starlette.floor.bearer", "starlette.bearer"),
+    Floor("FastAPI: required surface + dependency", "fastapi.floor", "fastapi.current_account"),
+    Floor("Werkzeug: required surface", "werkzeug.floor", "werkzeug.read"),
+    Floor("Flask: required surface + proxy", "flask.floor", "flask.current_account"),
+    Floor("Django: required surface", "django.floor", "django.read"),
 )
-"""Lower bounds (``bench/floors.py``), each as (label, case, the Focus case it bounds), on
-bare Starlette: what any middleware adds that does no more than the issue requires."""
+"""Lower bounds (``bench/floors.py``): what any middleware adds that does no more than the
+issue requires, on the same bare app as the goal case it bounds."""
 
 CLERK_CASE = "fastapi.clerk"
 """fastapi-clerk-auth's dependency on the same FastAPI app (it verifies the JWT every time)."""

@@ -18,6 +18,8 @@ from flask import Flask
 from werkzeug.wrappers import Request, Response
 
 from bench.env import BenchEnv, bench_env
+from bench.floors import WSGIRequiredSurface, flask_account
+from bench.sketch import jwks_verifier
 from bench.timing import Batch, as_parsed, per_call, sync_batch, table
 from flask_focus import Focus, current_account
 from focus_middleware.resolver import Resolver
@@ -66,6 +68,17 @@ def _flask_app(focus: Focus | None) -> Flask:
     app.add_url_rule("/guarded", "guarded", focus.require_credits(1)(guarded) if focus else guarded)
     if focus is not None:
         focus.init_app(app)
+    return app
+
+
+def _flask_floor_app() -> Flask:
+    """The goal's Flask view on the floor (``bench/floors.py``): the account through a proxy."""
+    app = Flask("bench-floor")
+
+    @app.get("/whoami")
+    def whoami() -> str:
+        return flask_account.clerk_id if flask_account else "anonymous"
+
     return app
 
 
@@ -127,11 +140,15 @@ def goal_batches(env: BenchEnv, stack: ExitStack) -> dict[str, Batch]:
     resolver = Resolver(env.config)
     stack.callback(resolver.close)
     auth = {"authorization": f"Bearer {env.token}"}
+    assert env.config.jwks_url is not None and env.config.issuer is not None
+    verify = jwks_verifier(env.config.jwks_url, env.config.issuer)
     calls = {
         "werkzeug.bare": _request(_werkzeug_app, "/whoami", auth),
         "werkzeug.read": _request(FocusWSGIMiddleware(_werkzeug_app, resolver=resolver), "/whoami", auth),
+        "werkzeug.floor": _request(WSGIRequiredSurface(_werkzeug_app, verify), "/whoami", auth),
         "flask.bare": _request(_flask_app(None).wsgi_app, "/whoami", auth),
         "flask.current_account": _request(_flask_app(Focus(resolver=resolver)).wsgi_app, "/whoami", auth),
+        "flask.floor": _request(WSGIRequiredSurface(_flask_floor_app().wsgi_app, verify), "/whoami", auth),
     }
     for call in calls.values():  # warm: JWKS, claims and wallet cached
         call()
