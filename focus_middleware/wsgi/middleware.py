@@ -501,23 +501,35 @@ class FocusWSGIMiddleware:
                 events.leave_request(mark)
 
     def context(self, environ: WSGIEnvironment) -> WSGIFocusContext:
-        """This request's context, created and attached on first call: nothing is looked
-        up, the account is left for whoever asks. A clear error once the response is over."""
+        """This request's context, created and attached on first call. Nothing that could
+        need I/O is looked up: the account is left for whoever asks, unless the core
+        remembers the answer for these credentials (a dict lookup), which is then attached
+        as it is (``environ["focus.account"]`` the account itself, not a proxy to read it
+        through). A clear error once the response is over."""
         ctx = environ.get(ENVIRON_KEY)
         if ctx is not None:
             if isinstance(ctx, WSGIFocusContext) and ctx.engine is self:
                 return ctx
             if isinstance(ctx, ResponseOver):
                 raise RuntimeError(RESPONSE_OVER_MESSAGE)
-        # Without credentials and outside our paths, the answer is known without the facts.
         query = environ.get("QUERY_STRING", "")
-        credentialed = presents_credentials(environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_COOKIE"), query)
+        authorization, cookie = environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_COOKIE")
+        credentialed = presents_credentials(authorization, cookie, query)
         known = None
-        if not credentialed and not may_answer_up_front(environ.get("PATH_INFO", ""), query):
-            known = PROCEED_ANONYMOUS
+        if credentialed:
+            known = cached_proceed(self.resolver.core, environ.get("REQUEST_METHOD", "GET"),
+                                   environ.get("PATH_INFO", ""), query, authorization, cookie)
+        elif not may_answer_up_front(environ.get("PATH_INFO", ""), query):
+            known = PROCEED_ANONYMOUS  # without credentials and outside our paths: known without the facts
         ctx = WSGIFocusContext(self, environ, credentialed, known)
         environ[ENVIRON_KEY] = ctx
-        environ[ACCOUNT_KEY] = new_account_proxy(ctx)
+        if known is not None and known.account is not None:
+            environ[ACCOUNT_KEY] = known.account
+            # Its user's kept settlements go out once this response is over, as for an account
+            # resolved while the app runs.
+            ctx.due = self.paid_jobs.due_for_retry(known.outcome)
+        else:
+            environ[ACCOUNT_KEY] = new_account_proxy(ctx)
         return ctx
 
     def answer(self, ctx: WSGIFocusContext, read: BodyReader) -> ResponseSpec:

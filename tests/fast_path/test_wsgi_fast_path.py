@@ -19,10 +19,12 @@ from werkzeug.wrappers import Request, Response
 from focus_middleware.cache import MemoryCache
 from focus_middleware.clock import FakeClock
 from focus_middleware.config import FocusConfig
+from focus_middleware.models import FocusAccount
 from focus_middleware.request_plan import account_plan
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 from focus_middleware.wsgi import FocusWSGIMiddleware, WSGIFocusContext, focus_account, require_credits
 from focus_middleware.wsgi import middleware as wsgi_middleware
+from focus_middleware.wsgi.proxy import AccountProxy
 from tests.helpers import ORIGIN, unreachable_per_request
 from tests.fast_path.presented import bearer, cookie, no_plan
 
@@ -198,6 +200,29 @@ def test_a_cookie_on_an_unsafe_method_takes_the_plan(client: Client, config: Foc
     assert get(client, own, method="POST")[2]["reason"] == "authenticated"
     assert len(plans) == 2  # both decided by the plan, neither remembered
     assert get(client, cookie(config, token))[2]["reason"] == "authenticated" and len(plans) == 2
+
+
+def test_a_remembered_account_is_in_the_environ_itself_and_any_other_behind_the_proxy(
+        config: FocusConfig, user: EmulatedUser) -> None:
+    """A credential the table remembers puts the account itself at ``environ["focus.account"]``,
+    found as the request comes in (a dict lookup, no I/O): nothing to read it through. One the
+    table does not know is the lazy proxy: nothing is resolved unless the app reads it."""
+    got: dict[str, Any] = {}
+
+    def keeping(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        got.update(account=environ["focus.account"], ctx=environ["focus"])
+        start_response("204 No Content", [])
+        return []
+
+    engine = FocusWSGIMiddleware(keeping, config=config)
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    Client(engine).get("/", headers=bearer(token), buffered=True)
+    assert isinstance(got["account"], AccountProxy) and not got["ctx"].resolved
+    assert got["account"].clerk_id == user.clerk_id  # read after the response: resolved, remembered
+    Client(engine).get("/", headers=bearer(token), buffered=True)
+    assert type(got["account"]) is FocusAccount and got["ctx"].resolved
+    assert got["account"].clerk_id == user.clerk_id and got["account"].credits == 7
+    engine.close()
 
 
 def test_after_the_response_the_context_and_account_still_read_and_the_environ_says_why_not(

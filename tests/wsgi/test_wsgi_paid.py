@@ -205,6 +205,32 @@ def test_undelivered_settlement_is_kept_and_retried_on_the_users_next_request(
     app.close()
 
 
+def test_a_remembered_users_kept_settlement_goes_out_after_a_request_that_never_reads_the_account(
+        config: FocusConfig, user: EmulatedUser, emu: FocusEmulator) -> None:
+    """A credential the core remembers (issue 22's fast path) has its account known as the
+    request comes in, without I/O: its user's kept settlements go out once that response is
+    over, though the app never looks at the account."""
+    kept: list[UndeliveredSettlement] = []
+    app = make_app(config, on_undelivered=kept.append)
+    client = Client(app)
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    emu.fail_next(COMPLETE, status=503, times=10)
+    assert client.post("/render?cost=4", headers=bearer(token)).status_code == 200
+    emu.clear_faults()
+    # Every delivery attempt drops the user's cached wallet (credits may have moved), and with
+    # it the remembered answer: so the settlement is set aside while the credential is
+    # remembered, and kept again after, as one kept by another thread meanwhile would be.
+    [item] = app.paid_jobs.pending.take(user.clerk_id)
+    assert client.get("/", headers=bearer(token)).json["authenticated"]  # read: remembered
+    app.paid_jobs.pending.add(item)
+    r = client.get("/untouched", headers=bearer(token), buffered=False)
+    assert r.status_code == 200 and emu.jobs(user, status="started")  # answered first, not delayed
+    r.close()
+    [job] = emu.jobs(user)
+    assert job["status"] == "completed" and job["actual_cost"] == 4 and [k.job_id for k in kept] == [job["id"]]
+    app.close()
+
+
 def test_close_drains_what_is_kept(config: FocusConfig, user: EmulatedUser, emu: FocusEmulator) -> None:
     app = make_app(config)
     emu.fail_next("POST /api/jobs/fail", status=502, times=1)
