@@ -488,9 +488,10 @@ class FocusWSGIMiddleware:
         mark = events.enter_request(environ.get("HTTP_X_REQUEST_ID")) if events.active else None
         try:
             ctx = self.context(environ)
-            # Most requests are not ours, as the raw path and query tell (a context anonymous
-            # from the start has neither credentials nor one of our paths).
-            ours = (ctx._proceed is not PROCEED_ANONYMOUS
+            # Most requests are not ours, as the raw path and query tell. A context whose answer
+            # is known from the start is none of ours: anonymous, it has neither credentials nor
+            # one of our paths; remembered, the fast path ruled our paths and parameters out.
+            ours = (ctx._proceed is None
                     and may_answer_up_front(environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
                     and ctx.answers_up_front)
             if ours and (self.endpoints or endpoint_for(ctx.facts) is None):
