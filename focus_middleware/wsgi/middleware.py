@@ -543,20 +543,13 @@ class FocusWSGIMiddleware:
         return ResponseSpec(404, (("content-type", "text/plain; charset=utf-8"),), b"Not Found")
 
     def resolve(self, ctx: WSGIFocusContext) -> Proceed:
-        """The account: the core's remembered answer when it has one for these raw
-        credential headers (:mod:`focus_middleware.fast_path`; the facts are not built), else
-        the account part of its plan, driven now, whose answer is offered to the table. A
-        user with kept settlements has them delivered with this fresh credential once the
-        response is over (at once if it already is)."""
-        environ = ctx.environ
-        core = self.resolver.core
-        result = cached_proceed(core, environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", ""),
-                                environ.get("QUERY_STRING", ""), environ.get("HTTP_AUTHORIZATION"),
-                                environ.get("HTTP_COOKIE"))
-        if result is None:
-            facts = ctx.facts
-            result = drive(account_plan(core, facts), self.resolver.perform)
-            remember(core, facts, result)
+        """The account of a request whose answer :meth:`context` could not take from the
+        core's remembered answers: the account part of its plan, driven now, whose answer is
+        offered to the table. A user with kept settlements has them delivered with this
+        fresh credential once the response is over (at once if it already is)."""
+        core, facts = self.resolver.core, ctx.facts
+        result = drive(account_plan(core, facts), self.resolver.perform)
+        remember(core, facts, result)
         if result.credentialed:
             due = self.paid_jobs.due_for_retry(result.outcome)
             if due is not None:
