@@ -113,7 +113,8 @@ class HotAnswers:
 
     def get(self, header: bytes | str, now: float) -> _Hot | None:
         """The answer remembered for exactly this header, while still valid at ``now``."""
-        key = hash(header) if type(header) is bytes else _key(header)  # ASGI's, without a call
+        # ASGI's bytes, and WSGI's ASCII str, hashed without a call.
+        key = hash(header) if type(header) is bytes or _ASCII_HASHES_AS_BYTES and header.isascii() else _key(header)
         if key is None:
             return None
         hot = self._answers.get(key)

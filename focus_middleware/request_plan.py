@@ -25,7 +25,7 @@ decides both, :func:`with_cache_headers` merges them into a header list.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeAlias, TypeVar
 
 from focus_middleware.config import FocusConfig
@@ -86,13 +86,14 @@ class Proceed:
     outcome: Outcome
     reason: Reason
     credentialed: bool
+    account: FocusAccount | None = field(init=False, compare=False, repr=False)
+    """The account unprotected code sees, or None: worked out once, since an answer the
+    fast path remembers is read by many requests, each of which may ask several times."""
 
-    @property
-    def account(self) -> FocusAccount | None:
-        """The account unprotected code sees, or None."""
-        if self.reason == "authenticated" and isinstance(self.outcome, Authenticated):
-            return self.outcome.account
-        return None
+    def __post_init__(self) -> None:
+        outcome = self.outcome
+        account = outcome.account if self.reason == "authenticated" and isinstance(outcome, Authenticated) else None
+        object.__setattr__(self, "account", account)
 
 
 class _Proceeding(Protocol):

@@ -68,7 +68,6 @@ from focus_middleware.resolver import Resolver, config_of
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
 from focus_middleware.shutdown import install_signal_handlers
 from focus_middleware.request_plan import (
-    PROCEED_ANONYMOUS,
     BodyReader,
     Proceed,
     ProceedView,
@@ -515,22 +514,22 @@ class FocusWSGIMiddleware:
                 raise RuntimeError(RESPONSE_OVER_MESSAGE)
         query = environ.get("QUERY_STRING", "")
         authorization, cookie = environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_COOKIE")
-        credentialed = presents_credentials(authorization, cookie, query)
-        known = None
-        if credentialed:
-            known = cached_proceed(self.resolver.core, environ.get("REQUEST_METHOD", "GET"),
-                                   environ.get("PATH_INFO", ""), query, authorization, cookie)
-        elif not may_answer_up_front(environ.get("PATH_INFO", ""), query):
-            known = PROCEED_ANONYMOUS  # without credentials and outside our paths: known without the facts
-        ctx = WSGIFocusContext(self, environ, credentialed, known)
-        environ[ENVIRON_KEY] = ctx
-        if known is not None and known.account is not None:
-            environ[ACCOUNT_KEY] = known.account
-            # Its user's kept settlements go out once this response is over, as for an account
-            # resolved while the app runs.
-            ctx.due = self.paid_jobs.due_for_retry(known.outcome)
+        # Known from the raw environ: a remembered credential's answer, or anonymous for a
+        # request without credentials outside our paths.
+        known = cached_proceed(self.resolver.core, environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", ""),
+                               query, authorization, cookie)
+        if known is None:
+            ctx = WSGIFocusContext(self, environ, presents_credentials(authorization, cookie, query))
+            account = None
         else:
-            environ[ACCOUNT_KEY] = new_account_proxy(ctx)
+            ctx = WSGIFocusContext(self, environ, known.credentialed, known)
+            account = known.account
+            if account is not None:
+                # Its user's kept settlements go out once this response is over, as for an
+                # account resolved while the app runs.
+                ctx.due = self.paid_jobs.due_for_retry(known.outcome)
+        environ[ENVIRON_KEY] = ctx
+        environ[ACCOUNT_KEY] = new_account_proxy(ctx) if account is None else account
         return ctx
 
     def answer(self, ctx: WSGIFocusContext, read: BodyReader) -> ResponseSpec:
