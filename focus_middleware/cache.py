@@ -79,7 +79,8 @@ class CacheLock(Protocol):
     """A short mutual-exclusion lock with an expiry (a crashed holder never blocks a key
     past its ``ttl``).
 
-    ``acquire`` waits up to ``timeout`` seconds (None: up to the lock's ttl) when
+    ``acquire`` waits up to ``timeout`` seconds (None: until the lock's ttl has surely
+    run out, so a holder that crashed never makes a default waiter give up) when
     ``blocking``; it returns whether the lock is held. ``with lock as held:`` acquires with
     the default wait and tells whether it got the lock: a caller that did not can still
     proceed (re-read the cache, then do the work itself) instead of failing.

@@ -359,6 +359,13 @@ class _Listener(threading.Thread):
             client.close()
 
 
+def _give_up_at(ttl: float, timeout: float | None, poll: float) -> float:
+    """When a waiter stops trying. Redis keeps a key through the whole millisecond in which
+    its ``PX`` runs out, so a waiter given exactly the ttl (the default) could give up a
+    millisecond before a crashed holder's lease ends: it waits one poll longer."""
+    return time.monotonic() + (ttl + poll if timeout is None else timeout)
+
+
 class RedisLock:
     """:class:`~focus_middleware.cache.CacheLock` on Redis: ``SET NX PX`` with a random
     owner token; released by compare-and-delete. ``acquire`` raises
@@ -379,7 +386,7 @@ class RedisLock:
         return bool(self._cache._call(lambda: client.set(self.key, self._owner, nx=True, px=self._ms)))
 
     def acquire(self, *, blocking: bool = True, timeout: float | None = None) -> bool:
-        deadline = time.monotonic() + (self._ttl if timeout is None else timeout)
+        deadline = _give_up_at(self._ttl, timeout, self._cache.lock_poll)
         while True:
             if self._try():
                 self._held = True
@@ -500,7 +507,7 @@ class AsyncRedisLock:
         return bool(await self._cache._call(lambda c: c.set(self.key, self._owner, nx=True, px=self._ms)))
 
     async def acquire(self, *, blocking: bool = True, timeout: float | None = None) -> bool:
-        deadline = time.monotonic() + (self._ttl if timeout is None else timeout)
+        deadline = _give_up_at(self._ttl, timeout, self._cache.sync.lock_poll)
         while True:
             if await self._try():
                 self._held = True

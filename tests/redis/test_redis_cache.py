@@ -102,6 +102,29 @@ def test_a_lock_is_owned_expires_and_is_released_only_by_its_owner(cache: RedisC
     assert rds.exists("key:lock") == 0
 
 
+def test_a_default_waiter_outlasts_a_crashed_holders_lease(cache: RedisCache) -> None:
+    # Redis may keep a key up to a millisecond past its PX (https://redis.io/commands/expire/,
+    # "Expire accuracy": the error is from 0 to 1 milliseconds), so a waiter that gave up
+    # exactly one ttl after the holder took the lock often gave up first: 44 in 100 here
+    # before the default wait became the ttl plus one poll. CI once failed on it.
+    for attempt in range(20):
+        holder, waiter = cache.lock(f"lease{attempt}", 0.05), cache.lock(f"lease{attempt}", 0.05)
+        assert holder.acquire(blocking=False)
+        assert waiter.acquire(), f"gave up before the lease ran out (attempt {attempt})"
+        waiter.release()
+
+
+@pytest.mark.anyio
+async def test_an_async_default_waiter_outlasts_a_crashed_holders_lease(cache: RedisCache) -> None:
+    face = cache.as_async()
+    for attempt in range(20):
+        holder, waiter = face.lock(f"lease{attempt}", 0.05), face.lock(f"lease{attempt}", 0.05)
+        assert await holder.acquire(blocking=False)
+        assert await waiter.acquire(), f"gave up before the lease ran out (attempt {attempt})"
+        await waiter.release()
+    await face.aclose()
+
+
 def test_down_redis_fails_fast_and_is_logged_once_per_interval(caplog: pytest.LogCaptureFixture) -> None:
     dead = RedisCache(f"redis://:s3cret@127.0.0.1:{free_port()}/0", retry_interval=0.2, log_interval=60)
     caplog.set_level(logging.WARNING, logger="focus_middleware")
