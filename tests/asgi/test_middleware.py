@@ -126,6 +126,28 @@ async def test_starlette_requires_works_with_our_scopes(config: FocusConfig, use
         assert (await client.get("/", headers=bearer(user.session_jwt(azp=ORIGIN)))).status_code == 200
 
 
+async def test_request_auth_is_starlettes_and_an_apps_change_stays_in_its_request(config: FocusConfig,
+                                                                                    user: EmulatedUser) -> None:
+    # request.auth is made per request (lazily): a view that adds a scope for itself must
+    # not hand it to the next request, signed in or not.
+    from starlette.authentication import AuthCredentials
+
+    seen: list[tuple[bool, list[str]]] = []
+
+    async def escalate(request: Request) -> Response:
+        seen.append((isinstance(request.auth, AuthCredentials), list(request.auth.scopes)))
+        request.auth.scopes.append("admin")
+        return Response("ok")
+
+    app = Starlette(routes=[Route("/", escalate)])
+    app.add_middleware(FocusMiddleware, config=config)
+    token = user.session_jwt(azp=ORIGIN)
+    async with client_for(app) as client:
+        for headers in (bearer(token), bearer(token), {}, {}):
+            assert (await client.get("/", headers=headers)).status_code == 200
+    assert seen == [(True, ["authenticated"]), (True, ["authenticated"]), (True, []), (True, [])]
+
+
 async def test_guard_without_middleware_is_a_clear_error() -> None:
     from focus_middleware import require_account
 
