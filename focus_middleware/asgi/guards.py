@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from focus_middleware.access import ACCOUNT, Requirement, admits, refusal, requirement_for
 from focus_middleware.asgi.endpoint_request import EndpointRequest
-from focus_middleware.asgi.middleware import focus_context, to_response
+from focus_middleware.asgi.middleware import FocusContext, focus_context, to_response
 from focus_middleware.openapi import mark
 from focus_middleware.responses import ResponseSpec
 
@@ -44,6 +44,13 @@ def refusal_of(conn: HTTPConnection, requirement: Requirement = ACCOUNT) -> Resp
     ctx = focus_context(conn)
     if admits(ctx.outcome, conn.scope.get("method", "GET"), requirement):
         return None
+    return refusal_in(ctx, requirement)
+
+
+def refusal_in(ctx: FocusContext, requirement: Requirement) -> ResponseSpec | None:
+    """The core's refusal (None: it may run after all) of a request that ``admits`` did not
+    let through at a glance, for a caller that already holds its context (FastAPI's
+    dependencies: one lookup per request, not two)."""
     return refusal(ctx.facts, ctx.outcome, ctx.config, requirement, page=ctx.middleware.insufficient_credits_page,
                    wallets=ctx.resolver)
 
@@ -104,4 +111,4 @@ def _guard(func: Callable[P, R], requirement: Requirement) -> Callable[P, R | Re
     return guarded
 
 
-__all__ = ["check", "refusal_of", "require_account", "require_credits"]
+__all__ = ["check", "refusal_in", "refusal_of", "require_account", "require_credits"]

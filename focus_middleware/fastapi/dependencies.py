@@ -56,8 +56,8 @@ from fastapi.security.base import SecurityBase
 from starlette.concurrency import run_in_threadpool
 
 from focus_middleware import openapi
-from focus_middleware.access import ACCOUNT, Requirement, requirement_for
-from focus_middleware.asgi.guards import refusal_of
+from focus_middleware.access import ACCOUNT, Requirement, admits, requirement_for
+from focus_middleware.asgi.guards import refusal_in
 from focus_middleware.asgi.middleware import FocusRefusal, focus_context
 from focus_middleware.jobs import FocusJob
 from focus_middleware.jobs import PaidRoute
@@ -88,10 +88,12 @@ class FocusSecurity(FocusDependency, SecurityBase):
 
 
 def _checked(request: Request, requirement: Requirement) -> FocusAccount:
-    spec = refusal_of(request, requirement)
-    if spec is not None:
-        raise FocusRefusal(spec)
-    outcome = focus_context(request).outcome
+    ctx = focus_context(request)
+    outcome = ctx.outcome
+    if not admits(outcome, request.scope.get("method", "GET"), requirement):
+        spec = refusal_in(ctx, requirement)
+        if spec is not None:
+            raise FocusRefusal(spec)
     assert isinstance(outcome, Authenticated)  # refusal() refuses every other outcome
     return outcome.account
 
