@@ -45,6 +45,10 @@ def _strip_slash(url: str) -> str:
     return url[:-1] if url.endswith("/") else url
 
 
+_DERIVED = ("jwks_url", "authorized_parties", "signin_url", "purchase_url", "signout_url", "app_name", "session_cookie")
+"""The settings :class:`FocusConfig` works out from others when they are left unset."""
+
+
 def _app_name(name: str | None, slug: str | None) -> str:
     """The name pages call the app: given, else its slug in words, else "this app"."""
     if name is not None:
@@ -152,6 +156,8 @@ class FocusConfig:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        # Left unset, these are worked out from others below; replace() works them out again.
+        set_(self, "_derived", frozenset(name for name in _DERIVED if getattr(self, name) is None))
         api_url = _strip_slash(self.api_url)
         _origin_of(api_url, "api_url")
         set_(self, "api_url", api_url)
@@ -273,7 +279,12 @@ class FocusConfig:
         return cls.from_mapping(settings_from_prefixed(env, prefix, strict=False), **overrides)
 
     def replace(self, **changes: Any) -> FocusConfig:
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes``. What was derived from other settings is derived again
+        from the new ones, not copied: ``replace(public_origin=None)`` checks no ``azp``,
+        ``replace(issuer=None)`` needs no ``jwks_url=None`` beside it, ``replace(api_url=...)``
+        signs in at the new service."""
+        derived: frozenset[str] = self.__dict__["_derived"]  # set in __post_init__: not a setting
+        return dataclasses.replace(self, **{**dict.fromkeys(derived), **changes})
 
     @property
     def verifies_locally(self) -> bool:

@@ -129,6 +129,30 @@ def test_frozen_and_replace() -> None:
         config.replace(timeout=0)
 
 
+def test_replace_works_derived_settings_out_again() -> None:
+    # dataclasses.replace alone copied them: a copy without public_origin still checked azp
+    # against the old origin, and one with a new api_url signed in at the old service.
+    config = FocusConfig(api_url="http://focus.test", issuer="http://clerk.test", public_origin="https://app.test",
+                         app="video")
+    assert (config.authorized_parties, config.session_cookie) == (("https://app.test",), "__Host-focus_session")
+    no_origin = config.replace(public_origin=None)
+    assert (no_origin.authorized_parties, no_origin.checks_azp, no_origin.session_cookie) == ((), False, "focus_session")
+    assert config.replace(issuer=None).jwks_url is None  # no ConfigError: the JWKS URL went with its issuer
+    assert config.replace(issuer="http://other.test").jwks_url == "http://other.test/.well-known/jwks.json"
+    moved = config.replace(api_url="http://new.test")
+    assert (moved.signin_url, moved.purchase_url, moved.signout_url) == (
+        "http://new.test/signin", "http://new.test/billing", "http://new.test/signout")
+    assert config.replace(app="audio-lab").app_name == "Audio Lab"
+    # What was given stays given, and may be changed alongside.
+    given = FocusConfig(public_origin="https://app.test", authorized_parties=("https://other.test",),
+                        signin_url="https://login.test/in", app_name="Studio", app="video")
+    kept = given.replace(public_origin=None, api_url="http://new.test", app="audio")
+    assert (kept.authorized_parties, kept.signin_url, kept.app_name) == (("https://other.test",), "https://login.test/in",
+                                                                          "Studio")
+    assert config.replace(issuer=None, jwks_url=None) == config.replace(issuer=None)
+    assert config.replace() == config
+
+
 def test_clock_is_not_part_of_equality() -> None:
     assert FocusConfig(clock=FakeClock()) == FocusConfig()
     assert "clock" not in repr(FocusConfig())
