@@ -21,12 +21,14 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from focus_middleware.outcome import Authenticated, Expired, Outcome, Rejected, Unavailable
 
 logger = logging.getLogger("focus_middleware.events")
+
+T = TypeVar("T")
 
 CacheLevel = Literal["l1", "l2"]
 CacheKind = Literal["jwt", "remote", "wallet"]
@@ -194,6 +196,19 @@ def leave_request(token: Token[str | None] | None) -> None:
         request_id.reset(token)
 
 
+def in_request(kept_id: str | None, work: Callable[[], T]) -> T:
+    """``work()`` with a request's id (read from :data:`request_id` while it was served) in
+    force again: a settlement the server runs once the body is over (its end, ``close()``)
+    comes after the adapter left the request, and its events belong to it all the same."""
+    if kept_id is None:
+        return work()
+    token = request_id.set(kept_id)
+    try:
+        return work()
+    finally:
+        request_id.reset(token)
+
+
 def subscribe(callback: Subscriber) -> Callable[[], None]:
     """Call ``callback`` with every event from now on; returns the function that stops it.
     A callback runs inline where the event happens: it should be quick and must not raise
@@ -244,5 +259,5 @@ __all__ = [
     "REQUEST_ID_MAX", "BudgetExhausted", "CacheLookup", "Decision", "Event", "JobCompleted", "JobFailed", "JobReserved",
     "JwksRefresh",
     "SettlementDelivered", "SettlementGivenUp", "SettlementKept", "Subscriber", "UpstreamCall", "active", "emit",
-    "enter_request", "leave_request", "redacted_url", "request_id", "subscribe", "upstream_call",
+    "enter_request", "in_request", "leave_request", "redacted_url", "request_id", "subscribe", "upstream_call",
 ]

@@ -227,8 +227,8 @@ class WSGIFocusContext(ProceedView):
     by the middleware when the response is over.
     """
 
-    __slots__ = ("_facts", "_proceed", "credentialed", "due", "engine", "environ", "paid", "sealed", "status",
-                 "watched")
+    __slots__ = ("_facts", "_proceed", "credentialed", "due", "engine", "environ", "paid", "request_id", "sealed",
+                 "status", "watched")
 
     def __init__(self, engine: FocusWSGIMiddleware, environ: WSGIEnvironment, credentialed: bool,
                  proceed: Proceed | None = None) -> None:
@@ -248,6 +248,9 @@ class WSGIFocusContext(ProceedView):
         # now will be settled), and whether it already stopped watching.
         self.watched = False
         self.sealed = False
+        self.request_id: str | None = None
+        """The request's id (:data:`~focus_middleware.events.request_id`) while someone
+        subscribes to events: back in force when the server ends the body, after the call."""
 
     @property
     def job(self) -> FocusJob | None:
@@ -367,7 +370,7 @@ class WSGIFocusContext(ProceedView):
             if callable(gone) and gone():
                 paid.client_left()
             paid.body_finished()
-            paid.settle(self.engine.paid_jobs)
+            events.in_request(self.request_id, lambda: paid.settle(self.engine.paid_jobs))
         # Kept settlements wait for close(): the response's end must not wait for them.
 
     def finish(self, error: BaseException | None) -> None:
@@ -388,7 +391,7 @@ class WSGIFocusContext(ProceedView):
     def closed(self, complete: bool, error: BaseException | None) -> None:
         """The server closed the body: :meth:`finish`, then :meth:`release`."""
         try:
-            self.finish(error)
+            events.in_request(self.request_id, lambda: self.finish(error))
         finally:
             self.release()
 
@@ -487,6 +490,8 @@ class FocusWSGIMiddleware:
         mark = events.enter_request(environ.get("HTTP_X_REQUEST_ID")) if events.active else None
         try:
             ctx = self.context(environ)
+            if events.active:  # the header's, or an outer middleware's
+                ctx.request_id = events.request_id.get()
             # Most requests are not ours, as the raw path and query tell. A context whose answer
             # is known from the start is none of ours: anonymous, it has neither credentials nor
             # one of our paths; remembered, the fast path ruled our paths and parameters out.

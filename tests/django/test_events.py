@@ -96,3 +96,17 @@ async def test_events_carry_the_x_request_id_of_their_request(browser: Either, u
         for unsafe in UNSAFE_REQUEST_IDS:
             await get(unsafe)
     assert_tagged(ids)
+
+
+async def test_a_paid_requests_settlement_carries_its_request_id(browser: Either, user: EmulatedUser) -> None:
+    """The job is settled when the response is closed, after the middleware returned (and
+    its request id with it): the settlement's events carry the request's id all the same,
+    and leave nothing behind."""
+    with request_ids() as ids:
+        r = await browser.post("/api/render?cost=3", headers={**bearer(user.pat()), "x-request-id": REQUEST_ID})
+        assert r.status_code == 200
+        assert events.request_id.get() is None
+    [(completed, rid)] = [(e, rid) for e, rid in ids.seen if isinstance(e, events.JobCompleted)]
+    assert completed.amount == 3 and rid == REQUEST_ID
+    settles = [rid for e, rid in ids.seen if isinstance(e, events.UpstreamCall) and e.endpoint == "POST /api/jobs/complete"]
+    assert settles == [REQUEST_ID]

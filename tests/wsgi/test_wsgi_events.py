@@ -41,3 +41,17 @@ def test_events_carry_the_x_request_id_of_their_request(client: Client, user: Em
         for unsafe in UNSAFE_REQUEST_IDS:
             assert client.get("/private", headers={**bearer(token), "X-Request-ID": unsafe}).status_code == 200
     assert_tagged(ids)
+
+
+def test_a_paid_requests_settlement_carries_its_request_id(client: Client, user: EmulatedUser) -> None:
+    """The job is settled when the server has taken the body, after the app returned (and
+    the request id with it): the settlement's events carry the request's id all the same,
+    and leave nothing behind."""
+    with request_ids() as ids:
+        r = client.post("/render?cost=3", headers={**bearer(user.pat()), "X-Request-ID": REQUEST_ID})
+        assert r.status_code == 200
+        assert events.request_id.get() is None
+    [(completed, rid)] = [(e, rid) for e, rid in ids.seen if isinstance(e, events.JobCompleted)]
+    assert completed.amount == 3 and rid == REQUEST_ID
+    settles = [rid for e, rid in ids.seen if isinstance(e, events.UpstreamCall) and e.endpoint == "POST /api/jobs/complete"]
+    assert settles == [REQUEST_ID]

@@ -252,7 +252,8 @@ def _finish(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool) -> 
         due = jobs.due_for_retry(proceed.outcome)
         if due is not None:
             # After the response went out (close()), so the user does not wait for it.
-            deliver = partial(jobs.retry_pending, due.account.clerk_id, due.credential)
+            deliver = partial(events.in_request, events.request_id.get() if events.active else None,
+                              partial(jobs.retry_pending, due.account.clerk_id, due.credential))
             response._resource_closers.append(deliver)  # type: ignore[attr-defined]
     return response
 

@@ -31,6 +31,7 @@ from typing import TypeVar
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
+from focus_middleware import events
 from focus_middleware.bodies import SettlingAsyncIterable, SettlingIterable
 from focus_middleware.jobs import FocusJob, PaidRoute
 from focus_middleware.outcome import Outcome
@@ -134,6 +135,7 @@ def settle_after(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool
     jobs = ctx.runtime.jobs
     meta = ctx.request.META
     opened.response_started(response.status_code)
+    request_id = events.request_id.get() if events.active else None  # gone by the time it settles
 
     def finish(complete: bool, error: BaseException | None) -> None:
         if error is not None:
@@ -141,7 +143,7 @@ def settle_after(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool
         if complete:
             _delivered(opened, meta)
         opened.body_cut()  # no effect once the body finished
-        opened.settle(jobs)
+        events.in_request(request_id, lambda: opened.settle(jobs))
 
     def exhausted() -> None:
         finish(True, None)
