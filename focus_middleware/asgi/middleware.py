@@ -214,7 +214,8 @@ class FocusContext(ProceedView):
         self._credentialed = proceed.credentialed
         self._receive: Receive | None = None
         self._send: Send | None = None
-        self._stash: list[Message] = []
+        self._stash: list[Message] | None = None
+        """A request message a disconnect poll took, for the app's next read (rarely any)."""
         self._inbox: _Inbox | None = None
         # The last message was handed to the server: a disconnect from now on is the answer's
         # end. hypercorn reports it while that very send runs, to a receive the app awaited
@@ -252,6 +253,8 @@ class FocusContext(ProceedView):
         (Granian) may not get it to us between the answer's start and its last chunk."""
         if self._inbox is None and not self._answered and self._receive is not None:
             self._inbox = _Inbox.listening(self._receive, self._stash, self)
+            if self._inbox is not None:
+                self._stash = None  # the inbox holds them now
 
     def client_left(self) -> None:
         """The server said the client went away (``http.disconnect``, a failed send)."""
@@ -369,7 +372,7 @@ class FocusContext(ProceedView):
             # failed send.
             inbox.stop()
         elif not self.disconnected and message["type"] == "http.response.body":
-            await _poll_disconnect(self._receive, self._stash, self)
+            await _poll_disconnect(self._receive, self)
         self._answered = True
         await _send_noticing_departure(self._send, message, self)
         self.complete = not self.disconnected
@@ -707,18 +710,17 @@ class _Inbox:
 
     __slots__ = ("_arrived", "_ctx", "_messages", "_receive", "_task", "_unread", "_watching")
 
-    def __init__(self, receive: Receive, stash: list[Message], ctx: FocusContext) -> None:
+    def __init__(self, receive: Receive, stash: list[Message] | None, ctx: FocusContext) -> None:
         self._receive = receive
         self._ctx = ctx
-        self._messages: deque[Message] = deque(stash)
-        stash.clear()
+        self._messages: deque[Message] = deque(stash or ())
         self._arrived = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._unread = 0
         self._watching = True
 
     @classmethod
-    def listening(cls, receive: Receive, stash: list[Message], ctx: FocusContext) -> _Inbox | None:
+    def listening(cls, receive: Receive, stash: list[Message] | None, ctx: FocusContext) -> _Inbox | None:
         """An inbox with its listener running, on asyncio (elsewhere: None, and the final
         send polls instead)."""
         try:
@@ -790,7 +792,7 @@ class _Inbox:
             task.cancel()
 
 
-async def _poll_disconnect(receive: Receive, stash: list[Message], ctx: FocusContext) -> None:
+async def _poll_disconnect(receive: Receive, ctx: FocusContext) -> None:
     """Has the client left? A receive that may not wait (Starlette's ``is_disconnected``
     does the same); a request message it takes instead is kept for the app's next read."""
     with anyio.CancelScope() as scope:
@@ -798,8 +800,10 @@ async def _poll_disconnect(receive: Receive, stash: list[Message], ctx: FocusCon
         message = await receive()
         if message["type"] == "http.disconnect":
             ctx.client_left()
+        elif ctx._stash is None:
+            ctx._stash = [message]
         else:
-            stash.append(message)
+            ctx._stash.append(message)
 
 
 async def _run_finish_hooks(ctx: FocusContext, finish: Finish) -> None:
