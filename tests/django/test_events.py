@@ -14,7 +14,7 @@ from django_focus.signals import focus_decision, focus_event, focus_job_reserved
 from focus_middleware import events
 from focus_middleware.testing import EmulatedUser
 from tests.events.support import (REQUEST_ID, UNSAFE_REQUEST_IDS, assert_no_secret, assert_paid, assert_protected,
-                                  assert_refused, assert_tagged, forged, recording, request_ids)
+                                  assert_refused, assert_settlement_tagged, assert_tagged, forged, recording, request_ids)
 
 from .conftest import API, ORIGIN, Either
 
@@ -106,7 +106,4 @@ async def test_a_paid_requests_settlement_carries_its_request_id(browser: Either
         r = await browser.post("/api/render?cost=3", headers={**bearer(user.pat()), "x-request-id": REQUEST_ID})
         assert r.status_code == 200
         assert events.request_id.get() is None
-    [(completed, rid)] = [(e, rid) for e, rid in ids.seen if isinstance(e, events.JobCompleted)]
-    assert completed.amount == 3 and rid == REQUEST_ID
-    settles = [rid for e, rid in ids.seen if isinstance(e, events.UpstreamCall) and e.endpoint == "POST /api/jobs/complete"]
-    assert settles == [REQUEST_ID]
+    assert_settlement_tagged(ids, charged=3)

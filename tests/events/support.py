@@ -125,3 +125,12 @@ def assert_tagged(ids: RequestIds) -> None:
     assert first and first[0] == REQUEST_ID
     assert ids.of_decisions()[1:] == [None] * (1 + len(UNSAFE_REQUEST_IDS))
     assert events.request_id.get() is None
+
+
+def assert_settlement_tagged(ids: RequestIds, *, charged: int) -> None:
+    """A paid request sent with :data:`REQUEST_ID` was settled (``charged``) with its id in
+    force: the completion's event and its call to Focus carry it."""
+    [(completed, rid)] = [(e, rid) for e, rid in ids.seen if isinstance(e, events.JobCompleted)]
+    assert completed.amount == charged and rid == REQUEST_ID
+    settles = [rid for e, rid in ids.seen if isinstance(e, events.UpstreamCall) and e.endpoint == "POST /api/jobs/complete"]
+    assert settles == [REQUEST_ID]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from focus_middleware import events
 from focus_middleware.testing import EmulatedUser
 from tests.events.support import (REQUEST_ID, UNSAFE_REQUEST_IDS, assert_no_secret, assert_paid, assert_protected,
-                                  assert_refused, assert_tagged, forged, recording, request_ids)
+                                  assert_refused, assert_settlement_tagged, assert_tagged, forged, recording, request_ids)
 from tests.helpers import ORIGIN
 
 from .conftest import BufferedClient as Client, bearer
@@ -51,7 +51,4 @@ def test_a_paid_requests_settlement_carries_its_request_id(client: Client, user:
         r = client.post("/render?cost=3", headers={**bearer(user.pat()), "X-Request-ID": REQUEST_ID})
         assert r.status_code == 200
         assert events.request_id.get() is None
-    [(completed, rid)] = [(e, rid) for e, rid in ids.seen if isinstance(e, events.JobCompleted)]
-    assert completed.amount == 3 and rid == REQUEST_ID
-    settles = [rid for e, rid in ids.seen if isinstance(e, events.UpstreamCall) and e.endpoint == "POST /api/jobs/complete"]
-    assert settles == [REQUEST_ID]
+    assert_settlement_tagged(ids, charged=3)
