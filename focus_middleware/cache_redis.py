@@ -360,9 +360,9 @@ class _Listener(threading.Thread):
 
 
 def _give_up_at(ttl: float, timeout: float | None, poll: float) -> float:
-    """When a waiter stops trying. Redis keeps a key through the whole millisecond in which
-    its ``PX`` runs out, so a waiter given exactly the ttl (the default) could give up a
-    millisecond before a crashed holder's lease ends: it waits one poll longer."""
+    """When a waiter stops trying. Redis may keep a key up to a millisecond past its ``PX``,
+    so a waiter given exactly the ttl (the default) could give up just before a crashed
+    holder's lease ends: it waits one poll longer."""
     return time.monotonic() + (ttl + poll if timeout is None else timeout)
 
 
