@@ -91,6 +91,32 @@ def test_login_required_works_with_a_focus_session_and_without_a_django_one(user
     assert browser.get("/dashboard").status_code == 302
 
 
+def test_login_required_during_an_outage_is_a_503_not_a_sign_in_loop(user: EmulatedUser, emu: FocusEmulator) -> None:
+    # Signed in, but Focus cannot be asked: sending the browser to sign in would only send
+    # it back (or nowhere, the sign-in page being Focus's). The core's 503 instead, as
+    # @focus_login_required answers; a browser without credentials still goes to sign in.
+    browser = Client()
+    force_focus_login(browser, user)
+    emu.fail_next("GET /api/wallet", 503, times=10)
+    page = browser.get("/dashboard", HTTP_ACCEPT="text/html", HTTP_SEC_FETCH_MODE="navigate")
+    assert page.status_code == 503 and "Location" not in page and b"Temporarily unavailable" in page.content
+    assert (page["Cache-Control"], page["Vary"], page["Retry-After"]) == ("no-store", "Cookie, Authorization", "5")
+    api = browser.get("/dashboard", HTTP_ACCEPT="application/json")
+    assert api.status_code == 503 and api.json()["error"] == "unavailable"
+    assert members().count() == 0  # nothing linked from an account nobody could check
+    assert Client().get("/dashboard")["Location"].startswith("/login/")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.anyio
+async def test_login_required_during_an_outage_is_a_503_under_asgi_too(user: EmulatedUser,
+                                                                       emu: FocusEmulator) -> None:
+    browser = signed_in(user, AsyncClient())
+    emu.fail_next("GET /api/wallet", 503, times=10)
+    response = await browser.get("/dashboard", headers={"accept": "application/json"})
+    assert response.status_code == 503 and response.json()["error"] == "unavailable"
+
+
 def test_permission_required_reads_the_linked_rows_permissions(user: EmulatedUser) -> None:
     browser = Client()
     force_focus_login(browser, user)
