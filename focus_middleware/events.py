@@ -196,6 +196,12 @@ def leave_request(token: Token[str | None] | None) -> None:
         request_id.reset(token)
 
 
+def request_id_to_keep() -> str | None:
+    """The request id to hand :func:`in_request` once the adapter has left the request:
+    the current one while someone subscribes, else None (nobody would read it)."""
+    return request_id.get() if active else None
+
+
 def in_request(kept_id: str | None, work: Callable[[], T]) -> T:
     """``work()`` with a request's id (read from :data:`request_id` while it was served) in
     force again: a settlement the server runs once the body is over (its end, ``close()``)
@@ -259,5 +265,6 @@ __all__ = [
     "REQUEST_ID_MAX", "BudgetExhausted", "CacheLookup", "Decision", "Event", "JobCompleted", "JobFailed", "JobReserved",
     "JwksRefresh",
     "SettlementDelivered", "SettlementGivenUp", "SettlementKept", "Subscriber", "UpstreamCall", "active", "emit",
-    "enter_request", "in_request", "leave_request", "redacted_url", "request_id", "subscribe", "upstream_call",
+    "enter_request", "in_request", "leave_request", "redacted_url", "request_id", "request_id_to_keep", "subscribe",
+    "upstream_call",
 ]

@@ -323,7 +323,8 @@ class _PaidJobsBase:
         """The outcome whose credential should carry its user's kept settlements now, or
         None (a dict lookup: cheap enough for every request). Any request of the user will
         do, not only a paid one: a refund must not wait while the user browses for free."""
-        if isinstance(outcome, Authenticated) and self.pending.has(outcome.account.clerk_id):
+        kept = self.pending._by_user  # nearly always empty: then no more is asked
+        if kept and isinstance(outcome, Authenticated) and outcome.account.clerk_id in kept:
             return outcome
         return None
 

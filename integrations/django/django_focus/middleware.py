@@ -171,6 +171,13 @@ def _begin(request: HttpRequest) -> FocusContext | _UpFront:
     the core may answer itself, the plan to run first. Read from the raw ``META``: most
     requests are none of ours, and need no facts."""
     runtime = get_runtime()
+    # The fast path first: a remembered credential's answer, or anonymous without any, known
+    # from the raw request, which rules out our paths and parameters on the way. Known now,
+    # the account needs no lazy object (whose every use goes through Django's Python-level
+    # __getattribute__).
+    known = remembered(request, runtime)
+    if known is not None:
+        return _attach(request, None, runtime, known)
     meta = request.META
     query = meta.get("QUERY_STRING", "")
     if may_answer_up_front(request.path_info, query):
@@ -180,10 +187,7 @@ def _begin(request: HttpRequest) -> FocusContext | _UpFront:
             return _UpFront(runtime, facts, request_plan(runtime.core, facts))
         return _attach(request, facts, runtime, proceed)
     if presents_credentials(meta.get("HTTP_AUTHORIZATION"), meta.get("HTTP_COOKIE"), query):
-        # A remembered answer costs a dict lookup: known now, the account needs no lazy
-        # object (whose every use goes through Django's Python-level __getattribute__).
-        # Anything the plan must answer stays lazy, resolved only if something reads it.
-        return _attach(request, None, runtime, remembered(request, runtime))
+        return _attach(request, None, runtime, None)  # the plan answers, if something reads it
     return _attach(request, None, runtime, PROCEED_ANONYMOUS)
 
 
@@ -252,7 +256,7 @@ def _finish(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool) -> 
         due = jobs.due_for_retry(proceed.outcome)
         if due is not None:
             # After the response went out (close()), so the user does not wait for it.
-            deliver = partial(events.in_request, events.request_id.get() if events.active else None,
+            deliver = partial(events.in_request, events.request_id_to_keep(),
                               partial(jobs.retry_pending, due.account.clerk_id, due.credential))
             response._resource_closers.append(deliver)  # type: ignore[attr-defined]
     return response

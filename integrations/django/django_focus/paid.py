@@ -135,7 +135,7 @@ def settle_after(ctx: FocusContext, response: HttpResponseBase, *, in_loop: bool
     jobs = ctx.runtime.jobs
     meta = ctx.request.META
     opened.response_started(response.status_code)
-    request_id = events.request_id.get() if events.active else None  # gone by the time it settles
+    request_id = events.request_id_to_keep()  # gone by the time it settles
 
     def finish(complete: bool, error: BaseException | None) -> None:
         if error is not None:

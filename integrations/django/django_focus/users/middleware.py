@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from functools import partial
 from typing import Any
-
 from urllib.parse import urlsplit
 
 from django.conf import settings
