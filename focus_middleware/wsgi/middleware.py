@@ -228,7 +228,7 @@ class WSGIFocusContext(ProceedView):
     """
 
     __slots__ = ("_facts", "_proceed", "credentialed", "due", "engine", "environ", "paid", "request_id", "sealed",
-                 "status", "watched")
+                 "watched")
 
     def __init__(self, engine: FocusWSGIMiddleware, environ: WSGIEnvironment, credentialed: bool,
                  proceed: Proceed | None = None) -> None:
@@ -238,7 +238,6 @@ class WSGIFocusContext(ProceedView):
         """Whether the request presented any credential (its response is then private)."""
         self._facts: RequestFacts | None = None
         self._proceed = proceed
-        self.status: int | None = None
         self.paid: PaidRequest | None = None
         """The request's paid work, once a paid guard opened it: the middleware reports to it."""
         self.due: Authenticated | None = None
@@ -621,9 +620,8 @@ class _Response:
     def start(self, status: str, headers: list[tuple[str, str]],
               exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
         ctx = self.ctx
-        code = ctx.status = int(status[:3])
         if ctx.paid is not None:
-            ctx.paid.response_started(code)
+            ctx.paid.response_started(int(status[:3]))
         return self.start_response(status, with_cache_headers(headers, _CACHE_HEADER_NAMES,
                                                               ctx.credentialed), exc_info)
 
