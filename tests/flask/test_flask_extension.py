@@ -8,9 +8,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flask import Flask, url_for
+from flask import Flask, Request, request, url_for
+from werkzeug.test import EnvironBuilder
 
 from flask_focus import Focus, current_account, state_of
+from flask_focus.context import FocusRequestMixin
+from flask_focus.state import request_context
 from flask_focus.testing import login, logout
 from focus_middleware.clock import FakeClock
 from focus_middleware.config import ConfigError
@@ -239,6 +242,33 @@ def test_two_apps_from_one_factory_configured_differently(emu: FocusEmulator, cl
     # A video session is no music session (another cookie, another authorized party).
     m.set_cookie("music_session", v.get_cookie("focus_session").value)
     assert m.get("/").json["reason"] == "rejected"
+    for app in (video, music):
+        state_of(app).close()
+
+
+def test_each_request_finds_the_context_of_the_app_serving_it(emu: FocusEmulator, clock: FakeClock,
+                                                                user: EmulatedUser) -> None:
+    """The app's request class knows its engine, so the context its engine attached is found
+    without asking ``current_app``; but only that engine's: an environ another app's engine
+    went through first (one app mounted inside another's WSGI stack) gets the serving app's
+    own context, and so does a request class the app derived from the mixin itself."""
+    emu.create_app("music", starter_credits=0)
+    focus = Focus()
+    video = create_app(settings_for(emu, clock), focus)
+    music = create_app(settings_for(emu, clock, FOCUS_APP="music"), focus)
+    environ = EnvironBuilder("/", headers=bearer(user.pat())).get_environ()
+    video_context = state_of(video).engine.context(environ)
+    with music.request_context(environ):
+        assert request_context(request) is not video_context
+        assert request_context(request).engine is state_of(music).engine
+        assert request.focus_account.clerk_id == user.clerk_id  # type: ignore[attr-defined]
+
+    class OwnRequest(FocusRequestMixin, Request):
+        pass
+
+    video.request_class = OwnRequest
+    client = video.test_client()
+    assert client.get("/", headers=bearer(user.pat())).json["clerk_id"] == user.clerk_id
     for app in (video, music):
         state_of(app).close()
 

@@ -15,7 +15,6 @@ from flask_focus.testing import login
 from focus_middleware.clock import FakeClock
 from focus_middleware.jobs import UndeliveredSettlement
 from focus_middleware.testing import EmulatedUser, FocusEmulator
-from tests.helpers import ORIGIN
 from tests.wsgi.server import ServedWSGI
 
 from .conftest import API, NAV, SAME_ORIGIN, bearer, create_app, settings_for

@@ -27,6 +27,8 @@ from flask_focus.state import current_context, request_context
 if TYPE_CHECKING:
     from werkzeug.sansio.request import Request as _SansIORequest
 
+    from focus_middleware.wsgi import FocusWSGIMiddleware
+
 
 class CurrentAccount(FastProxy):
     """The type of ``current_account``: the account of the request being handled, None
@@ -57,6 +59,10 @@ class FocusRequestMixin:
     """Adds the Focus properties to the app's request class."""
 
     environ: Any
+    _focus_engine: FocusWSGIMiddleware | None = None
+    """The engine of the app whose request class ``init_app`` derived (None on a class an
+    app derived itself, which may serve several apps): its requests find their context
+    without looking the app up."""
 
     @property
     def focus_account(self) -> FocusAccount | None:
@@ -83,14 +89,16 @@ class FocusGlobalsMixin:
         return current_context().account if has_request_context() else None
 
 
-def _derive(base: type[Any], mixin: type[Any], name: str) -> type[Any]:
+def _derive(base: type[Any], mixin: type[Any], name: str, **attributes: Any) -> type[Any]:
     if issubclass(base, mixin):
         return base
-    return type(name, (mixin, base), {"__module__": __name__})
+    return type(name, (mixin, base), {"__module__": __name__, **attributes})
 
 
-def with_request_mixin(base: type[_SansIORequest]) -> type[Any]:
-    return _derive(base, FocusRequestMixin, f"Focus{base.__name__}")
+def with_request_mixin(base: type[_SansIORequest], engine: FocusWSGIMiddleware | None = None) -> type[Any]:
+    """``base`` with the Focus properties: a class of one app's own, which knows its
+    ``engine``; ``base`` itself if it has them already."""
+    return _derive(base, FocusRequestMixin, f"Focus{base.__name__}", _focus_engine=engine)
 
 
 def with_globals_mixin(base: type[Any]) -> type[Any]:

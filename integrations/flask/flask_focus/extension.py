@@ -97,7 +97,7 @@ class Focus:
         engine.insufficient_credits_page = state.page
         app.extensions[EXTENSION_KEY] = state
         app.wsgi_app = engine  # type: ignore[method-assign]
-        app.request_class = with_request_mixin(app.request_class)
+        app.request_class = with_request_mixin(app.request_class, engine)
         app.app_ctx_globals_class = with_globals_mixin(app.app_ctx_globals_class)
         app.register_blueprint(endpoints_blueprint())
         app.context_processor(lambda: {"current_account": current_account})

@@ -14,7 +14,7 @@ from flask import Flask, current_app, has_request_context, request, url_for
 
 from focus_middleware.config import FocusConfig
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
-from focus_middleware.wsgi import FocusWSGIMiddleware, WSGIFocusContext, to_response
+from focus_middleware.wsgi import ENVIRON_KEY, FocusWSGIMiddleware, WSGIFocusContext, to_response
 from focus_middleware.wsgi.preserve import resolve as keep_form
 
 if TYPE_CHECKING:
@@ -89,7 +89,14 @@ def request_context(flask_request: Request) -> WSGIFocusContext:
     kept = flask_request.__dict__
     ctx: WSGIFocusContext | None = kept.get(_CONTEXT_ATTRIBUTE)
     if ctx is None:
-        ctx = kept[_CONTEXT_ATTRIBUTE] = context_of(flask_request.environ)
+        environ = flask_request.environ
+        # The context the app's engine attached on the way in, found without asking
+        # current_app for the engine: the app's request class knows it (when init_app
+        # derived it), and the context knows which engine made it.
+        ctx = environ.get(ENVIRON_KEY)
+        if type(ctx) is not WSGIFocusContext or ctx.engine is not getattr(flask_request, "_focus_engine", None):
+            ctx = context_of(environ)
+        kept[_CONTEXT_ATTRIBUTE] = ctx
     return ctx
 
 
