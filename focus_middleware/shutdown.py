@@ -26,7 +26,9 @@ which ends the process before ``atexit``. Over uvicorn's handler the middleware 
 chains: its handler blocks the signal in the main thread and calls uvicorn's, which shuts
 down gracefully; the signal uvicorn raises again stays pending until the interpreter's exit,
 where the drain runs (in-flight work settled, kept settlements delivered) and the signal is
-let through, ending the process as it would have.
+let through, ending the process as it would have: SIGTERM by its default action; SIGINT,
+which uvicorn turns into a ``KeyboardInterrupt`` that it catches, is dropped (raised in an
+exit hook it would only print a traceback), so Ctrl-C ends uvicorn quietly, as without us.
 
 A supervisor that kills with SIGKILL (gunicorn's worker timeout, a container runtime past
 its grace period) leaves no chance to run anything: Focus's own release of stale
@@ -142,7 +144,16 @@ def _drain_then_release() -> None:
     _drain()
     held = set(_held)
     _held.clear()
+    # uvicorn raised SIGINT again for Python's handler to turn into the KeyboardInterrupt that
+    # uvicorn.run catches: the process then ends quietly. Raised here, in an exit hook, it
+    # could only be printed as a traceback at every Ctrl-C; it is dropped instead, and the
+    # process ends as quietly. (SIGTERM's default action still ends it by the signal.)
+    dropped = {signum for signum in held if signal.getsignal(signum) is signal.default_int_handler}
+    for signum in dropped:
+        signal.signal(signum, signal.SIG_IGN)  # a pending signal that is ignored is discarded
     signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+    for signum in dropped:
+        signal.signal(signum, signal.default_int_handler)
 
 
 __all__ = ["SIGNALS", "install_signal_handlers", "uninstall_signal_handlers"]

@@ -26,7 +26,7 @@ def launch(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "focus_middleware.cli", "demo", "--port", "0", "--app-port", "0",
          "--db", str(tmp_path / "emulator.db"), *args],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         env={**{k: v for k, v in os.environ.items() if not k.startswith("FOCUS_")},
              "CLIP_STUDIO_STEP_SECONDS": "0.01"},
     )
@@ -47,8 +47,11 @@ def banner(demo: subprocess.Popen[str]) -> tuple[dict[str, str], list[str]]:
 
 
 def interrupt(demo: subprocess.Popen[str]) -> tuple[int, str, str]:
-    demo.send_signal(signal.SIGINT)
+    """Ctrl-C as a terminal sends it: SIGINT to the whole process group (the demo, the app's
+    server and the emulator alike), which must end it without a traceback."""
+    os.killpg(demo.pid, signal.SIGINT)
     out, err = demo.communicate(timeout=20)
+    assert "Traceback" not in err and "Exception ignored" not in err, err
     return demo.returncode, out, err
 
 
