@@ -104,16 +104,37 @@ def _reraises_after_shutdown(handler: Any) -> bool:
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     previous = _installed.pop(signum, signal.SIG_DFL)  # no lock: the signal may interrupt its holder
     signal.signal(signum, previous)  # a second signal ends the process as it would have
+    if _raised_by_uvicorn_after_shutdown(frame):
+        # uvicorn found our handler when it started (an app whose middleware is built at import,
+        # Django's ASGI handler), shut down gracefully, put it back and raised the signal again
+        # on its way out: no request runs any more. Drained here, then raised for the previous
+        # handler where uvicorn expects it (its run() catches the KeyboardInterrupt). A helper
+        # thread would raise it later, into the interpreter's exit, as a traceback.
+        _drain_in_time(signum)
+        signal.raise_signal(signum)
+        return
     threading.Thread(target=_drain_then_reraise, args=(signum,), name="focus-shutdown", daemon=False).start()
 
 
+def _raised_by_uvicorn_after_shutdown(frame: FrameType | None) -> bool:
+    """The signal comes from uvicorn's ``Server.capture_signals``, which raises the signals
+    it caught once its graceful shutdown is over."""
+    return frame is not None and frame.f_code.co_name == "capture_signals" and \
+        frame.f_globals.get("__name__") == "uvicorn.server"
+
+
 def _drain_then_reraise(signum: int) -> None:
+    _drain_in_time(signum)
+    os.kill(os.getpid(), signum)  # the previous handler (put back by _on_signal) acts now
+
+
+def _drain_in_time(signum: int) -> None:
+    """Drain from a helper thread, waiting for it up to ``shutdown_timeout``."""
     helper = threading.Thread(target=_drain, args=(_timeout / 2,), name="focus-shutdown-drain", daemon=True)
     helper.start()
     helper.join(_timeout)
     if helper.is_alive():
         logger.error("focus: draining paid jobs at signal %d did not finish within %s s", signum, _timeout)
-    os.kill(os.getpid(), signum)  # the previous handler (put back by _on_signal) acts now
 
 
 def _on_server_signal(signum: int, frame: FrameType | None) -> None:
