@@ -4,7 +4,9 @@ while Focus fails the settlement, prints its state, then waits for a signal.
 
 ``mode``: ``default`` (SIGTERM at its default: the middleware catches it), ``own`` (the
 process set its own SIGTERM handler first: left alone), ``off`` (``handle_signals=False``),
-``thread`` (the middleware is built off the main thread: no handler)."""
+``thread`` (the middleware is built off the main thread: no handler), ``uvicorn`` (the
+handler is in place before uvicorn starts, as Django's middleware is under uvicorn: uvicorn
+keeps it, shuts down on the signal and raises it again into it; serves on the port printed)."""
 
 from __future__ import annotations
 
@@ -43,7 +45,26 @@ def main(api_url: str, pat: str, mode: str) -> None:
     r = Client(app).post("/render?cost=2", headers={"authorization": f"Bearer {pat}", "accept": "application/json"},
                          buffered=True)
     print(r.status_code, len(app.paid_jobs.pending), signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, flush=True)
-    time.sleep(30)
+    if mode == "uvicorn":
+        serve_with_uvicorn()
+    else:
+        time.sleep(30)
+
+
+def serve_with_uvicorn() -> None:
+    import socket
+
+    import uvicorn
+
+    async def hello(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"hello"})
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    print(sock.getsockname()[1], flush=True)
+    uvicorn.run(hello, fd=sock.fileno(), lifespan="off", log_level="warning")  # as the uvicorn command runs it
 
 
 if __name__ == "__main__":

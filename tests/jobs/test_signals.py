@@ -11,7 +11,10 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
+
+import httpx
 
 import pytest
 
@@ -58,6 +61,41 @@ def test_a_handler_the_process_set_itself_is_left_alone(emu: FocusEmulator) -> N
     assert "own handler" in out and proc.returncode == 3
     # Its own handler exited normally, so the atexit drain still delivered it.
     assert emu.jobs(user)[0]["status"] == "completed"
+
+
+def test_ctrl_c_under_uvicorn_over_our_handler_drains_then_ends_quietly(emu: FocusEmulator) -> None:
+    """uvicorn keeps the handler it found (ours, put in place at import as Django's middleware
+    does), shuts down gracefully on SIGINT, puts it back and raises the signal again
+    (uvicorn/server.py ``Server.capture_signals``), expecting a ``KeyboardInterrupt`` that
+    ``Server.run``'s caller catches. With the settlement slow to deliver, a drain left to a
+    helper thread raised it into the interpreter's exit instead, as a traceback from
+    ``threading``; the drain must finish first, and the process end as without us (status 0)."""
+    user = emu.create_user(credits=20)
+    proc, first = run_worker(emu, user, "uvicorn")
+    try:
+        assert first == ["200", "1", "False"]
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        wait_until_answering(port)
+        emu.set_latency(1.0, "POST /api/jobs/complete")  # the drain outlasts uvicorn's own exit
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    [job] = emu.jobs(user)
+    assert job["status"] == "completed" and user.credits == 18
+
+
+def wait_until_answering(port: int) -> None:
+    for _ in range(100):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise AssertionError(f"uvicorn did not answer on port {port}")
 
 
 @pytest.mark.parametrize("mode", ["off", "thread"])
