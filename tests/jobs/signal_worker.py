@@ -6,7 +6,8 @@ while Focus fails the settlement, prints its state, then waits for a signal.
 process set its own SIGTERM handler first: left alone), ``off`` (``handle_signals=False``),
 ``thread`` (the middleware is built off the main thread: no handler), ``uvicorn`` (the
 handler is in place before uvicorn starts, as Django's middleware is under uvicorn: uvicorn
-keeps it, shuts down on the signal and raises it again into it; serves on the port printed)."""
+keeps it, shuts down on the signal and raises it again into it; serves on the port printed),
+``uvicorn-off`` (the same with ``handle_signals=False``: uvicorn as it is without us)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ ORIGIN = "http://127.0.0.1:8000"
 
 def main(api_url: str, pat: str, mode: str) -> None:
     config = FocusConfig(api_url=api_url, app="video", public_origin=ORIGIN, max_retries=0, timeout=5.0,
-                         handle_signals=mode != "off", shutdown_timeout=5.0)
+                         handle_signals=mode not in ("off", "uvicorn-off"), shutdown_timeout=5.0)
     if mode == "own":
         def own(signum: int, frame: Any) -> None:
             print("own handler", flush=True)
@@ -45,7 +46,7 @@ def main(api_url: str, pat: str, mode: str) -> None:
     r = Client(app).post("/render?cost=2", headers={"authorization": f"Bearer {pat}", "accept": "application/json"},
                          buffered=True)
     print(r.status_code, len(app.paid_jobs.pending), signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, flush=True)
-    if mode == "uvicorn":
+    if mode.startswith("uvicorn"):
         serve_with_uvicorn()
     else:
         time.sleep(30)
