@@ -6,7 +6,8 @@ every object it leaves counts towards the next collection: the figures the goals
 measures with the collector off still pay for the memory. Each case is warmed, then run
 with the collector off; ``gc.collect()`` then counts what those requests left unreachable.
 Compare a case with its bare app: an app may make cycles of its own (a Werkzeug ``Request``
-and its environ point at each other), and Focus should add none.
+and its environ point at each other), and Focus should add none; an environ in such a cycle
+takes the WSGI context it holds along to the collector (one object more).
 """
 
 from __future__ import annotations

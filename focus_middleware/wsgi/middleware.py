@@ -15,10 +15,11 @@ When the account is asked for, a credential whose answer the core remembers gets
 the raw headers in one lookup (:mod:`focus_middleware.fast_path`), without the facts; any
 other runs the account part of the plan, whose answer is then remembered.
 
-Once the server closes the response, the environ lets go of the context
-(:meth:`WSGIFocusContext.release`): a request leaves no reference cycle for the garbage
-collector. A view may keep the context or the account past the response; an environ kept
-that long says, when asked for either, that the response is over.
+The context holds the environ only while the app runs, and the environ holds the context
+for as long as it lives (:meth:`WSGIFocusContext.let_go`): a request leaves no reference
+cycle of ours for the garbage collector, and an answer with nothing to settle goes back to
+the server as the app made it. The context, the account and the environ all keep reading
+the account after the response.
 
 Where the account appears:
 
@@ -44,7 +45,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +63,7 @@ from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import Authenticated
 from focus_middleware.paid_request import PaidRequest, decide, one_per_request
 from focus_middleware.wsgi.idempotency import idempotency_of
-from focus_middleware.wsgi.proxy import RESPONSE_OVER, RESPONSE_OVER_MESSAGE, ResponseOver, new_account_proxy
+from focus_middleware.wsgi.proxy import new_account_proxy
 from focus_middleware.pages import template_page
 from focus_middleware.resolver import Resolver, config_of
 from focus_middleware.responses import InsufficientCreditsPage, ResponseSpec
@@ -233,7 +234,9 @@ class WSGIFocusContext(ProceedView):
     def __init__(self, engine: FocusWSGIMiddleware, environ: WSGIEnvironment, credentialed: bool,
                  proceed: Proceed | None = None) -> None:
         self.engine = engine
-        self.environ = environ
+        self.environ: WSGIEnvironment | None = environ
+        """The request's environ while the app runs; afterwards what is left of it to build
+        the facts from, if anything (:meth:`let_go`)."""
         self.credentialed = credentialed
         """Whether the request presented any credential (its response is then private)."""
         self._facts: RequestFacts | None = None
@@ -270,15 +273,22 @@ class WSGIFocusContext(ProceedView):
     @property
     def facts(self) -> RequestFacts:
         """The core's view of the request, built on first need."""
-        if self._facts is None:
-            self._facts = facts_from_environ(self.environ)
-        return self._facts
+        facts = self._facts
+        if facts is None:
+            facts = self._facts = facts_from_environ(self._live_environ())
+        return facts
+
+    def _live_environ(self) -> WSGIEnvironment:
+        environ = self.environ
+        if environ is None:
+            raise RuntimeError(LET_GO_MESSAGE)
+        return environ
 
     @property
     def answers_up_front(self) -> bool:
         """Whether the core answers this request itself, before the app (an endpoint, a
         return trip): see :func:`~focus_middleware.request_plan.up_front`."""
-        environ = self.environ
+        environ = self._live_environ()
         if not may_answer_up_front(environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")):
             return False
         return up_front(self.facts, self.engine.config)
@@ -312,7 +322,9 @@ class WSGIFocusContext(ProceedView):
         """Whether a protected view runs, known without the facts: an account, enough fresh
         credits, no same-origin check due (:func:`~focus_middleware.access.admits`). False
         means: ask :meth:`check`."""
-        return admits(self.outcome, self.environ.get("REQUEST_METHOD", "GET"), requirement)
+        environ = self.environ
+        method = environ.get("REQUEST_METHOD", "GET") if environ is not None else self.facts.method
+        return admits(self.outcome, method, requirement)
 
     def check(self, requirement: Requirement = ACCOUNT, *, page: InsufficientCreditsPage | None = None,
               signin_page: str | None = None) -> ResponseSpec | None:
@@ -346,7 +358,8 @@ class WSGIFocusContext(ProceedView):
         decided = decide(self.facts, self.outcome, engine.config, route, page=page, signin_page=signin_page)
         if isinstance(decided, ResponseSpec):
             return decided
-        once = idempotency_of(self.environ, self.facts)
+        environ = self._live_environ()
+        once = idempotency_of(environ, self.facts)
         if isinstance(once, ResponseSpec):
             return once
         decided.once = once
@@ -355,7 +368,7 @@ class WSGIFocusContext(ProceedView):
             return refused
         assert decided.job is not None
         self.paid = decided
-        self.environ[JOB_KEY] = decided.job
+        environ[JOB_KEY] = decided.job
         return decided.job
 
     def body_finished(self) -> None:
@@ -365,7 +378,7 @@ class WSGIFocusContext(ProceedView):
         Settled now, so a test client that reads the body without closing it settles too."""
         paid = self.paid
         if paid is not None:
-            gone = self.environ.get("waitress.client_disconnected")
+            gone = self._live_environ().get("waitress.client_disconnected")
             if callable(gone) and gone():
                 paid.client_left()
             paid.body_finished()
@@ -388,36 +401,47 @@ class WSGIFocusContext(ProceedView):
             jobs.retry_pending(due.account.clerk_id, due.credential)
 
     def closed(self, complete: bool, error: BaseException | None) -> None:
-        """The server closed the body: :meth:`finish`, then :meth:`release`."""
+        """The server closed the body: :meth:`finish`, then :meth:`let_go`."""
         try:
             events.in_request(self.request_id, lambda: self.finish(error))
         finally:
-            self.release()
+            self.let_go()
 
-    def release(self) -> None:
-        """The response is over: the environ lets go of this context and its account proxy
-        (both then hold :data:`~focus_middleware.wsgi.proxy.RESPONSE_OVER`, which says so
-        when used). The context points at the environ and the environ at the context: left
-        linked, every request would leave a reference cycle for the garbage collector, and
-        an app that makes its environ a cycle of its own (a Werkzeug ``Request`` does) would
-        drag the context into it. A view that kept the context or the account still reads it."""
+    def let_go(self) -> None:
+        """Nothing of the request needs its environ any more (the app returned an answer
+        with nothing to settle, or the server closed a paid one): keep only what may still
+        be needed of it, so that the environ, which holds this context, is not held back.
+
+        Left linked, every request would leave a reference cycle for the garbage collector.
+        A context that still has to resolve its account keeps the environ's text (the CGI
+        and header variables, all the facts are made of, and nothing that could lead back
+        here); one that already knows its account, nothing. Either way the environ, the
+        context and the account keep reading the account after the response."""
         environ = self.environ
-        if environ.get(ENVIRON_KEY) is self:
-            environ[ENVIRON_KEY] = environ[ACCOUNT_KEY] = RESPONSE_OVER
+        if environ is not None and self._proceed is None and self._facts is None:
+            self.environ = {key: value for key, value in environ.items() if type(value) is str}
+        else:
+            self.environ = None
 
     def __repr__(self) -> str:
         state = self._proceed.reason if self._proceed is not None else "unresolved"
+        facts = self._facts
         environ = self.environ
-        return f"WSGIFocusContext({environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}, {state})"
+        if facts is not None:
+            return f"WSGIFocusContext({facts.method} {facts.path}, {state})"
+        if environ is not None:
+            return f"WSGIFocusContext({environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}, {state})"
+        return f"WSGIFocusContext({state})"
+
+
+LET_GO_MESSAGE = ("Focus let go of this request's environ when the app returned its answer: build what needs "
+                  "the request (a refusal, a paid job, a sign-out's cookies) before returning")
 
 
 def wsgi_context(environ: WSGIEnvironment) -> WSGIFocusContext:
-    """The request's :class:`WSGIFocusContext`; a clear error when the middleware is missing
-    or the response is already over."""
+    """The request's :class:`WSGIFocusContext`; a clear error when the middleware is missing."""
     ctx = environ.get(ENVIRON_KEY)
     if not isinstance(ctx, WSGIFocusContext):
-        if isinstance(ctx, ResponseOver):
-            raise RuntimeError(RESPONSE_OVER_MESSAGE)
         raise RuntimeError("FocusWSGIMiddleware is not installed: wrap the app with "
                            "FocusWSGIMiddleware(app, config=...)")
     return ctx
@@ -509,13 +533,10 @@ class FocusWSGIMiddleware:
         need I/O is looked up: the account is left for whoever asks, unless the core
         remembers the answer for these credentials (a dict lookup), which is then attached
         as it is (``environ["focus.account"]`` the account itself, not a proxy to read it
-        through). A clear error once the response is over."""
+        through)."""
         ctx = environ.get(ENVIRON_KEY)
-        if ctx is not None:
-            if isinstance(ctx, WSGIFocusContext) and ctx.engine is self:
-                return ctx
-            if isinstance(ctx, ResponseOver):
-                raise RuntimeError(RESPONSE_OVER_MESSAGE)
+        if ctx is not None and isinstance(ctx, WSGIFocusContext) and ctx.engine is self:
+            return ctx
         query = environ.get("QUERY_STRING", "")
         authorization, cookie = environ.get("HTTP_AUTHORIZATION"), environ.get("HTTP_COOKIE")
         # Known from the raw environ: a remembered credential's answer, or anonymous for a
@@ -563,16 +584,26 @@ class FocusWSGIMiddleware:
         return result
 
     def run_app(self, app: WSGIApplication, ctx: WSGIFocusContext, start_response: StartResponse) -> Iterable[bytes]:
-        """Call ``app`` with the cache headers merged into its response, settle the paid
-        jobs it opened once the response is over, and then let go of the context
-        (:meth:`WSGIFocusContext.release`)."""
-        response = _Response(ctx, start_response)
+        """Call ``app`` with the cache headers merged into its response; then the context
+        lets go of the environ (:meth:`WSGIFocusContext.let_go`), at once when there is
+        nothing to settle (the app's body goes back to the server untouched: its length, a
+        ``wsgi.file_wrapper``), else once the server closes the body, which settles first."""
+
+        def start(status: str, headers: list[tuple[str, str]],
+                  exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
+            if ctx.paid is not None:
+                ctx.paid.response_started(int(status[:3]))
+            return start_response(status, with_cache_headers(headers, _CACHE_HEADER_NAMES, ctx.credentialed),
+                                  exc_info)
+
         ctx.watched = True
         environ = ctx.environ
+        assert environ is not None  # let go of only once the app has returned
         try:
-            body: Iterable[bytes] = app(environ, response.start)
+            body: Iterable[bytes] = app(environ, start)
         except BaseException as error:
-            ctx.finish(error)  # not released: an error reporter outside may still read the environ
+            # The environ kept: an error reporter outside may still ask the context about it.
+            ctx.finish(error)
             raise
         paid = ctx.paid
         if paid is not None and paid.cannot_complete():
@@ -580,11 +611,8 @@ class FocusWSGIMiddleware:
         if paid is not None or ctx.due is not None:
             return _Finishing(body, ctx)
         ctx.sealed = True  # nothing to settle at the end
-        file_wrapper = environ.get("wsgi.file_wrapper")
-        if file_wrapper is not None and isinstance(file_wrapper, type) and isinstance(body, file_wrapper):
-            return body  # untouched, for the server's sendfile (the collector frees the context)
-        response.body = body
-        return _SizedResponse(response) if isinstance(body, (list, tuple)) else response
+        ctx.let_go()
+        return body
 
     # -- lifetime ------------------------------------------------------------------------------
 
@@ -601,61 +629,6 @@ class FocusWSGIMiddleware:
             logger.error("focus: %d settlement(s) still undelivered at close", left)
         if self._owns_resolver:
             self.resolver.close()
-
-
-class _Response:
-    """One request's run of the app, as one object with ``__slots__`` (closures would hold
-    the context in a cycle): :meth:`start` is the ``start_response`` the app is given (the
-    cache headers merged in, the status reported to paid work), and the object is the body
-    handed back to the server, which lets go of the context once the server closes it."""
-
-    __slots__ = ("body", "ctx", "start_response")
-
-    def __init__(self, ctx: WSGIFocusContext, start_response: StartResponse) -> None:
-        self.ctx = ctx
-        self.start_response = start_response
-        self.body: Iterable[bytes] = ()
-        """The app's body, once it returned one."""
-
-    def start(self, status: str, headers: list[tuple[str, str]],
-              exc_info: OptExcInfo | None = None) -> Callable[[bytes], object]:
-        ctx = self.ctx
-        if ctx.paid is not None:
-            ctx.paid.response_started(int(status[:3]))
-        return self.start_response(status, with_cache_headers(headers, _CACHE_HEADER_NAMES,
-                                                              ctx.credentialed), exc_info)
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.body)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self.body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self.ctx.release()
-
-
-class _SizedResponse:
-    """:class:`_Response` around a list or tuple body, with its length (waitress and
-    wsgiref set ``Content-Length`` for a body of one item)."""
-
-    __slots__ = ("_response",)
-
-    def __init__(self, response: _Response) -> None:
-        self._response = response
-
-    def __len__(self) -> int:
-        body = self._response.body
-        assert isinstance(body, (list, tuple))
-        return len(body)
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._response.body)
-
-    def close(self) -> None:
-        self._response.close()
 
 
 class _Finishing(SettlingIterable):

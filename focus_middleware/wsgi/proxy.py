@@ -7,10 +7,8 @@ request that reads ``if account`` and ``account.clerk_id`` paid for that twice. 
 subclasses answer truth and attribute reads themselves, from one lookup each, and are
 still ``LocalProxy`` instances (``_get_current_object()``, comparisons, ``repr`` as before).
 
-Once a response is over the middleware lets go of the request's context
-(:meth:`~focus_middleware.wsgi.WSGIFocusContext.release`): ``environ["focus"]`` and
-``environ["focus.account"]`` then hold :data:`RESPONSE_OVER`, which refuses every use with
-an error that says why, instead of a context kept alive by a reference cycle.
+The context behind the proxy stays at ``environ["focus"]`` after the response, and the
+proxy keeps reading the account (:meth:`~focus_middleware.wsgi.WSGIFocusContext.let_go`).
 """
 
 from __future__ import annotations
@@ -20,11 +18,6 @@ from typing import Any, Protocol
 from werkzeug.local import LocalProxy
 
 from focus_middleware.models import FocusAccount
-
-RESPONSE_OVER_MESSAGE = ("this request's response is over, and Focus let go of its context: read the account "
-                         "while the request runs, or keep environ['focus'] (the context) or the account itself, "
-                         "not the environ")
-
 
 class _HasAccount(Protocol):
     @property
@@ -62,14 +55,12 @@ _OWN = frozenset({"_get_current_object", "_LocalProxy__wrapped", "_find_account"
 
 class AccountProxy(FastProxy):
     """``environ["focus.account"]``: the account of one request's context (resolved on first
-    use); without a context, :data:`RESPONSE_OVER`."""
+    use)."""
 
     __slots__ = ()
 
     def _find_account(self) -> FocusAccount | None:
-        ctx: _HasAccount | None = _wrapped_of(self)
-        if ctx is None:
-            raise RuntimeError(RESPONSE_OVER_MESSAGE)
+        ctx: _HasAccount = _wrapped_of(self)
         return ctx.account
 
 
@@ -86,17 +77,4 @@ def new_account_proxy(ctx: _HasAccount) -> AccountProxy:
     return proxy
 
 
-class ResponseOver(AccountProxy):
-    """The type of :data:`RESPONSE_OVER`."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<Focus: this request's response is over>"
-
-
-RESPONSE_OVER = ResponseOver(None)
-"""What ``environ["focus"]`` and ``environ["focus.account"]`` hold once the response is
-over: any use raises ``RuntimeError`` with :data:`RESPONSE_OVER_MESSAGE`."""
-
-__all__ = ["RESPONSE_OVER", "RESPONSE_OVER_MESSAGE", "AccountProxy", "FastProxy", "ResponseOver", "new_account_proxy"]
+__all__ = ["AccountProxy", "FastProxy", "new_account_proxy"]

@@ -1,9 +1,9 @@
 """FocusWSGIMiddleware on the core's fast path (issue 22), through Werkzeug's test client
 against the emulator: a warm account read is the plan's remembered answer, without the facts
 or the plan; whatever the answer came from ending (expiry, a forgotten wallet) ends the
-reuse; a cookie on an unsafe method always takes the plan. And once a response is over the
-middleware leaves no reference cycle behind: a request costs the garbage collector nothing
-more than the same app without Focus."""
+reuse; a cookie on an unsafe method always takes the plan. And once the app has returned,
+the context lets go of the environ: Focus makes no reference cycle, and an answer with
+nothing to settle goes back to the server as the app made it."""
 
 from __future__ import annotations
 
@@ -108,8 +108,10 @@ def test_a_warm_read_is_the_plans_answer_without_facts_or_plan(
         assert seen[-1]._facts is None and seen[-1].resolved  # answered without building the facts
         assert emu.calls(WALLET) == wallet_calls
     assert len(middleware.resolver.core.hot) == 2
-    # Built on first need all the same: a view that asks for them gets the request's.
-    assert seen[-1].facts.method == "GET" and seen[-1].facts.path == "/"
+    # Built on first need all the same while the app runs (a guard's refusal: the next
+    # test); once it has returned, the context holds no environ to build them from.
+    with pytest.raises(RuntimeError, match="let go of this request's environ when the app returned"):
+        seen[-1].facts
 
 
 def test_a_guard_lets_a_warm_request_through_without_the_facts(
@@ -225,29 +227,38 @@ def test_a_remembered_account_is_in_the_environ_itself_and_any_other_behind_the_
     engine.close()
 
 
-def test_after_the_response_the_context_and_account_still_read_and_the_environ_says_why_not(
+def test_after_the_response_the_environ_the_context_and_the_account_all_still_read_it(
         config: FocusConfig, user: EmulatedUser) -> None:
+    """The environ keeps its context; the context keeps of the environ only what it may still
+    need: its text, to resolve an account nobody asked for (nothing that could lead back to
+    the environ), or nothing once the account is known."""
     kept: dict[str, Any] = {}
 
     def keeping(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        environ["app.own"] = object()  # an app's object in the environ: not kept by Focus
         kept.update(environ=environ, ctx=environ["focus"], account=environ["focus.account"])
         start_response("204 No Content", [])
         return []
 
     engine = FocusWSGIMiddleware(keeping, config=config)
-    Client(engine).get("/", headers=bearer(user.session_jwt(azp=ORIGIN, lifetime=600)), buffered=True)
-    assert kept["ctx"].account.clerk_id == user.clerk_id  # resolved after the response, as before
-    assert kept["account"].clerk_id == user.clerk_id and kept["account"]
-    with pytest.raises(RuntimeError, match="response is over"):
-        focus_account(kept["environ"])
-    with pytest.raises(RuntimeError, match="response is over"):
-        bool(kept["environ"]["focus.account"])
-    with pytest.raises(RuntimeError, match="response is over"):
-        engine.context(kept["environ"])
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    Client(engine).get("/", headers=bearer(token), buffered=True)
+    ctx = kept["ctx"]
+    assert not ctx.resolved and ctx.environ is not kept["environ"]
+    assert all(type(value) is str for value in ctx.environ.values())
+    assert ctx.environ["HTTP_AUTHORIZATION"] == f"Bearer {token}" and ctx.environ["REQUEST_METHOD"] == "GET"
+    assert focus_account(kept["environ"]).clerk_id == user.clerk_id  # resolved after the response
+    assert kept["account"] and kept["account"].clerk_id == user.clerk_id
+    assert engine.context(kept["environ"]) is ctx and ctx.facts.path == "/"
+    Client(engine).get("/", headers=bearer(token), buffered=True)  # remembered: known from the start
+    assert kept["ctx"] is not ctx and kept["ctx"].environ is None and type(kept["account"]) is FocusAccount
+    assert focus_account(kept["environ"]).clerk_id == user.clerk_id
     engine.close()
 
 
-def test_the_server_still_sees_a_list_bodys_length_and_its_own_file_wrapper(config: FocusConfig) -> None:
+def test_an_answer_with_nothing_to_settle_goes_to_the_server_as_the_app_made_it(config: FocusConfig) -> None:
+    """Its length (waitress and wsgiref set ``Content-Length`` for a list of one item) and the
+    server's own ``wsgi.file_wrapper`` (sent with ``sendfile``)."""
     class FileWrapper:
         def __init__(self, file: Any, block_size: int = 8192) -> None:
             self.file = file
@@ -255,28 +266,69 @@ def test_the_server_still_sees_a_list_bodys_length_and_its_own_file_wrapper(conf
         def __iter__(self) -> Iterator[bytes]:
             return iter([self.file.read()])
 
+    made: list[object] = []
+
     def listing(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         start_response("200 OK", [("Content-Type", "text/plain")])
-        if environ["PATH_INFO"] == "/file":
-            return environ["wsgi.file_wrapper"](io.BytesIO(b"file"))
-        return [b"one chunk"]
+        body = environ["wsgi.file_wrapper"](io.BytesIO(b"file")) if environ["PATH_INFO"] == "/file" else [b"one"]
+        made.append(body)
+        return body
 
     engine = FocusWSGIMiddleware(listing, config=config)
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "", "SERVER_NAME": "x",
                "SERVER_PORT": "80", "wsgi.url_scheme": "http", "wsgi.file_wrapper": FileWrapper}
-    body = engine(dict(environ), lambda status, headers, exc_info=None: None)
-    assert len(body) == 1 and list(body) == [b"one chunk"]  # type: ignore[arg-type]
-    body.close()  # type: ignore[attr-defined]
-    body = engine({**environ, "PATH_INFO": "/file"}, lambda status, headers, exc_info=None: None)
-    assert isinstance(body, FileWrapper)  # untouched: the server may send it with sendfile
+    headers: list[list[tuple[str, str]]] = []
+    body = engine(dict(environ), lambda status, given, exc_info=None: headers.append(given))
+    assert body is made[-1] and ("Vary", "Cookie, Authorization") in headers[-1]
+    body = engine({**environ, "PATH_INFO": "/file"}, lambda status, given, exc_info=None: None)
+    assert body is made[-1] and isinstance(body, FileWrapper)
     engine.close()
 
 
 # -- reference cycles -------------------------------------------------------------------------
 
 
+def plain(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """A WSGI app that makes no cycle of its own (a Werkzeug ``Request`` would: it puts itself
+    in its environ) and reads the account, or not (``?quiet``)."""
+    account = None if environ.get("QUERY_STRING") == "quiet" else environ.get("focus.account")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello" if not account else account.clerk_id.encode()]
+
+
+@pytest.mark.parametrize("credentials", ["none", "bearer", "cookie", "bearer unread", "pat"])
+def test_focus_makes_no_cycle(config: FocusConfig, user: EmulatedUser, credentials: str) -> None:
+    """As a server calls the app: a fresh environ per request, the body read and closed.
+    An app that makes no cycle leaves nothing to the collector with Focus either: whether
+    the account was known from the start, resolved by the view, or never asked for."""
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    headers = {"none": {}, "bearer": bearer(token), "cookie": cookie(config, token), "bearer unread": bearer(token),
+               "pat": bearer(user.pat) if credentials == "pat" else {}}[credentials]
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "quiet" if "unread" in credentials else "",
+               "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "wsgi.url_scheme": "http",
+               **{f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}}
+    engine = FocusWSGIMiddleware(plain, config=config)
+    counts = {}
+    for name, wsgi_app in (("bare", plain), ("focus", engine)):
+        def serve(wsgi_app: Callable[..., Any] = wsgi_app) -> None:
+            body = wsgi_app(dict(environ), lambda status, given, exc_info=None: None)
+            try:
+                assert b"".join(body)
+            finally:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
+        counts[name] = unreachable_per_request(serve)
+    engine.close()
+    assert counts == {"bare": 0, "focus": 0}
+
+
 @pytest.mark.parametrize("credentials", ["none", "bearer", "cookie"])
-def test_focus_leaves_no_cycle_for_the_collector(config: FocusConfig, user: EmulatedUser, credentials: str) -> None:
+def test_in_an_environ_that_is_a_cycle_focus_adds_only_what_the_environ_holds(
+        config: FocusConfig, user: EmulatedUser, credentials: str) -> None:
+    """Werkzeug's test client (and a Werkzeug ``Request``) make each environ a cycle, which
+    the collector frees: what the environ holds of ours goes with it, the context and the
+    account's proxy (no proxy when the account is known), nothing more."""
     token = user.session_jwt(azp=ORIGIN, lifetime=600)
     headers = {"none": {}, "bearer": bearer(token), "cookie": cookie(config, token)}[credentials]
     engine = FocusWSGIMiddleware(app, config=config)
@@ -285,5 +337,4 @@ def test_focus_leaves_no_cycle_for_the_collector(config: FocusConfig, user: Emul
         test_client = Client(wsgi_app, use_cookies=False)
         counts[name] = unreachable_per_request(lambda: test_client.get("/", headers=headers, buffered=True))
     engine.close()
-    # The test client's own request makes each environ a cycle: Focus adds nothing to it.
-    assert counts["focus"] <= counts["bare"], counts
+    assert counts["focus"] <= counts["bare"] + (1 if credentials != "none" else 2), counts
