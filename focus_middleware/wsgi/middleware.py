@@ -413,13 +413,14 @@ class WSGIFocusContext(ProceedView):
         be needed of it, so that the environ, which holds this context, is not held back.
 
         Left linked, every request would leave a reference cycle for the garbage collector.
-        A context that still has to resolve its account keeps the environ's text (the CGI
-        and header variables, all the facts are made of, and nothing that could lead back
-        here); one that already knows its account, nothing. Either way the environ, the
-        context and the account keep reading the account after the response."""
+        A context that still has to resolve its account keeps the environ's plain values
+        (the CGI and header variables, all the facts are made of: strings, or a number where
+        a server or test gives ``SERVER_PORT`` so; nothing that could lead back here); one
+        that already knows its account, nothing. Either way the environ, the context and the
+        account keep reading the account after the response."""
         environ = self.environ
         if environ is not None and self._proceed is None and self._facts is None:
-            self.environ = {key: value for key, value in environ.items() if type(value) is str}
+            self.environ = {key: value for key, value in environ.items() if type(value) in _PLAIN_VALUES}
         else:
             self.environ = None
 
@@ -434,6 +435,7 @@ class WSGIFocusContext(ProceedView):
         return f"WSGIFocusContext({state})"
 
 
+_PLAIN_VALUES = (str, int)
 LET_GO_MESSAGE = ("Focus let go of this request's environ when the app returned its answer: build what needs "
                   "the request (a refusal, a paid job, a sign-out's cookies) before returning")
 

@@ -245,7 +245,7 @@ def test_after_the_response_the_environ_the_context_and_the_account_all_still_re
     Client(engine).get("/", headers=bearer(token), buffered=True)
     ctx = kept["ctx"]
     assert not ctx.resolved and ctx.environ is not kept["environ"]
-    assert all(type(value) is str for value in ctx.environ.values())
+    assert all(type(value) is str for value in ctx.environ.values())  # the CGI variables
     assert ctx.environ["HTTP_AUTHORIZATION"] == f"Bearer {token}" and ctx.environ["REQUEST_METHOD"] == "GET"
     assert focus_account(kept["environ"]).clerk_id == user.clerk_id  # resolved after the response
     assert kept["account"] and kept["account"].clerk_id == user.clerk_id
@@ -253,6 +253,30 @@ def test_after_the_response_the_environ_the_context_and_the_account_all_still_re
     Client(engine).get("/", headers=bearer(token), buffered=True)  # remembered: known from the start
     assert kept["ctx"] is not ctx and kept["ctx"].environ is None and type(kept["account"]) is FocusAccount
     assert focus_account(kept["environ"]).clerk_id == user.clerk_id
+    engine.close()
+
+
+def test_an_account_resolved_after_the_app_returned_is_resolved_from_the_request_as_it_came(
+        config: FocusConfig, user: EmulatedUser) -> None:
+    """What the context keeps of an environ for a later resolution is all the facts need,
+    a port given as a number included (``facts_from_environ`` takes one)."""
+    kept: dict[str, Any] = {}
+
+    def quiet(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        kept["ctx"] = environ["focus"]
+        start_response("204 No Content", [])
+        return []
+
+    engine = FocusWSGIMiddleware(quiet, config=config)
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    body = engine({"REQUEST_METHOD": "GET", "PATH_INFO": "/x", "QUERY_STRING": "a=1", "SERVER_NAME": "127.0.0.1",
+                   "SERVER_PORT": 8000, "wsgi.url_scheme": "http", "HTTP_AUTHORIZATION": f"Bearer {token}"},
+                  lambda status, headers, exc_info=None: None)
+    assert body == []
+    ctx = kept["ctx"]
+    assert not ctx.resolved and ctx.account is not None and ctx.account.clerk_id == user.clerk_id
+    facts = ctx.facts
+    assert (facts.host, facts.path, facts.query_string, facts.method) == ("127.0.0.1:8000", "/x", "a=1", "GET")
     engine.close()
 
 
