@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flask import Flask, Request, request, url_for
+from flask import Flask, Request, Response, request, stream_with_context, url_for
 from werkzeug.test import EnvironBuilder
 
 from flask_focus import Focus, current_account, state_of
@@ -99,6 +99,34 @@ def test_the_account_is_looked_up_only_when_asked(client: Any, user: EmulatedUse
     assert emu.calls(WALLET) == 0
     assert client.get("/", headers=bearer(pat)).json["clerk_id"] == user.clerk_id
     assert emu.calls(WALLET) == 1
+
+
+@pytest.mark.parametrize("credential", ["session", "pat"])
+def test_a_streamed_body_reads_the_account_after_the_view_returned(
+        emu: FocusEmulator, clock: FakeClock, focus: Focus, user: EmulatedUser, credential: str) -> None:
+    """``stream_with_context`` runs the generator after the app returned its body, when
+    Focus keeps of the environ only what a later lookup needs: the account is looked up
+    then (nobody asked before), and a remembered one is there already."""
+    app = Flask(__name__)
+    app.config.update(TESTING=True, **settings_for(emu, clock))
+
+    @app.get("/stream")
+    def stream() -> Any:
+        @stream_with_context
+        def chunks() -> Any:
+            yield "who: "
+            yield current_account.clerk_id if current_account else request.focus_reason  # type: ignore[attr-defined]
+        return Response(chunks(), mimetype="text/plain")
+
+    focus.init_app(app)
+    token = user.session_jwt(azp=ORIGIN, lifetime=600) if credential == "session" else user.pat()
+    client = app.test_client()
+    for _ in range(2):  # unknown as the request comes in, then (a session JWT) remembered
+        response = client.get("/stream", headers=bearer(token))
+        assert response.status_code == 200 and response.text == f"who: {user.clerk_id}"
+        assert response.headers["Cache-Control"] == "private" and "Authorization" in response.headers["Vary"]
+    assert client.get("/stream").text == "who: anonymous"
+    app.extensions["focus"].close()
 
 
 def test_outside_a_request_and_in_test_request_context(app: Flask, user: EmulatedUser) -> None:
