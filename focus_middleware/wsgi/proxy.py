@@ -19,6 +19,7 @@ from werkzeug.local import LocalProxy
 
 from focus_middleware.models import FocusAccount
 
+
 class _HasAccount(Protocol):
     @property
     def account(self) -> FocusAccount | None: ...
