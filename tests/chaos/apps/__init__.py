@@ -14,6 +14,7 @@ each client received.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 ESTIMATE = 5
@@ -21,12 +22,18 @@ PAYLOAD_SIZE = 256 * 1024  # several chunks for every server's file sending
 
 
 def payload_path() -> Path:
-    """The file the ``/file`` routes send; written once, the same for every app."""
+    """The file the ``/file`` routes send; written once, the same for every app.
+
+    Threaded servers run several first requests at once, so each writer takes its own
+    temporary name (a per-process name raced: one thread's rename took the other's file)
+    and the rename makes only a whole file visible.
+    """
     path = Path(os.environ.get("CHAOS_FILE", "/tmp/focus-chaos-payload.txt"))
     if not path.exists() or path.stat().st_size != PAYLOAD_SIZE:
         line = b"0123456789abcdef" * 4 + b"\n"  # 65 bytes
         body = (line * (PAYLOAD_SIZE // len(line) + 1))[: PAYLOAD_SIZE - 4] + b"END\n"
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(body)
-        tmp.replace(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "wb") as out:
+            out.write(body)
+        os.replace(tmp, path)
     return path
