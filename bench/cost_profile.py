@@ -58,6 +58,8 @@ def _received(scope: dict[str, Any]) -> dict[str, Any]:
 
 
 def _steps(middleware: FocusMiddleware, scope: dict[str, Any], header: bytes | None) -> list[Step]:
+    """The steps of a request on the fast path; ``header`` is its ``Authorization`` header
+    (a bearer), if it has one."""
     proceed = middleware._cached_proceed(scope)
     assert proceed is not None, "the request is not on the fast path"
     core = middleware.resolver.core
@@ -74,7 +76,7 @@ def _steps(middleware: FocusMiddleware, scope: dict[str, Any], header: bytes | N
             return as_parsed(header)
 
         steps += [
-            Step("  of which the table's lookup: hash, header compared, live", lambda: core.hot.get(fresh(), now()),
+            Step("  of which the table's lookup: hash, header compared, live", lambda: core.hot.get(fresh(), True, now()),
                  "rule: tokens are never keys", setup=fresh),
             Step("  of which the clock", now, "injectable clock"),
         ]

@@ -150,9 +150,9 @@ def test_expiry_while_cached_ends_the_reuse(client: FlaskClient, app: Flask, con
     assert get(client, bearer(token))[2]["reason"] == "authenticated"
     hot = app.extensions["focus"].engine.resolver.core.hot
     key = f"Bearer {token}"
-    assert hot.get(key, clock.time()) is not None
+    assert hot.get(key, True, clock.time()) is not None
     clock.advance(120 - config.min_token_life + 1)
-    assert hot.get(key, clock.time()) is None
+    assert hot.get(key, True, clock.time()) is None
     assert get(client, bearer(token))[2]["reason"] == "authenticated"
     assert seen[-1]._facts is not None
     clock.advance(config.min_token_life + config.leeway + 1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from focus_middleware.asgi import FocusMiddleware
 from focus_middleware.asgi import middleware as asgi_middleware
 from focus_middleware.clock import FakeClock
 from focus_middleware.config import FocusConfig
+from focus_middleware.fast_path import BEARER_KEY_TAIL, table_key
 from focus_middleware.resolver import AsyncResolver
 from focus_middleware.testing import EmulatedUser, FocusEmulator
 from tests.helpers import ORIGIN
@@ -116,7 +118,7 @@ async def test_expiry_while_cached_ends_the_reuse(app: FocusMiddleware, config: 
     assert (await call(app, bearer(token)))[2]["reason"] == "authenticated"
     # Inside min_token_life of exp: the plan decides again (still signed in, not reused).
     clock.advance(120 - config.min_token_life + 1)
-    assert app.resolver.core.hot.get(_bearer_header(token), clock.time()) is None
+    assert app.resolver.core.hot.get(_bearer_header(token), True, clock.time()) is None
     assert (await call(app, bearer(token)))[2]["reason"] == "authenticated"
     clock.advance(config.min_token_life + config.leeway + 1)
     status, _, body = await call(app, bearer(token))
@@ -242,13 +244,38 @@ async def test_a_header_hashing_as_a_remembered_one_is_not_given_its_answer(
         await call(app, presented)  # remembered for `presented` alone
         (remembered,) = answers.values()
         answers.clear()
-        answers[hash(stranger[0][1])] = remembered
+        name, header = stranger[0]
+        key = table_key(header, name == b"authorization")
+        answers[key] = remembered
         status, _, body = await call(app, stranger)
-        expected = other.clerk_id if stranger[0][1].endswith(other_token.encode()) else user.clerk_id
+        expected = other.clerk_id if header.endswith(other_token.encode()) else user.clerk_id
         assert status == 200 and body["clerk_id"] == expected
-        assert answers[hash(stranger[0][1])] is not remembered  # the plan answered and filed its own answer
+        assert answers[key] is not remembered  # the plan answered and filed its own answer
     status, _, body = await call(app, bearer(other_token))
     assert body["clerk_id"] == other.clerk_id and body["credits"] == 3
+
+
+async def test_a_forged_token_ending_as_a_remembered_one_finds_its_slot_and_is_refused(
+        app: FocusMiddleware, user: EmulatedUser, emu: FocusEmulator) -> None:
+    """A bearer is keyed by its last bytes (its signature): a token forged from a remembered
+    one, claims changed and signature kept, really lands on the remembered answer's key.
+    The comparison sends it to the plan, which refuses the signature; the answer stays its
+    owner's, still given from the table."""
+    token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    intruder = emu.create_user(credits=100)
+    head, _claims, signature = token.split(".")
+    forged_claims = intruder.session_jwt(azp=ORIGIN, lifetime=600).split(".")[1]
+    forged = f"{head}.{forged_claims}.{signature}"
+    assert len(signature) >= BEARER_KEY_TAIL and forged != token
+    assert table_key(bearer(forged)[0][1], True) == table_key(bearer(token)[0][1], True)
+    await call(app, bearer(token))
+    (remembered,) = app.resolver.core.hot._answers.values()
+
+    status, _, body = await call(app, bearer(forged))
+    assert body["clerk_id"] is None and body["reason"] != "authenticated", (status, body)
+    assert list(app.resolver.core.hot._answers.values()) == [remembered]
+    status, _, body = await call(app, bearer(token))
+    assert status == 200 and body["clerk_id"] == user.clerk_id
 
 
 def test_a_header_no_server_could_hand_over_is_left_to_the_plan() -> None:
@@ -256,5 +283,7 @@ def test_a_header_no_server_could_hand_over_is_left_to_the_plan() -> None:
     remembered header: neither looked up nor remembered."""
     from focus_middleware.fast_path import HotAnswers
     table = HotAnswers()
-    table.put("Bearer \u20ac", None)  # type: ignore[arg-type]  (never stored: nothing to hold)
-    assert len(table) == 0 and table.get("Bearer \u20ac", 0.0) is None
+    for header, bearer_header in (("Bearer \u20ac", True), ("session=\u20ac", False)):
+        # Never stored, so only which header it would be filed under is read of the answer.
+        table.put(header, SimpleNamespace(bearer=bearer_header))  # type: ignore[arg-type]
+        assert len(table) == 0 and table.get(header, bearer_header, 0.0) is None

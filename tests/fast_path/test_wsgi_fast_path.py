@@ -142,10 +142,10 @@ def test_expiry_while_cached_ends_the_reuse(client: Client, middleware: FocusWSG
     assert get(client, bearer(token))[2]["reason"] == "authenticated"
     assert get(client, bearer(token))[2]["reason"] == "authenticated"
     key = f"Bearer {token}"
-    assert middleware.resolver.core.hot.get(key, clock.time()) is not None
+    assert middleware.resolver.core.hot.get(key, True, clock.time()) is not None
     # Inside min_token_life of exp: the plan decides again (still signed in, not reused).
     clock.advance(120 - config.min_token_life + 1)
-    assert middleware.resolver.core.hot.get(key, clock.time()) is None
+    assert middleware.resolver.core.hot.get(key, True, clock.time()) is None
     assert get(client, bearer(token))[2]["reason"] == "authenticated"
     assert seen[-1]._facts is not None
     clock.advance(config.min_token_life + config.leeway + 1)
