@@ -1,15 +1,16 @@
-"""Under a real server: uvicorn (one worker) serving the bare Starlette app and the same
-app behind FocusMiddleware, loaded by ``wrk`` with one cached bearer JWT.
+"""Under a real server: uvicorn (one worker) serving the bare Starlette app, the same
+app behind FocusMiddleware and behind the required-surface floor (``bench/floors.py``: the
+least any middleware adds that attaches the account and the ``Vary``/``Cache-Control``
+headers), loaded by ``wrk`` with one cached bearer JWT.
 
 The server is pinned to core 0 and wrk to core 1 (``taskset``), so the load generator
-does not take the server's CPU. Both servers run for the whole bench; the runs alternate
-(bare, Focus, Focus, bare, ...) and each row gives the median over its runs (five each: on
-a shared VM one run of a server differs from the next by up to 20 %) of requests per
-second, p50 and p99 latency, and the server's CPU time per request (``utime + stime``
-from ``/proc/<pid>/stat`` before and after a run, divided by the requests wrk completed).
-The token is warmed (claims and wallet cached) right before each run, within the
-wallet's cache lifetime.
-"""
+does not take the server's CPU. The servers run for the whole bench; the runs alternate
+(bare, Focus, floor, then the reverse order, ...) and each row gives the median over its
+runs (five each: on a shared VM one run of a server differs from the next by up to 20 %)
+of requests per second, p50 and p99 latency, and the server's CPU time per request
+(``utime + stime`` from ``/proc/<pid>/stat`` before and after a run, divided by the
+requests wrk completed). The token is warmed (claims and wallet cached) right before each
+run, within the wallet's cache lifetime."""
 
 from __future__ import annotations
 
@@ -149,28 +150,33 @@ def run(*, rounds: int = 5, seconds: float = 4.0) -> str:
                    "FOCUS_APP": "bench", "FOCUS_PUBLIC_ORIGIN": ORIGIN}
         headers = {"authorization": f"Bearer {env.token}"}
         header = f"authorization: Bearer {env.token}"
-        servers = {"bare": _Server("bare", environ), "focus": _Server("focus", environ)}
+        servers = {name: _Server(name, environ) for name in ("bare", "focus", "floor")}
         try:
             runs: dict[str, list[WrkRun]] = {name: [] for name in servers}
             for name, server in servers.items():  # warm-up: caches, and the server's own first requests
                 server.warm(headers)
                 _wrk(server, header, 1)
-            for r in range(rounds):  # bare, Focus, Focus, bare, ...: neither always goes first
+            for r in range(rounds):  # bare, Focus, floor, floor, Focus, bare, ...: none always goes first
                 for name, server in (list(servers.items()) if r % 2 == 0 else list(servers.items())[::-1]):
                     server.warm(headers)
                     runs[name].append(_wrk(server, header, seconds))
         finally:
             for server in servers.values():
                 server.stop()
-    bare, focus = _median(runs["bare"]), _median(runs["focus"])
+    bare, focus, floor = _median(runs["bare"]), _median(runs["focus"]), _median(runs["floor"])
     share = focus.requests_per_second / bare.requests_per_second
+    floor_share = floor.requests_per_second / bare.requests_per_second
     return "\n".join([
         title,
         f"{'app':<30}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU µs/req':>12}",
         _row("bare Starlette", bare),
         _row("FocusMiddleware, cached JWT", focus),
+        _row("floor: required surface", floor),
         f"  Focus keeps {share:.1%} of the bare app's requests/s (goal ≥ {MIN_RPS_SHARE:.0%}) {mark(share >= MIN_RPS_SHARE)}; "
         f"it adds {(focus.cpu_per_request - bare.cpu_per_request) * 1e6:+.0f} µs of server CPU per request",
+        f"  the floor keeps {floor_share:.1%} and adds {(floor.cpu_per_request - bare.cpu_per_request) * 1e6:+.0f} µs: "
+        f"the goal is {'within' if floor_share >= MIN_RPS_SHARE else 'out of'} reach of any middleware with that surface "
+        "on this server",
     ])
 
 
