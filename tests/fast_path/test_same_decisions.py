@@ -260,7 +260,12 @@ async def test_a_forged_token_ending_as_a_remembered_one_finds_its_slot_and_is_r
     """A bearer is keyed by its last bytes (its signature): a token forged from a remembered
     one, claims changed and signature kept, really lands on the remembered answer's key.
     The comparison sends it to the plan, which refuses the signature; the answer stays its
-    owner's, still given from the table."""
+    owner's, still given from the table.
+
+    A JWT in compact serialization ends in its signature (RFC 7515 §7.1:
+    header.payload.signature), and Clerk signs session tokens with RS256
+    (https://clerk.com/docs/guides/development/troubleshooting/jwt-decoder: "only the RS256
+    algorithm is supported"), 342 base64url characters, as the emulator does."""
     token = user.session_jwt(azp=ORIGIN, lifetime=600)
     intruder = emu.create_user(credits=100)
     head, _claims, signature = token.split(".")
