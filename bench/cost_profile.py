@@ -80,17 +80,14 @@ def _steps(middleware: FocusMiddleware, scope: dict[str, Any], header: bytes | N
                  "rule: tokens are never keys", setup=fresh),
             Step("  of which the clock", now, "injectable clock"),
         ]
-    ctx = FocusContext(None, proceed, middleware, scope)
-
     def copy() -> dict[str, Any]:
         return dict(scope)
 
     steps += [
         Step("the scope copied, for facts built later", copy, "routing rewrites the scope"),
-        Step("FocusContext created", lambda: FocusContext(None, proceed, middleware, scope)),
         # Into a fresh copy each time, as a request's scope arrives without "state".
-        Step("request.user, request.auth, state attached", lambda: asgi_middleware._attach(copy(), ctx),
-             "Starlette's request.user contract", setup=copy),
+        Step("FocusContext created, with request.user, request.auth, state attached",
+             lambda: FocusContext(copy(), proceed, middleware), "Starlette's request.user contract", setup=copy),
         Step("Vary and Cache-Control merged into the start", lambda: {**message, "headers": with_cache_headers(
             start_headers, names, proceed.credentialed)}, "issue 22: same Vary/Cache-Control"),
     ]
