@@ -292,3 +292,27 @@ def test_a_header_no_server_could_hand_over_is_left_to_the_plan() -> None:
         # Never stored, so only which header it would be filed under is read of the answer.
         table.put(header, SimpleNamespace(bearer=bearer_header))  # type: ignore[arg-type]
         assert len(table) == 0 and table.get(header, bearer_header, 0.0) is None
+
+
+def test_one_answer_serves_asgi_bytes_and_wsgi_str_of_the_same_header_only() -> None:
+    """The plan remembers the ``str`` its facts hold; ASGI servers hand over bytes, WSGI
+    servers latin-1 ``str`` (PEP 3333): either finds the answer (one core may serve both),
+    and no header that differs by a byte does, whichever its type."""
+    from focus_middleware.cache import CacheEntry
+    from focus_middleware.fast_path import HotAnswers, _Hot
+    from focus_middleware.request_plan import PROCEED_ANONYMOUS
+
+    header = "Bearer " + "h.c." + "s" * 342
+    table = HotAnswers()
+    hot = _Hot(PROCEED_ANONYMOUS, 100.0, CacheEntry(None, 1e18), CacheEntry(None, 1e18), True, header, ())
+    table.put(header, hot)
+    raw = header.encode("latin-1")
+    for asked in (raw, header, raw, header):
+        assert table.get(bytes(bytearray(asked)) if isinstance(asked, bytes) else "".join(asked), True, 1.0) is hot
+    # The same key (the last 64 bytes), one byte different before them: refused in each type.
+    other = "Bearer " + "h.C." + "s" * 342
+    assert table_key(other, True) == table_key(header, True)
+    for asked_other in (other.encode("latin-1"), other, other.encode("latin-1")):
+        assert table.get(asked_other, True, 1.0) is None
+    assert table.get("bearer" + header[6:], True, 1.0) is None  # another spelling: the plan reads it
+    assert len(table) == 1 and table.get(raw, True, 1.0) is hot
