@@ -25,6 +25,7 @@ from bench.env import bench_env
 from bench.timing import Paired, Rounds, as_parsed, interleaved, per_call
 from focus_middleware.asgi import middleware as asgi_middleware
 from focus_middleware.asgi.middleware import FocusContext, FocusMiddleware
+from focus_middleware.fast_path import scope_proceed
 from focus_middleware.request_plan import with_cache_headers
 from focus_middleware.resolver import AsyncResolver
 
@@ -60,14 +61,14 @@ def _received(scope: dict[str, Any]) -> dict[str, Any]:
 def _steps(middleware: FocusMiddleware, scope: dict[str, Any], header: bytes | None) -> list[Step]:
     """The steps of a request on the fast path; ``header`` is its ``Authorization`` header
     (a bearer), if it has one."""
-    proceed = middleware._cached_proceed(scope)
-    assert proceed is not None, "the request is not on the fast path"
     core = middleware.resolver.core
+    proceed = scope_proceed(core, scope)
+    assert proceed is not None, "the request is not on the fast path"
     start_headers = [(b"content-length", b"5"), (b"content-type", b"text/plain; charset=utf-8")]
     message = {"type": "http.response.start", "status": 200, "headers": start_headers}
     names = asgi_middleware._CACHE_HEADER_NAMES
     steps = [Step("fast path: headers found, answer looked up (whole)",
-                  lambda: middleware._cached_proceed(_received(scope)), setup=lambda: _received(scope))]
+                  lambda: scope_proceed(core, _received(scope)), setup=lambda: _received(scope))]
     if header is not None:
         now = core.config.clock.time
 

@@ -65,7 +65,8 @@ user has.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from focus_middleware import events
 from focus_middleware.cache import CacheEntry
@@ -239,6 +240,50 @@ def cached_proceed(core: ResolverCore, method: str, path: str, query: bytes | st
     return hot.proceed
 
 
+def scope_proceed(core: ResolverCore, scope: Mapping[str, Any]) -> Proceed | None:
+    """:func:`cached_proceed` for an ASGI HTTP scope, read as it is: the credential headers
+    found in one pass over the raw list, every test on bytes (this is most of what a
+    cached ASGI request costs, so it is written out for ASGI's types rather than going
+    through the function both kinds of header share). A repeated credential header, or a
+    header name not in lower case (the ASGI spec says servers lower-case them: the plan,
+    which lower-cases them, could then read a credential this pass would miss), leaves
+    the request to the plan."""
+    authorization: bytes | None = None
+    cookie: bytes | None = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            if authorization is not None:
+                return None
+            authorization = value
+        elif name == b"cookie":
+            if cookie is not None:
+                return None
+            cookie = value
+        elif not name.islower():
+            return None
+    query: bytes = scope["query_string"]
+    if FOCUS_PREFIX in scope["path"] or query and (_STATE in query or _BILLED in query or _TOKEN in query):
+        return None
+    if authorization is not None:
+        if not (authorization.startswith(b"Bearer ") or authorization[:7].lower() == b"bearer "):
+            return None  # another scheme, beside a cookie or not: the plan reads it
+        hot = core.hot.get(authorization, True, core.config.clock.time())
+        if hot is None or not hot.bearer:
+            return None
+    elif cookie is not None:
+        if scope["method"] not in _SAFE_METHODS:
+            return None
+        hot = core.hot.get(cookie, False, core.config.clock.time())
+        if hot is None or hot.bearer:
+            return None
+    else:
+        return PROCEED_ANONYMOUS
+    if events.active:
+        for event in hot.events:
+            events.emit(event)
+    return hot.proceed
+
+
 def remember(core: ResolverCore, facts: RequestFacts, proceed: Proceed) -> None:
     """After the full plan answered ``facts`` with ``proceed``: keep the answer for the
     fast path if it may be reused (see the module docstring), tied to the first-level
@@ -286,4 +331,4 @@ def _emitted(source: str) -> tuple[events.Event, ...]:
 _EMITTED: dict[str, tuple[events.Event, ...]] = {}
 
 
-__all__ = ["BEARER_KEY_TAIL", "HOT_ENTRIES", "HotAnswers", "cached_proceed", "remember", "table_key"]
+__all__ = ["BEARER_KEY_TAIL", "HOT_ENTRIES", "HotAnswers", "cached_proceed", "remember", "scope_proceed", "table_key"]

@@ -36,7 +36,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from starlette.authentication import AuthCredentials, BaseUser
@@ -47,7 +47,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from focus_middleware import events
 from focus_middleware.config import FocusConfig
 from focus_middleware.facts import RequestFacts, parse_cookie_header
-from focus_middleware.fast_path import cached_proceed, remember
+from focus_middleware.fast_path import remember, scope_proceed
 from focus_middleware.jobs import AsyncPaidJobs, UndeliveredHook
 from focus_middleware.models import FocusAccount
 from focus_middleware.outcome import Authenticated
@@ -196,9 +196,11 @@ class FocusContext(ProceedView):
                  "_stash", "complete", "disconnected", "known_facts", "middleware", "paid", "proceed", "status")
 
     def __init__(self, scope: Scope, proceed: Proceed, middleware: FocusMiddleware,
-                 known_facts: RequestFacts | None = None) -> None:
+                 known_facts: RequestFacts | None = None, receive: Receive | None = None,
+                 send: Send | None = None) -> None:
         """The context of the request of ``scope``, attached to it (see the module docstring
-        for where), with the account ``proceed`` gives."""
+        for where), with the account ``proceed`` gives; ``receive`` and ``send`` are the
+        server's, for the app's run."""
         self.known_facts = known_facts
         """The facts, once built (a request answered by the fast path builds them on first use)."""
         self._scope = dict(scope) if known_facts is None else None
@@ -213,8 +215,8 @@ class FocusContext(ProceedView):
         self.paid: PaidRequest | None = None
         """The request's paid work, once a paid guard opened it: the middleware reports to it."""
         self._finish_hooks: list[FinishHook] | None = None
-        self._receive: Receive | None = None
-        self._send: Send | None = None
+        self._receive = receive
+        self._send = send
         self._stash: list[Message] | None = None
         """A request message a disconnect poll took, for the app's next read (rarely any)."""
         self._inbox: _Inbox | None = None
@@ -397,7 +399,7 @@ def focus_context(conn: HTTPConnection | Scope) -> FocusContext:
     """The request's :class:`FocusContext`; a clear error when the middleware is missing."""
     # Not isinstance(conn, HTTPConnection): a Mapping, so that check goes through the ABC
     # machinery, on every guarded request.
-    scope = cast(Scope, getattr(conn, "scope", conn))
+    scope: Any = getattr(conn, "scope", conn)  # no typing.cast: a call on every guarded request
     ctx = scope.get(SCOPE_KEY)
     if not isinstance(ctx, FocusContext):
         raise RuntimeError("FocusMiddleware is not installed: add it with app.add_middleware(FocusMiddleware, config=...)")
@@ -567,14 +569,13 @@ class FocusMiddleware:
         # The proxy's or client's request id on this request's events (logging, OTel, signals).
         mark = events.enter_request(_raw_header(scope, b"x-request-id")) if events.active else None
         try:
-            proceed = self._cached_proceed(scope)
+            proceed = scope_proceed((self._resolver or self.resolver).core, scope)
             if proceed is not None:  # the fast path: the facts are built if something asks
-                ctx = FocusContext(scope, proceed, self)
+                ctx: FocusContext | None = FocusContext(scope, proceed, self, None, receive, send)
             else:
-                planned = await self._planned(scope, receive, send)
-                if planned is None:
-                    return  # answered by the core
-                ctx, receive = planned
+                ctx = await self._planned(scope, receive, send)
+            if ctx is None:
+                return  # answered by the core
             jobs = self._jobs
             if jobs is not None and ctx.proceed.credentialed:
                 due = jobs.due_for_retry(ctx.proceed.outcome)
@@ -582,7 +583,6 @@ class FocusMiddleware:
                     ctx.on_finish(self._deliver_kept(due))
             # The app's run, here rather than in a coroutine of the context's: one more
             # coroutine around every request cost ~0.3 µs, near a tenth of what Focus adds.
-            ctx._receive, ctx._send = receive, send
             error: BaseException | None = None
             try:
                 await self.app(scope, ctx._app_receive, ctx._app_send)
@@ -603,10 +603,10 @@ class FocusMiddleware:
             if mark is not None:
                 events.leave_request(mark)
 
-    async def _planned(self, scope: Scope, receive: Receive, send: Send) -> tuple[FocusContext, Receive] | None:
+    async def _planned(self, scope: Scope, receive: Receive, send: Send) -> FocusContext | None:
         """The full plan, for a request the fast path did not answer: the context to run
-        the app with, and the ``receive`` to give it (a form kept for a bounce is replayed);
-        None if the core answered the request itself."""
+        the app with (its ``receive`` replays a form kept for a bounce); None if the core
+        answered the request itself."""
         facts = facts_from_scope(scope)
         _scrub_return_trip_token(scope)
         proceed = quick_proceed(facts)
@@ -621,7 +621,7 @@ class FocusMiddleware:
             remember(resolver.core, facts, proceed)
             if may_bounce_form(facts, self.config, proceed.outcome):
                 receive = await keep_body(scope, receive, facts)
-        return FocusContext(scope, proceed, self, facts), receive
+        return FocusContext(scope, proceed, self, facts, receive, send)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A WebSocket handshake: the plan decides (its refusals are sent as HTTP answers
@@ -643,27 +643,6 @@ class FocusMiddleware:
         finally:
             if mark is not None:
                 events.leave_request(mark)
-
-    def _cached_proceed(self, scope: Scope) -> Proceed | None:
-        """The core's remembered answer (:mod:`focus_middleware.fast_path`) from the raw
-        scope: the credential headers found in one pass, nothing decoded or parsed. A
-        repeated credential header, or a header name not in lower case (the ASGI spec
-        says servers lower-case them), leaves the request to the full plan."""
-        authorization: bytes | None = None
-        cookie: bytes | None = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                if authorization is not None:
-                    return None
-                authorization = value
-            elif name == b"cookie":
-                if cookie is not None:
-                    return None
-                cookie = value
-            elif not name.islower():
-                return None
-        core = (self._resolver or self.resolver).core
-        return cached_proceed(core, scope["method"], scope["path"], scope["query_string"], authorization, cookie)
 
     def _deliver_kept(self, due: Authenticated) -> FinishHook:
         """After this response: deliver the user's kept settlements with this credential."""

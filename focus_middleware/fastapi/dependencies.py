@@ -89,7 +89,7 @@ class FocusSecurity(FocusDependency, SecurityBase):
 
 def _checked(request: Request, requirement: Requirement) -> FocusAccount:
     ctx = focus_context(request)
-    outcome = ctx.outcome
+    outcome = ctx.proceed.outcome
     if not admits(outcome, request.scope.get("method", "GET"), requirement):
         spec = refusal_in(ctx, requirement)
         if spec is not None:
