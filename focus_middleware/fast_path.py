@@ -135,9 +135,12 @@ class HotAnswers:
         hot = self._answers.get(key)
         if hot is None:
             return None
-        if header != hot.header:
-            if type(header) is type(hot.header) or not _same_header(hot, header):
-                return None  # another header with the same hash keeps its answer
+        # Types first: comparing bytes with str warns under ``python -b`` (and raises under -bb).
+        if type(header) is not type(hot.header):
+            if not _same_header(hot, header):
+                return None
+        elif header != hot.header:
+            return None  # another header with the same hash keeps its answer
         if now < hot.until and hot.token_entry.live and hot.wallet_entry.live:
             return hot
         self._answers.pop(key, None)

@@ -316,3 +316,22 @@ def test_one_answer_serves_asgi_bytes_and_wsgi_str_of_the_same_header_only() -> 
         assert table.get(asked_other, True, 1.0) is None
     assert table.get("bearer" + header[6:], True, 1.0) is None  # another spelling: the plan reads it
     assert len(table) == 1 and table.get(raw, True, 1.0) is hot
+
+
+def test_a_header_of_the_other_type_is_never_compared_with_the_remembered_one_as_is() -> None:
+    """``bytes == str`` warns under ``python -b`` and raises under ``-bb`` (which some test
+    runs use): the first reuse by the other kind of server must convert, not compare."""
+    import subprocess
+    import sys
+
+    program = (
+        "from focus_middleware.cache import CacheEntry\n"
+        "from focus_middleware.fast_path import HotAnswers, _Hot\n"
+        "from focus_middleware.request_plan import PROCEED_ANONYMOUS\n"
+        "table = HotAnswers()\n"
+        "hot = _Hot(PROCEED_ANONYMOUS, 9.0, CacheEntry(None, 1e18), CacheEntry(None, 1e18), False, 'a=1', ())\n"
+        "table.put('a=1', hot)\n"
+        "assert table.get(b'a=1', False, 1.0) is hot and table.get('a=1', False, 1.0) is hot\n"
+    )
+    done = subprocess.run([sys.executable, "-bb", "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
