@@ -64,9 +64,9 @@ user has.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, AnyStr
 
 from focus_middleware import events
 from focus_middleware.cache import CacheEntry
@@ -203,40 +203,38 @@ def table_key(header: bytes | str, bearer: bool) -> int | None:
 _ASCII_HASHES_AS_BYTES = hash("Bearer focus") == hash(b"Bearer focus")
 
 
-# How a bearer's header begins, as clients spell it and in lower case (the scheme is
-# case-insensitive, RFC 9110 §11.1), in ASGI's bytes and in WSGI's str.
-_BEARER_BYTES = (b"Bearer ", b"bearer ")
-_BEARER_STR = ("Bearer ", "bearer ")
-
-
-def cached_proceed(core: ResolverCore, method: str, path: str, query: bytes | str,
-                   authorization: bytes | str | None, cookie: bytes | str | None) -> Proceed | None:
+def cached_proceed(core: ResolverCore, method: str, path: str, query: str,
+                   authorization: str | None, cookie: str | None) -> Proceed | None:
     """The remembered answer for a request, from its raw method, path (``root_path``
-    included), query and credential headers (ASGI's bytes, or WSGI's latin-1 ``str``);
-    None: run the full plan (see the module docstring for each condition). A request
-    with no credential at all is anonymous here too, as
-    :func:`~focus_middleware.request_plan.quick_proceed` says."""
-    if FOCUS_PREFIX in path:
+    included), query and credential headers as WSGI and Django hand them over (latin-1
+    ``str``, PEP 3333; an ASGI scope is read by :func:`scope_proceed`); None: run the full
+    plan (see the module docstring for each condition). A request with no credential at
+    all is anonymous here too, as :func:`~focus_middleware.request_plan.quick_proceed` says."""
+    if FOCUS_PREFIX in path or query and (STATE_PARAM in query or BILLED_PARAM in query or "token=" in query):
         return None
-    if isinstance(query, bytes):
-        if query and (_STATE in query or _BILLED in query or _TOKEN in query):
+    return _remembered(core, method, authorization, cookie, "Bearer ", "bearer ")
+
+
+def _remembered(core: ResolverCore, method: str, authorization: AnyStr | None, cookie: AnyStr | None,
+                spelled: AnyStr, lowered: AnyStr) -> Proceed | None:
+    """The answer remembered for the request's credential header, once its path and query
+    passed: :func:`cached_proceed`'s and :func:`scope_proceed`'s common end, in either
+    type (``spelled`` and ``lowered``: how a bearer's header begins, in that type; the
+    scheme is case-insensitive, RFC 9110 §11.1)."""
+    if authorization is not None:
+        if not (authorization.startswith(spelled) or authorization[:7].lower() == lowered):
+            return None  # another scheme, beside a cookie or not: the plan reads it
+        hot = core.hot.get(authorization, True, core.config.clock.time())
+        if hot is None or not hot.bearer:
             return None
-    elif query and (STATE_PARAM in query or BILLED_PARAM in query or "token=" in query):
-        return None
-    # The scheme test inline rather than a helper's call: this runs on every request.
-    if authorization is None:
-        bearer = False
+    elif cookie is not None:
+        if method not in _SAFE_METHODS:
+            return None
+        hot = core.hot.get(cookie, False, core.config.clock.time())
+        if hot is None or hot.bearer:
+            return None
     else:
-        spelled, lowered = _BEARER_BYTES if isinstance(authorization, bytes) else _BEARER_STR
-        bearer = authorization.startswith(spelled) or authorization[:7].lower() == lowered  # type: ignore[arg-type]
-    if not bearer:
-        if cookie is None:
-            return None if authorization is not None else PROCEED_ANONYMOUS
-        if authorization is not None:
-            return None  # another scheme beside a cookie: the plan reads the cookie
-    hot = core.hot.get(authorization if bearer else cookie, bearer, core.config.clock.time())  # type: ignore[arg-type]
-    if hot is None or hot.bearer is not bearer or not (bearer or method in _SAFE_METHODS):
-        return None
+        return PROCEED_ANONYMOUS
     if events.active:
         for event in hot.events:
             events.emit(event)
@@ -245,12 +243,11 @@ def cached_proceed(core: ResolverCore, method: str, path: str, query: bytes | st
 
 def scope_proceed(core: ResolverCore, scope: Mapping[str, Any]) -> Proceed | None:
     """:func:`cached_proceed` for an ASGI HTTP scope, read as it is: the credential headers
-    found in one pass over the raw list, every test on bytes (this is most of what a
-    cached ASGI request costs, so it is written out for ASGI's types rather than going
-    through the function both kinds of header share). A repeated credential header, or a
-    header name not in lower case (the ASGI spec says servers lower-case them: the plan,
-    which lower-cases them, could then read a credential this pass would miss), leaves
-    the request to the plan."""
+    found in one pass over the raw list, the path and query tested as bytes, then the same
+    decision (:func:`_remembered`); no adapter scan, no str-or-bytes tests. A repeated
+    credential header, or a header name not in lower case (the ASGI spec says servers
+    lower-case them: the plan, which lower-cases them, could then read a credential this
+    pass would miss), leaves the request to the plan."""
     authorization: bytes | None = None
     cookie: bytes | None = None
     for name, value in scope["headers"]:
@@ -267,24 +264,7 @@ def scope_proceed(core: ResolverCore, scope: Mapping[str, Any]) -> Proceed | Non
     query: bytes = scope["query_string"]
     if FOCUS_PREFIX in scope["path"] or query and (_STATE in query or _BILLED in query or _TOKEN in query):
         return None
-    if authorization is not None:
-        if not (authorization.startswith(b"Bearer ") or authorization[:7].lower() == b"bearer "):
-            return None  # another scheme, beside a cookie or not: the plan reads it
-        hot = core.hot.get(authorization, True, core.config.clock.time())
-        if hot is None or not hot.bearer:
-            return None
-    elif cookie is not None:
-        if scope["method"] not in _SAFE_METHODS:
-            return None
-        hot = core.hot.get(cookie, False, core.config.clock.time())
-        if hot is None or hot.bearer:
-            return None
-    else:
-        return PROCEED_ANONYMOUS
-    if events.active:
-        for event in hot.events:
-            events.emit(event)
-    return hot.proceed
+    return _remembered(core, scope["method"], authorization, cookie, b"Bearer ", b"bearer ")
 
 
 def remember(core: ResolverCore, facts: RequestFacts, proceed: Proceed) -> None:
