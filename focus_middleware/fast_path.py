@@ -245,9 +245,9 @@ def scope_proceed(core: ResolverCore, scope: Mapping[str, Any]) -> Proceed | Non
     """:func:`cached_proceed` for an ASGI HTTP scope, read as it is: the credential headers
     found in one pass over the raw list, the path and query tested as bytes, then the same
     decision (:func:`_remembered`); no adapter scan, no str-or-bytes tests. A repeated
-    credential header, or a header name not in lower case (the ASGI spec says servers
-    lower-case them: the plan, which lower-cases them, could then read a credential this
-    pass would miss), leaves the request to the plan."""
+    credential header, or a header name not in lower case (the ASGI spec: names "should be
+    lowercased, but it is not required"; the plan, which lower-cases them, could then read
+    a credential this pass would miss), leaves the request to the plan."""
     authorization: bytes | None = None
     cookie: bytes | None = None
     for name, value in scope["headers"]:

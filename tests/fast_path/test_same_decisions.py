@@ -335,3 +335,19 @@ def test_a_header_of_the_other_type_is_never_compared_with_the_remembered_one_as
     )
     done = subprocess.run([sys.executable, "-bb", "-c", program], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+async def test_a_credential_header_named_in_capitals_takes_the_plan(
+        app: FocusMiddleware, config: FocusConfig, emu: FocusEmulator, user: EmulatedUser) -> None:
+    """The ASGI HTTP spec (asgiref, specs/www.rst, the connection scope's ``headers``):
+    "Header names should be lowercased, but it is not required; servers should preserve
+    header case on a best-effort basis". The plan lower-cases names, so a bearer named
+    ``Authorization`` decides there even beside a remembered cookie; the fast path, which
+    matches lower-case names only, must not answer from that cookie."""
+    cookie_token = user.session_jwt(azp=ORIGIN, lifetime=600)
+    await call(app, cookie(config, cookie_token))
+    assert hot(app) == 1  # the cookie's answer is remembered
+    other = emu.create_user(credits=7)
+    capitalised = [(b"Authorization", f"Bearer {other.session_jwt(azp=ORIGIN, lifetime=600)}".encode())]
+    status, _, body = await call(app, [*cookie(config, cookie_token), *capitalised])
+    assert status == 200 and body["clerk_id"] == other.clerk_id and body["source"] == "bearer", body
