@@ -127,11 +127,12 @@ class HotAnswers:
         ``bearer``, else a ``Cookie`` header), while still valid at ``now``."""
         # ASGI's bytes, and WSGI's ASCII str, hashed without a call.
         if type(header) is bytes or _ASCII_HASHES_AS_BYTES and header.isascii():
-            key: int | None = hash(header[-BEARER_KEY_TAIL:] if bearer else header)
+            key = hash(header[_BEARER_TAIL] if bearer else header)
         else:
-            key = table_key(header, bearer)
-        if key is None:
-            return None
+            found = table_key(header, bearer)
+            if found is None:
+                return None
+            key = found
         hot = self._answers.get(key)
         if hot is None:
             return None
@@ -182,6 +183,7 @@ def _same_header(hot: _Hot, header: bytes | str) -> bool:
 BEARER_KEY_TAIL = 64
 """How many of a bearer header's last bytes its key is the hash of: in a Clerk JWT, all of
 them are its RS256 signature (342 characters; an ES256 one would have 86)."""
+_BEARER_TAIL = slice(-BEARER_KEY_TAIL, None)  # made once: a slice literal builds one per request
 
 
 def table_key(header: bytes | str, bearer: bool) -> int | None:
@@ -190,12 +192,12 @@ def table_key(header: bytes | str, bearer: bool) -> int | None:
     over: such a request takes the plan."""
     if isinstance(header, str):
         if _ASCII_HASHES_AS_BYTES and header.isascii():  # isascii() reads a flag: no pass over it
-            return hash(header[-BEARER_KEY_TAIL:] if bearer else header)
+            return hash(header[_BEARER_TAIL] if bearer else header)
         try:
             header = header.encode("latin-1")
         except UnicodeEncodeError:
             return None
-    return hash(header[-BEARER_KEY_TAIL:] if bearer else header)
+    return hash(header[_BEARER_TAIL] if bearer else header)
 
 
 # CPython hashes an ASCII ``str`` as the same bytes, so WSGI's headers (nearly always ASCII:
