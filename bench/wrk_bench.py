@@ -166,6 +166,7 @@ def run(*, rounds: int = 5, seconds: float = 4.0) -> str:
     bare, focus, floor = _median(runs["bare"]), _median(runs["focus"]), _median(runs["floor"])
     share = focus.requests_per_second / bare.requests_per_second
     floor_share = floor.requests_per_second / bare.requests_per_second
+    focus_rounds, floor_rounds = _round_shares(runs["focus"], runs["bare"]), _round_shares(runs["floor"], runs["bare"])
     return "\n".join([
         title,
         f"{'app':<30}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU µs/req':>12}",
@@ -174,9 +175,20 @@ def run(*, rounds: int = 5, seconds: float = 4.0) -> str:
         _row("floor: required surface", floor),
         f"  Focus keeps {share:.1%} of the bare app's requests/s (goal ≥ {MIN_RPS_SHARE:.0%}) {mark(share >= MIN_RPS_SHARE)}; "
         f"it adds {(focus.cpu_per_request - bare.cpu_per_request) * 1e6:+.0f} µs of server CPU per request",
-        f"  the floor keeps {floor_share:.1%} and adds {(floor.cpu_per_request - bare.cpu_per_request) * 1e6:+.0f} µs "
-        "(runs move by several points: python -m bench.server_instructions counts what repeats)",
+        f"  the floor keeps {floor_share:.1%} and adds {(floor.cpu_per_request - bare.cpu_per_request) * 1e6:+.0f} µs",
+        f"  each round's share (that round's run over the bare app's): Focus {_span(focus_rounds)}, "
+        f"the floor {_span(floor_rounds)}; python -m bench.server_instructions counts what repeats",
     ])
+
+
+def _round_shares(runs: list[WrkRun], bare: list[WrkRun]) -> list[float]:
+    """Each round's requests/s over the bare app's in the same round: how far one run moves
+    from the next shows here, next to the medians the goal is judged on."""
+    return [run.requests_per_second / base.requests_per_second for run, base in zip(runs, bare, strict=True)]
+
+
+def _span(shares: list[float]) -> str:
+    return f"{min(shares):.0%}–{max(shares):.0%}"
 
 
 if __name__ == "__main__":
